@@ -1,0 +1,67 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.exceptions import ValidationError
+
+from config.api import raise_api_error
+
+from . import services
+from .models import Role, User
+
+
+class UserSerializer(serializers.ModelSerializer):
+    role = serializers.ChoiceField(choices=Role.choices, required=False)
+    password = serializers.CharField(
+        write_only=True, required=False, style={"input_type": "password"}
+    )
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "role", "is_active", "password"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["role"] = instance.effective_role
+        return data
+
+    def validate(self, attrs):
+        if self.instance is None and not attrs.get("password"):
+            raise ValidationError({"password": ["A new user needs a password."]})
+        if (
+            self.instance is not None
+            and "username" in attrs
+            and attrs["username"] != self.instance.username
+        ):
+            raise ValidationError({"username": ["Usernames cannot be changed."]})
+        return attrs
+
+
+class UserViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.ReadOnlyModelViewSet):
+    """Users and their roles. Managers only."""
+
+    serializer_class = UserSerializer
+    queryset = User.objects.order_by("username")
+    read_role = write_role = Role.MANAGER
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = services.user_create(
+                actor=self.request.user, **serializer.validated_data
+            )
+        except DjangoValidationError as error:
+            raise_api_error(error)
+
+    def perform_update(self, serializer):
+        data = dict(serializer.validated_data)
+        data.pop("username", None)
+        password = data.pop("password", None)
+        try:
+            serializer.instance = services.user_update(
+                actor=self.request.user, user=serializer.instance, password=password, **data
+            )
+        except DjangoValidationError as error:
+            raise_api_error(error)
+
+
+def register(router) -> None:
+    router.register("users", UserViewSet, basename="user")

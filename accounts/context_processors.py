@@ -1,0 +1,48 @@
+from django.conf import settings
+from django.urls import NoReverseMatch, reverse
+
+# The product's tabs: (section, label, URL name, least role). A page that is not
+# built yet has no URL name to reverse, so it is not linked.
+TABS = [
+    ("Assets", "Networks", "networks:network_list", "reader"),
+    ("Assets", "Host Assets", "assets:host_list", "reader"),
+    ("Assets", "Asset Groups", "assets:asset_group_list", "reader"),
+    ("Assets", "Tags", "assets:tag_list", "reader"),
+    ("Scans", "Scans", "scans:scan_list", "reader"),
+    ("Scans", "Scanner Appliances", "networks:appliance_list", "reader"),
+    ("Scans", "Schedules", "scans:schedule_list", "reader"),
+    ("Scans", "Option Profiles", "scans:option_profile_list", "reader"),
+    ("Scans", "KnowledgeBase", "scans:kb_list", "reader"),
+    ("Reports", "Reports", "reports:report_list", "reader"),
+    ("Reports", "Templates", "reports:template_list", "reader"),
+    ("Users", "Users", "accounts:user_list", "manager"),
+    ("Users", "Audit Log", "accounts:audit_list", "manager"),
+]
+
+
+def _tabs(request):
+    user = request.user
+    sections: dict[str, list[dict]] = {}
+    for section, label, url_name, role in TABS:
+        if url_name == "networks:network_list" and not settings.ENCLAVE_NETWORKS_ENABLED:
+            continue
+        if not user.is_authenticated or not user.has_role(role):
+            continue
+        try:
+            url = reverse(url_name)
+        except NoReverseMatch:
+            continue
+        sections.setdefault(section, []).append(
+            {"label": label, "url": url, "active": request.path.startswith(url)}
+        )
+    return [
+        {"name": name, "links": links, "active": any(link["active"] for link in links)}
+        for name, links in sections.items()
+    ]
+
+
+def enclave(request):
+    return {
+        "networks_enabled": settings.ENCLAVE_NETWORKS_ENABLED,
+        "tabs": _tabs(request) if hasattr(request, "user") else [],
+    }

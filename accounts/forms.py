@@ -1,0 +1,33 @@
+from django import forms
+from django.contrib.auth.password_validation import password_validators_help_text_html
+
+from .models import Role, User
+
+
+class UserCreateForm(forms.Form):
+    username = forms.CharField(max_length=150)
+    email = forms.EmailField(required=False)
+    role = forms.ChoiceField(choices=Role.choices, initial=Role.READER)
+    password = forms.CharField(
+        widget=forms.PasswordInput, strip=False, help_text=password_validators_help_text_html()
+    )
+
+    def clean_username(self):
+        username = self.cleaned_data["username"]
+        if User.objects.filter(username__iexact=username).exists():
+            raise forms.ValidationError(f"A user named '{username}' already exists.")
+        return username
+
+
+class UserUpdateForm(forms.Form):
+    email = forms.EmailField(required=False)
+    role = forms.ChoiceField(choices=Role.choices)
+    is_active = forms.BooleanField(
+        required=False, label="Active", help_text="Inactive users cannot log in or use the API."
+    )
+    password = forms.CharField(
+        widget=forms.PasswordInput,
+        strip=False,
+        required=False,
+        help_text="Leave empty to keep the current password.",
+    )

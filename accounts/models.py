@@ -1,0 +1,65 @@
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class Role(models.TextChoices):
+    MANAGER = "manager", "Manager"
+    SCANNER = "scanner", "Scanner"
+    READER = "reader", "Reader"
+
+
+# What each role may do, from least to most.
+ROLE_RANK = {Role.READER: 0, Role.SCANNER: 1, Role.MANAGER: 2}
+
+
+class User(AbstractUser):
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.READER)
+
+    @property
+    def effective_role(self) -> str:
+        return Role.MANAGER if self.is_superuser else self.role
+
+    def has_role(self, minimum: str) -> bool:
+        """True when the user is active and ranks at least ``minimum``."""
+        if not self.is_active:
+            return False
+        return ROLE_RANK[Role(self.effective_role)] >= ROLE_RANK[Role(minimum)]
+
+    @property
+    def is_manager(self) -> bool:
+        return self.has_role(Role.MANAGER)
+
+    @property
+    def can_scan(self) -> bool:
+        return self.has_role(Role.SCANNER)
+
+
+class AuditEntry(models.Model):
+    class Action(models.TextChoices):
+        CREATE = "create", "Create"
+        UPDATE = "update", "Update"
+        DELETE = "delete", "Delete"
+
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    # Kept as text too, so the entry survives the actor's deletion.
+    actor_name = models.CharField(max_length=150, blank=True)
+    action = models.CharField(max_length=8, choices=Action.choices)
+    object_type = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=64)
+    object_repr = models.CharField(max_length=255)
+    changes = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "audit entries"
+
+    def __str__(self) -> str:
+        return f"{self.actor_name} {self.action} {self.object_type} {self.object_repr}"

@@ -1,0 +1,27 @@
+import django_tables2 as tables
+
+from .models import AuditEntry, User
+
+
+class UserTable(tables.Table):
+    username = tables.Column(linkify=("accounts:user_update", {"pk": tables.A("pk")}))
+    role = tables.Column(accessor="effective_role", verbose_name="Role", orderable=False)
+    last_login = tables.DateTimeColumn(format="Y-m-d H:i")
+
+    class Meta:
+        model = User
+        fields = ("username", "email", "role", "is_active", "last_login")
+        attrs = {"class": "users"}
+
+    def render_role(self, value):
+        return value.capitalize()
+
+
+class AuditEntryTable(tables.Table):
+    created_at = tables.DateTimeColumn(format="Y-m-d H:i:s", verbose_name="When")
+    actor_name = tables.Column(verbose_name="Who")
+    changes = tables.JSONColumn(orderable=False)
+
+    class Meta:
+        model = AuditEntry
+        fields = ("created_at", "actor_name", "action", "object_type", "object_repr", "changes")

@@ -1,0 +1,80 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.shortcuts import get_object_or_404, redirect
+from django.views.generic import FormView
+
+from accounts.permissions import RoleRequiredMixin
+from config.forms import apply_validation_error
+from config.listing import ListPageView
+
+from . import services
+from .forms import UserCreateForm, UserUpdateForm
+from .models import AuditEntry, Role, User
+from .tables import AuditEntryTable, UserTable
+
+
+class UserListView(ListPageView):
+    required_role = Role.MANAGER
+    table_class = UserTable
+    template_name = "accounts/user_list.html"
+
+    def get_queryset(self):
+        return User.objects.order_by("username")
+
+
+class UserCreateView(RoleRequiredMixin, FormView):
+    required_role = write_role = Role.MANAGER
+    form_class = UserCreateForm
+    template_name = "accounts/user_form.html"
+
+    def form_valid(self, form):
+        try:
+            user = services.user_create(actor=self.request.user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"User {user.username} created.")
+        return redirect("accounts:user_list")
+
+
+class UserUpdateView(RoleRequiredMixin, FormView):
+    required_role = write_role = Role.MANAGER
+    form_class = UserUpdateForm
+    template_name = "accounts/user_form.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.object = get_object_or_404(User, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self):
+        return {
+            "email": self.object.email,
+            "role": self.object.effective_role,
+            "is_active": self.object.is_active,
+        }
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(object=self.object, **kwargs)
+
+    def form_valid(self, form):
+        data = dict(form.cleaned_data)
+        password = data.pop("password") or None
+        try:
+            services.user_update(
+                actor=self.request.user, user=self.object, password=password, **data
+            )
+        except ValidationError as error:
+            apply_validation_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"User {self.object.username} saved.")
+        return redirect("accounts:user_list")
+
+
+class AuditListView(ListPageView):
+    required_role = Role.MANAGER
+    table_class = AuditEntryTable
+    template_name = "accounts/audit_list.html"
+    paginate_by = 100
+
+    def get_queryset(self):
+        return AuditEntry.objects.all()

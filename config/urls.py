@@ -1,0 +1,18 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+urlpatterns = [
+    path("", RedirectView.as_view(pattern_name=settings.ENCLAVE_HOME_URL), name="home"),
+    path("accounts/", include("accounts.urls")),
+    path("networks/", include("networks.urls")),
+    path("assets/", include("assets.urls")),
+    path("scans/", include("scans.urls")),
+    path("reports/", include("reports.urls")),
+    path("api/v1/", include("config.api_urls")),
+    path("api/v1/schema/", SpectacularAPIView.as_view(), name="api_schema"),
+    path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,6 @@
+from django.contrib import admin
+
+from .models import Network, ScannerAppliance
+
+admin.site.register(Network)
+admin.site.register(ScannerAppliance)

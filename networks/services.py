@@ -1,0 +1,250 @@
+"""Every write to networks and scanner appliances, and the rules they keep."""
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import AuditEntry, User
+from accounts.services import audit_record
+
+from . import iprange
+from .models import AddressRange, Network, NetworkKind, ScannerAppliance
+
+
+def parse_address_space(text: str, *, field: str = "address_space") -> list[iprange.IPRange]:
+    """Parses an address-space string; a ValidationError names every bad token."""
+    try:
+        return iprange.parse(text or "")
+    except iprange.IPRangeError as error:
+        raise ValidationError({field: error.messages}) from None
+
+
+def _set_ranges(network: Network, ranges: list[iprange.IPRange]) -> None:
+    network.address_ranges.all().delete()
+    AddressRange.objects.bulk_create(
+        AddressRange(network=network, start_key=r.start_key, end_key=r.end_key) for r in ranges
+    )
+    network.address_space = iprange.format_ranges(ranges)
+
+
+def _check_name(name: str, *, exclude_pk: int | None = None) -> None:
+    name = name.strip()
+    if not name:
+        raise ValidationError({"name": "A network needs a name."})
+    clash = Network.objects.filter(name__iexact=name)
+    if exclude_pk:
+        clash = clash.exclude(pk=exclude_pk)
+    if clash.exists():
+        raise ValidationError({"name": f"A network named '{name}' already exists."})
+
+
+def _assign_appliances(
+    *, actor: User | None, network: Network, appliances: list[ScannerAppliance]
+) -> None:
+    for appliance in appliances:
+        if appliance.network_id != network.pk:
+            appliance_move(actor=actor, appliance=appliance, network=network)
+
+
+@transaction.atomic
+def network_create(
+    *,
+    actor: User | None,
+    name: str,
+    description: str = "",
+    address_space: str = "",
+    appliances: list[ScannerAppliance] = (),
+) -> Network:
+    """Creates a custom network. Its space may overlap other networks' spaces.
+
+    Refuses a name another network has (case-insensitive) and any token of the
+    address space that is not an address, range or block, naming each.
+    """
+    errors = {}
+    for check in (lambda: _check_name(name), lambda: parse_address_space(address_space)):
+        try:
+            check()
+        except ValidationError as error:
+            errors.update(error.message_dict)
+    if errors:
+        raise ValidationError(errors)
+    ranges = parse_address_space(address_space)
+    network = Network.objects.create(
+        name=name.strip(), description=description, kind=NetworkKind.CUSTOM
+    )
+    _set_ranges(network, ranges)
+    network.save(update_fields=["address_space"])
+    _assign_appliances(actor=actor, network=network, appliances=list(appliances))
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.CREATE,
+        instance=network,
+        changes={
+            "address_space": network.address_space,
+            "appliances": [a.name for a in appliances],
+        },
+    )
+    return network
+
+
+@transaction.atomic
+def network_update(
+    *,
+    actor: User | None,
+    network: Network,
+    name: str | None = None,
+    description: str | None = None,
+    address_space: str | None = None,
+    appliances: list[ScannerAppliance] | None = None,
+) -> Network:
+    """Edits a network. Built-in networks keep their name and have no address space."""
+    network = Network.objects.select_for_update().get(pk=network.pk)
+    changes = {}
+    if name is not None and name.strip() != network.name:
+        if network.is_built_in:
+            raise ValidationError({"name": "Built-in networks cannot be renamed."})
+        _check_name(name, exclude_pk=network.pk)
+        changes["name"] = [network.name, name.strip()]
+        network.name = name.strip()
+    if description is not None and description != network.description:
+        changes["description"] = [network.description, description]
+        network.description = description
+    if address_space is not None:
+        ranges = parse_address_space(address_space)
+        if network.is_built_in and ranges:
+            raise ValidationError(
+                {
+                    "address_space": "Built-in networks hold every address not in a custom "
+                    "network; they have no address space to set."
+                }
+            )
+        if iprange.format_ranges(ranges) != network.address_space:
+            old = network.address_space
+            _set_ranges(network, ranges)
+            changes["address_space"] = [old, network.address_space]
+    network.save()
+    if appliances is not None:
+        _assign_appliances(actor=actor, network=network, appliances=list(appliances))
+    if changes:
+        audit_record(
+            actor=actor, action=AuditEntry.Action.UPDATE, instance=network, changes=changes
+        )
+    return network
+
+
+def network_delete_refusal(*, network: Network) -> str | None:
+    """Why a network cannot be deleted now, or None when it can."""
+    if network.is_built_in:
+        return "Built-in networks cannot be deleted."
+    used = []
+    if network.hosts.exists():
+        used.append(f"{network.hosts.count()} host(s)")
+    if network.asset_groups.exists():
+        used.append(f"{network.asset_groups.count()} asset group(s)")
+    if network.appliances.exists():
+        used.append(f"{network.appliances.count()} scanner appliance(s)")
+    if used:
+        return (
+            f"Network '{network.name}' is still used by {', '.join(used)}; "
+            "move or delete them first."
+        )
+    return None
+
+
+@transaction.atomic
+def network_delete(*, actor: User | None, network: Network) -> None:
+    """Deletes a custom network that no host, asset group or appliance uses."""
+    refusal = network_delete_refusal(network=network)
+    if refusal:
+        raise ValidationError(refusal)
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.DELETE,
+        instance=network,
+        changes={"address_space": network.address_space},
+    )
+    network.delete()
+
+
+def default_network() -> Network:
+    return Network.objects.global_default()
+
+
+# --- Scanner appliances ---------------------------------------------------------------
+
+
+@transaction.atomic
+def appliance_create(
+    *, actor: User | None, name: str, network: Network, description: str = ""
+) -> ScannerAppliance:
+    """Registers an appliance in a network. It shows offline until its first heartbeat."""
+    appliance = ScannerAppliance(name=name.strip(), network=network, description=description)
+    appliance.full_clean()
+    appliance.save()
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.CREATE,
+        instance=appliance,
+        changes={"network": network.name},
+    )
+    return appliance
+
+
+@transaction.atomic
+def appliance_update(
+    *,
+    actor: User | None,
+    appliance: ScannerAppliance,
+    name: str | None = None,
+    description: str | None = None,
+    network: Network | None = None,
+) -> ScannerAppliance:
+    """Renames, describes or moves an appliance; a move takes effect for the next slice."""
+    changes = {}
+    if network is not None and network.pk != appliance.network_id:
+        changes["network"] = [appliance.network.name, network.name]
+        appliance.network = network
+    if name is not None and name.strip() != appliance.name:
+        changes["name"] = [appliance.name, name.strip()]
+        appliance.name = name.strip()
+    if description is not None and description != appliance.description:
+        changes["description"] = [appliance.description, description]
+        appliance.description = description
+    appliance.full_clean()
+    appliance.save()
+    if changes:
+        audit_record(
+            actor=actor, action=AuditEntry.Action.UPDATE, instance=appliance, changes=changes
+        )
+    return appliance
+
+
+def appliance_move(
+    *, actor: User | None, appliance: ScannerAppliance, network: Network
+) -> ScannerAppliance:
+    """Moves an appliance to another network; from then on it scans only there."""
+    return appliance_update(actor=actor, appliance=appliance, network=network)
+
+
+@transaction.atomic
+def appliance_delete(*, actor: User | None, appliance: ScannerAppliance) -> None:
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.DELETE,
+        instance=appliance,
+        changes={"network": appliance.network.name},
+    )
+    appliance.delete()
+
+
+def appliance_heartbeat(
+    *, name: str, version: str = "", nmap_version: str = "", running_slices: int = 0
+) -> bool:
+    """Records that an appliance is alive. Unknown names are ignored (returns False)."""
+    updated = ScannerAppliance.objects.filter(name=name).update(
+        last_seen=timezone.now(),
+        version=version[:64],
+        nmap_version=nmap_version[:32],
+        running_slices=running_slices,
+    )
+    return bool(updated)

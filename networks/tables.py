@@ -1,0 +1,44 @@
+import django_tables2 as tables
+from django.utils.html import format_html, format_html_join
+
+from .models import Network, ScannerAppliance
+
+
+class NetworkTable(tables.Table):
+    name = tables.Column(linkify=True)
+    appliances = tables.Column(empty_values=(), orderable=False, verbose_name="Scanner appliances")
+    address_space = tables.Column(orderable=False, verbose_name="Address space")
+    host_count = tables.Column(verbose_name="Hosts")
+
+    class Meta:
+        model = Network
+        fields = ("name", "kind", "appliances", "address_space", "host_count")
+        order_by = ("kind", "name")
+
+    def render_appliances(self, record):
+        appliances = record.appliances.all()  # prefetched
+        if not appliances:
+            return "—"
+        return format_html_join(
+            ", ", '<span class="status-{}">{}</span>', ((a.status, a.name) for a in appliances)
+        )
+
+    def render_address_space(self, record, value):
+        if record.is_built_in:
+            return format_html('<span class="muted">any address not in a custom network</span>')
+        return format_html("<code>{}</code>", value)
+
+
+class ScannerApplianceTable(tables.Table):
+    name = tables.Column(linkify=("networks:appliance_update", {"pk": tables.A("pk")}))
+    network = tables.Column(linkify=True)
+    status = tables.Column(empty_values=(), orderable=False)
+    last_seen = tables.DateTimeColumn(format="Y-m-d H:i:s")
+
+    class Meta:
+        model = ScannerAppliance
+        fields = ("name", "network", "status", "last_seen", "version", "nmap_version")
+
+    def render_status(self, record):
+        status = record.status
+        return format_html('<span class="badge status-{}">{}</span>', status, status.capitalize())

@@ -1,0 +1,13 @@
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(ignore_result=True, acks_late=False)
+def appliance_heartbeat(
+    name: str, version: str = "", nmap_version: str = "", running_slices: int = 0
+) -> None:
+    """An appliance says it is alive. Sent by the appliance over the broker."""
+    services.appliance_heartbeat(
+        name=name, version=version, nmap_version=nmap_version, running_slices=running_slices
+    )

@@ -1,0 +1,201 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.views.generic import DetailView, FormView, TemplateView
+
+from accounts.models import Role
+from accounts.permissions import RoleRequiredMixin
+from config.forms import apply_validation_error
+from config.listing import ListPageView
+
+from . import selectors, services
+from .forms import NetworkForm, ScannerApplianceForm
+from .models import Network, ScannerAppliance
+from .tables import NetworkTable, ScannerApplianceTable
+
+
+class NetworksEnabledMixin:
+    """The Networks tab exists only while network support is on."""
+
+    def dispatch(self, request, *args, **kwargs):
+        from django.conf import settings
+
+        if not settings.ENCLAVE_NETWORKS_ENABLED:
+            raise Http404("Network support is switched off.")
+        return super().dispatch(request, *args, **kwargs)
+
+
+class NetworkListView(NetworksEnabledMixin, ListPageView):
+    table_class = NetworkTable
+    template_name = "networks/network_list.html"
+
+    def get_queryset(self):
+        return selectors.network_list()
+
+
+class NetworkDetailView(NetworksEnabledMixin, RoleRequiredMixin, DetailView):
+    template_name = "networks/network_detail.html"
+
+    def get_queryset(self):
+        return selectors.network_list()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["appliance_table"] = ScannerApplianceTable(
+            self.object.appliances.select_related("network"), exclude=("network",)
+        )
+        return context
+
+
+class NetworkFormView(NetworksEnabledMixin, RoleRequiredMixin, FormView):
+    required_role = write_role = Role.MANAGER
+    form_class = NetworkForm
+    template_name = "networks/network_form.html"
+    network = None
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "network": self.network}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(network=self.network, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            network = self.save(form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Network {network.name} saved.")
+        return redirect(network)
+
+
+class NetworkCreateView(NetworkFormView):
+    def save(self, data):
+        return services.network_create(actor=self.request.user, **data)
+
+
+class NetworkUpdateView(NetworkFormView):
+    def dispatch(self, request, *args, **kwargs):
+        self.network = get_object_or_404(Network, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self):
+        return {
+            "name": self.network.name,
+            "description": self.network.description,
+            "address_space": self.network.address_space,
+            "appliances": list(self.network.appliances.all()),
+        }
+
+    def save(self, data):
+        if self.network.is_built_in:
+            data.pop("name", None)
+        return services.network_update(actor=self.request.user, network=self.network, **data)
+
+
+class NetworkDeleteView(NetworksEnabledMixin, RoleRequiredMixin, TemplateView):
+    required_role = write_role = Role.MANAGER
+    template_name = "includes/confirm_delete.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.network = get_object_or_404(Network, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            object=self.network,
+            object_type="network",
+            cancel_url=self.network.get_absolute_url(),
+            refusal=services.network_delete_refusal(network=self.network),
+            **kwargs,
+        )
+
+    def post(self, request, *args, **kwargs):
+        try:
+            services.network_delete(actor=request.user, network=self.network)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect(self.network)
+        messages.success(request, f"Network {self.network.name} deleted.")
+        return redirect("networks:network_list")
+
+
+class ApplianceListView(ListPageView):
+    table_class = ScannerApplianceTable
+    template_name = "networks/appliance_list.html"
+
+    def get_queryset(self):
+        return ScannerAppliance.objects.select_related("network")
+
+
+class ApplianceFormView(RoleRequiredMixin, FormView):
+    required_role = write_role = Role.MANAGER
+    form_class = ScannerApplianceForm
+    template_name = "networks/appliance_form.html"
+    appliance = None
+
+    def get_form(self, form_class=None):
+        form = super().get_form(form_class)
+        form.fields["network"].queryset = selectors.networks_visible()
+        return form
+
+    def get_initial(self):
+        network = self.request.GET.get("network")
+        return {"network": network} if network else {}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(appliance=self.appliance, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            appliance = self.save(form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Scanner appliance {appliance.name} saved.")
+        return redirect(appliance.network)
+
+
+class ApplianceCreateView(ApplianceFormView):
+    def save(self, data):
+        return services.appliance_create(actor=self.request.user, **data)
+
+
+class ApplianceUpdateView(ApplianceFormView):
+    def dispatch(self, request, *args, **kwargs):
+        self.appliance = get_object_or_404(ScannerAppliance, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self):
+        return {
+            "name": self.appliance.name,
+            "network": self.appliance.network,
+            "description": self.appliance.description,
+        }
+
+    def save(self, data):
+        return services.appliance_update(actor=self.request.user, appliance=self.appliance, **data)
+
+
+class ApplianceDeleteView(RoleRequiredMixin, TemplateView):
+    required_role = write_role = Role.MANAGER
+    template_name = "includes/confirm_delete.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.appliance = get_object_or_404(ScannerAppliance, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            object=self.appliance,
+            object_type="scanner appliance",
+            cancel_url=self.appliance.network.get_absolute_url(),
+            **kwargs,
+        )
+
+    def post(self, request, *args, **kwargs):
+        network = self.appliance.network
+        services.appliance_delete(actor=request.user, appliance=self.appliance)
+        messages.success(request, f"Scanner appliance {self.appliance.name} deleted.")
+        return redirect(network)

@@ -1,0 +1,96 @@
+"""What the platform sends an appliance, and what the appliance sends back.
+
+Plain dataclasses that travel as JSON over the broker. The engine imports
+nothing from Django, so an appliance can run anywhere it can reach the broker.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class SliceSpec:
+    """One appliance's share of a scan."""
+
+    scan_id: int
+    slice_id: int
+    scan_type: str  # "discovery" or "vulnerability"
+    targets: list[str]  # addresses, a-b ranges, CIDR blocks (already inside the network)
+    tcp_ports: str = ""  # nmap port spec: "22,80,443", "1-1024", "" = nmap's default set
+    udp_ports: str = ""  # nmap port spec, "" = no UDP scan
+    service_detection: bool = True
+    checks: list[str] = field(default_factory=list)  # check module names; [] = all
+    max_parallel_hosts: int = 16
+    host_timeout: int = 300  # seconds per host
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SliceSpec:
+        return cls(**data)
+
+
+@dataclass
+class Service:
+    port: int
+    protocol: str  # "tcp" / "udp"
+    state: str = "open"
+    name: str = ""  # nmap service name: "http", "ssh", ...
+    product: str = ""
+    version: str = ""
+    extrainfo: str = ""
+    tunnel: str = ""  # "ssl" when nmap saw TLS
+
+
+@dataclass
+class Finding:
+    """One QID seen on a host (on a port, or port 0 for the host as a whole)."""
+
+    qid: int
+    port: int = 0
+    protocol: str = ""
+    results: str = ""  # the evidence: banner, certificate dates, missing headers, ...
+
+
+@dataclass
+class HostResult:
+    ip: str
+    dns: str = ""
+    netbios: str = ""
+    os: str = ""
+    services: list[Service] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    # Check modules that ran against this host: a missing finding of a QID whose
+    # check ran means "Fixed"; of one whose check did not run, "not looked at".
+    checks_run: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SliceResult:
+    scan_id: int
+    slice_id: int
+    appliance: str
+    started: str  # ISO 8601
+    finished: str
+    hosts: list[HostResult] = field(default_factory=list)  # hosts found up
+    addresses_probed: int = 0
+    error: str = ""
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SliceResult:
+        hosts = [
+            HostResult(
+                **{
+                    **h,
+                    "services": [Service(**s) for s in h.get("services", [])],
+                    "findings": [Finding(**f) for f in h.get("findings", [])],
+                }
+            )
+            for h in data.get("hosts", [])
+        ]
+        return cls(**{**data, "hosts": hosts})
