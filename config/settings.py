@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import dj_database_url
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(os.environ.get("ENCLAVE_VAR_DIR", BASE_DIR / "var"))
@@ -138,13 +139,18 @@ ENCLAVE_HEARTBEAT_INTERVAL = int(os.environ.get("ENCLAVE_HEARTBEAT_INTERVAL", "5
 BROKER_DIR = Path(os.environ.get("ENCLAVE_BROKER_DIR", VAR_DIR / "broker"))
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    for sub in ("in", "processed"):
+    for sub in ("in", "processed", "control"):
         (BROKER_DIR / sub).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "in"),
         "data_folder_out": str(BROKER_DIR / "in"),
         "processed_folder": str(BROKER_DIR / "processed"),
         "store_processed": False,
+        # Fan-out (remote control: cancel reaches a running slice) needs a
+        # shared folder too; kombu's default is relative to the working directory.
+        "control_folder": str(BROKER_DIR / "control"),
+        # kombu polls the folder; 1 s (its default) per hop adds up over a scan.
+        "polling_interval": float(os.environ.get("ENCLAVE_BROKER_POLL", "0.1")),
     }
 else:
     # Longer than the longest task, so a slow task is not redelivered mid-run.
@@ -154,9 +160,25 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "central"
+# What `celery -A config worker` consumes when no -Q is given: every central
+# queue. An appliance consumes only "appliance.<name>" (run_appliance).
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name) for name in ("central", "ingest")
+]
 CELERY_TASK_ROUTES = {
     "scans.tasks.ingest_slice": {"queue": "ingest"},
+    "scans.tasks.slice_progress": {"queue": "ingest"},
     "networks.tasks.appliance_heartbeat": {"queue": "ingest"},
+    # scans.tasks.run_slice has no route: each slice names its appliance's queue.
+}
+# Slices of appliances that went offline are sent to another appliance of the
+# same network, and waiting slices to an appliance that came online.
+CELERY_BEAT_SCHEDULE = {
+    "scans-slices-reassign": {
+        "task": "scans.tasks.slices_reassign",
+        "schedule": float(ENCLAVE_HEARTBEAT_INTERVAL),
+    },
+    "scans-schedules-run": {"task": "scans.tasks.schedules_run_due", "schedule": 60.0},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = 3 * 3600
 CELERY_TASK_TIME_LIMIT = 3 * 3600 + 300

@@ -17,7 +17,7 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     username = factory.Sequence(lambda n: f"user{n}")
     role = Role.READER
-    password = factory.PostGenerationMethodCall("set_password", "correct-horse-battery")
+    password = factory.django.Password("correct-horse-battery")
 
 
 class NetworkFactory(factory.django.DjangoModelFactory):
@@ -25,6 +25,7 @@ class NetworkFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Network
+        skip_postgeneration_save = True
 
     name = factory.Sequence(lambda n: f"Network {n}")
     kind = NetworkKind.CUSTOM
