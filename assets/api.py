@@ -1,2 +1,241 @@
+"""REST resources of the assets app (API.md): hosts/, asset-groups/, tags/,
+networks/overlaps/."""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, viewsets
+
+from accounts.models import Role
+from config.api import Pagination, raise_api_error
+from networks.models import Network
+from scans.models import Detection
+
+from . import selectors, services
+from .filters import HostAPIFilterSet
+from .models import AssetGroup, Host, Tag
+
+ASSET_WRITE_ROLE = Role.SCANNER
+
+
+class HostSerializer(serializers.ModelSerializer):
+    network_name = serializers.CharField(source="network.name", read_only=True)
+    tags = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Host
+        fields = [
+            "id",
+            "network",
+            "network_name",
+            "ip",
+            "dns",
+            "netbios",
+            "os",
+            "first_found",
+            "last_scanned",
+            "tags",
+        ]
+
+    def get_tags(self, host) -> list[str]:
+        return [tag.name for tag in host.tags.all()]
+
+
+class HostDetectionSerializer(serializers.ModelSerializer):
+    qid = serializers.IntegerField(source="vulnerability_id")
+    title = serializers.CharField(source="vulnerability.title")
+
+    class Meta:
+        model = Detection
+        fields = [
+            "id",
+            "qid",
+            "title",
+            "severity",
+            "status",
+            "port",
+            "protocol",
+            "first_found",
+            "last_found",
+            "times_found",
+            "results",
+        ]
+
+
+class HostDetailSerializer(HostSerializer):
+    detections = HostDetectionSerializer(many=True, read_only=True)
+
+    class Meta(HostSerializer.Meta):
+        fields = [*HostSerializer.Meta.fields, "detections"]
+
+
+class HostViewSet(viewsets.ReadOnlyModelViewSet):
+    """Hosts, one per (network, IP). Filters: network, ip, range, tag, os, dns, q."""
+
+    filterset_class = HostAPIFilterSet
+    read_role = Role.READER
+
+    def get_queryset(self):
+        hosts = (
+            selectors.hosts_visible()
+            .select_related("network")
+            .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
+            .order_by("network_id", "ip_key")
+        )
+        if self.action == "retrieve":
+            hosts = hosts.prefetch_related(
+                Prefetch(
+                    "detections",
+                    queryset=Detection.objects.select_related("vulnerability").order_by(
+                        "-severity", "vulnerability_id", "port"
+                    ),
+                )
+            )
+        return hosts
+
+    def get_serializer_class(self):
+        return HostDetailSerializer if self.action == "retrieve" else HostSerializer
+
+
+class AssetGroupSerializer(serializers.ModelSerializer):
+    network = serializers.PrimaryKeyRelatedField(
+        queryset=Network.objects.all(),
+        help_text="Set on create, never changed: a PATCH that changes it is refused (400).",
+    )
+    ips = serializers.CharField(
+        required=False, allow_blank=True, help_text="Addresses, a-b ranges and CIDR blocks."
+    )
+    domains = serializers.CharField(
+        required=False, allow_blank=True, help_text="Domain names, comma or newline separated."
+    )
+    description = serializers.CharField(required=False, allow_blank=True)
+
+    class Meta:
+        model = AssetGroup
+        fields = ["id", "title", "network", "ips", "domains", "description"]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        data["domains"] = ", ".join(instance.domains.split())
+        return data
+
+
+class AssetGroupViewSet(viewsets.ModelViewSet):
+    """Asset groups: IPs, ranges and domains in one network, fixed at creation."""
+
+    serializer_class = AssetGroupSerializer
+    read_role, write_role = Role.READER, ASSET_WRITE_ROLE
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return selectors.asset_group_list().order_by("id")
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = services.asset_group_create(
+                actor=self.request.user, **serializer.validated_data
+            )
+        except DjangoValidationError as error:
+            raise_api_error(error)
+
+    def perform_update(self, serializer):
+        try:
+            serializer.instance = services.asset_group_update(
+                actor=self.request.user, group=serializer.instance, **serializer.validated_data
+            )
+        except DjangoValidationError as error:
+            raise_api_error(error)
+
+    def perform_destroy(self, instance):
+        services.asset_group_delete(actor=self.request.user, group=instance)
+
+
+class TagSerializer(serializers.ModelSerializer):
+    hosts = serializers.ListField(
+        child=serializers.IntegerField(min_value=1),
+        required=False,
+        help_text="Ids of the hosts carrying the tag (any networks); a PATCH replaces the set.",
+    )
+
+    class Meta:
+        model = Tag
+        fields = ["id", "name", "hosts"]
+
+    def to_representation(self, instance):
+        return {
+            "id": instance.pk,
+            "name": instance.name,
+            "hosts": [host.pk for host in instance.hosts.all()],
+        }
+
+
+class TagViewSet(viewsets.ModelViewSet):
+    serializer_class = TagSerializer
+    read_role, write_role = Role.READER, ASSET_WRITE_ROLE
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return Tag.objects.prefetch_related(
+            Prefetch("hosts", queryset=Host.objects.only("id").order_by("id"))
+        ).order_by("id")
+
+    def perform_create(self, serializer):
+        data = serializer.validated_data
+        try:
+            tag = services.tag_create(actor=self.request.user, name=data["name"])
+            if data.get("hosts"):
+                services.tag_assign(actor=self.request.user, tag=tag, hosts=data["hosts"])
+        except DjangoValidationError as error:
+            raise_api_error(error)
+        serializer.instance = tag
+
+    def perform_update(self, serializer):
+        data = serializer.validated_data
+        tag = serializer.instance
+        try:
+            if "name" in data:
+                services.tag_rename(actor=self.request.user, tag=tag, name=data["name"])
+            if "hosts" in data:
+                services.tag_set_hosts(actor=self.request.user, tag=tag, hosts=data["hosts"])
+        except DjangoValidationError as error:
+            raise_api_error(error)
+        serializer.instance = self.get_queryset().get(pk=tag.pk)
+
+    def perform_destroy(self, instance):
+        services.tag_delete(actor=self.request.user, tag=instance)
+
+
+class OverlapSerializer(serializers.Serializer):
+    network_a = serializers.IntegerField(source="network_a.pk")
+    network_a_name = serializers.CharField(source="network_a.name")
+    network_b = serializers.IntegerField(source="network_b.pk")
+    network_b_name = serializers.CharField(source="network_b.name")
+    ranges = serializers.SerializerMethodField()
+    hosts_in_both = serializers.IntegerField(
+        allow_null=True, help_text="null until counted since the overlap last changed."
+    )
+    counted_at = serializers.DateTimeField(allow_null=True)
+
+    def get_ranges(self, overlap) -> list[str]:
+        return [str(r) for r in overlap.ranges]
+
+
+class OverlapViewSet(viewsets.ViewSet):
+    """Pairs of networks whose address spaces overlap, where, and the hosts in both."""
+
+    read_role = Role.READER
+    serializer_class = OverlapSerializer
+
+    @extend_schema(responses=OverlapSerializer(many=True))
+    def list(self, request):
+        paginator = Pagination()
+        page = paginator.paginate_queryset(selectors.network_overlaps(), request, view=self)
+        return paginator.get_paginated_response(OverlapSerializer(page, many=True).data)
+
+
 def register(router) -> None:
     """Registers this app's REST resources (API.md) on the /api/v1/ router."""
+    router.register("hosts", HostViewSet, basename="host")
+    router.register("asset-groups", AssetGroupViewSet, basename="asset-group")
+    router.register("tags", TagViewSet, basename="tag")
+    router.register("networks/overlaps", OverlapViewSet, basename="network-overlap")

@@ -95,3 +95,34 @@ class AssetGroupRange(models.Model):
 
     def __str__(self) -> str:
         return str(iprange.IPRange.from_keys(self.start_key, self.end_key))
+
+
+class NetworkOverlap(models.Model):
+    """The counted figure for one pair of networks whose address spaces overlap.
+
+    Which pairs overlap, and where, is computed live from the networks'
+    address ranges (cheap: few networks, few ranges). Counting the hosts that
+    exist in both is not cheap at a million hosts, so ``assets.services``
+    keeps it here: ``overlaps_refresh`` recounts, host services adjust it.
+    ``ranges`` records the overlap the figure was counted for, so a changed
+    address space shows as "not counted yet" instead of a wrong number.
+    """
+
+    network_a = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="+")
+    network_b = models.ForeignKey(Network, on_delete=models.CASCADE, related_name="+")
+    ranges = models.TextField()
+    hosts_in_both = models.PositiveIntegerField(default=0)
+    counted_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["network_a", "network_b"]
+        constraints = [
+            models.UniqueConstraint(fields=["network_a", "network_b"], name="overlap_pair_once"),
+            models.CheckConstraint(
+                condition=models.Q(network_a__lt=models.F("network_b")),
+                name="overlap_pair_ordered",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.network_a_id} ∩ {self.network_b_id}: {self.ranges}"

@@ -1,3 +1,25 @@
+from django.urls import path
+
+from . import views
+
 app_name = "assets"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("hosts/", views.HostAssetsView.as_view(), name="host_list"),
+    path("hosts/<int:pk>/", views.HostDetailView.as_view(), name="host_detail"),
+    path("hosts/tags/", views.HostTagView.as_view(), name="host_tags"),
+    path("networks/<int:pk>/hosts/", views.NetworkHostsView.as_view(), name="network_hosts"),
+    path("groups/", views.AssetGroupListView.as_view(), name="asset_group_list"),
+    path("groups/new/", views.AssetGroupCreateView.as_view(), name="asset_group_create"),
+    path("groups/<int:pk>/", views.AssetGroupDetailView.as_view(), name="asset_group_detail"),
+    path("groups/<int:pk>/edit/", views.AssetGroupUpdateView.as_view(), name="asset_group_update"),
+    path(
+        "groups/<int:pk>/delete/", views.AssetGroupDeleteView.as_view(), name="asset_group_delete"
+    ),
+    path("tags/", views.TagListView.as_view(), name="tag_list"),
+    path("tags/new/", views.TagCreateView.as_view(), name="tag_create"),
+    path("tags/<int:pk>/edit/", views.TagUpdateView.as_view(), name="tag_update"),
+    path("tags/<int:pk>/delete/", views.TagDeleteView.as_view(), name="tag_delete"),
+    path("overlaps/", views.OverlapListView.as_view(), name="overlap_list"),
+    path("overlaps/recount/", views.OverlapRefreshView.as_view(), name="overlap_refresh"),
+]

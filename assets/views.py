@@ -1,0 +1,382 @@
+"""Assets > Host Assets, Asset Groups, Tags, and the network overlap view."""
+
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.generic import FormView, TemplateView, View
+from django_tables2 import RequestConfig
+
+from accounts.models import Role
+from accounts.permissions import RoleRequiredMixin
+from config.forms import apply_validation_error
+from config.listing import ListPageView
+
+from . import selectors, services
+from .filters import HostFilterSet
+from .forms import AssetGroupForm, HostTagForm, TagForm
+from .models import Tag
+from .tables import AssetGroupTable, HostTable, NetworkHostsTable, OverlapTable, TagTable
+
+# Scanners and Managers keep asset groups and tags; Readers read.
+ASSET_WRITE_ROLE = Role.SCANNER
+CURSOR_PARAMS = ("after", "before", "open")
+
+
+class PartialMixin:
+    """Plain and boosted requests get the page; other htmx requests get one partial."""
+
+    partial_name = "table"
+
+    def get_template_names(self):
+        names = super().get_template_names()
+        htmx = getattr(self.request, "htmx", None)
+        if htmx and not htmx.boosted:
+            return [f"{names[0]}#{self.partial_name}"]
+        return names
+
+
+def _filter_query(request) -> dict[str, str]:
+    """The request's filter values, without the page cursors."""
+    return {key: value for key, value in request.GET.items() if key not in CURSOR_PARAMS and value}
+
+
+def host_page_context(request, *, queryset, url: str, prefix: str, form_id: str | None) -> dict:
+    """A filter, one keyset page of hosts as a table, and the links around it.
+
+    Bounded queries whatever the size: the page (LIMIT 51), its tags, and the
+    tag choices of the filter.
+    """
+    filterset = HostFilterSet(request.GET or None, queryset=queryset, request=request)
+    filterset.form.auto_id = f"id_{prefix}_%s"  # several tables may share a page
+    if filterset.is_bound and not filterset.is_valid():
+        hosts = queryset.none()
+    else:
+        hosts = filterset.qs if filterset.is_bound else queryset
+    page = selectors.keyset_page(
+        hosts, after=request.GET.get("after"), before=request.GET.get("before")
+    )
+    query = _filter_query(request)
+
+    def link(**cursor):
+        return f"{url}?{urlencode({**query, **cursor})}"
+
+    table = HostTable(page.rows, keyset=page, prefix=prefix, form_id=form_id)
+    table.first_url = link() if page.has_previous else None
+    table.next_url = link(after=page.next_after) if page.has_next else None
+    table.previous_url = link(before=page.previous_before) if page.has_previous else None
+    return {"filter": filterset, "table": table, "page": page, "filtered": bool(query)}
+
+
+class HostAssetsView(RoleRequiredMixin, PartialMixin, TemplateView):
+    """Every visible network with its host count and open findings; each row
+    opens in place (htmx) or with ``?open=<id>`` (no JavaScript) to its hosts."""
+
+    template_name = "assets/host_list.html"
+
+    def get_context_data(self, **kwargs):
+        networks = list(selectors.host_networks())
+        open_ids = {int(v) for v in self.request.GET.getlist("open") if v.isdigit()}
+        for network in networks:
+            network.expansion = (
+                _network_hosts_context(self.request, network) if network.pk in open_ids else None
+            )
+        table = NetworkHostsTable(networks)
+        RequestConfig(self.request, paginate={"per_page": 100}).configure(table)
+        return super().get_context_data(table=table, **kwargs)
+
+
+def _network_hosts_context(request, network) -> dict:
+    can_tag = request.user.has_role(ASSET_WRITE_ROLE)
+    context = host_page_context(
+        request,
+        queryset=selectors.hosts_of_network(network=network),
+        url=reverse("assets:network_hosts", args=[network.pk]),
+        prefix=f"net{network.pk}",
+        form_id=f"tag-form-{network.pk}" if can_tag else None,
+    )
+    context.update(
+        network=network,
+        can_tag=can_tag,
+        tags=list(Tag.objects.order_by("name")) if can_tag else [],
+        form_id=f"tag-form-{network.pk}",
+        next_url=f"{reverse('assets:host_list')}?open={network.pk}#network-{network.pk}",
+    )
+    return context
+
+
+class NetworkHostsView(RoleRequiredMixin, PartialMixin, TemplateView):
+    """One network's hosts: the in-place expansion, also a page of its own."""
+
+    template_name = "assets/network_hosts.html"
+    partial_name = "hosts"
+
+    def get_context_data(self, **kwargs):
+        network = get_object_or_404(selectors.host_networks(), pk=self.kwargs["pk"])
+        return super().get_context_data(
+            expansion=_network_hosts_context(self.request, network), **kwargs
+        )
+
+
+class HostDetailView(RoleRequiredMixin, TemplateView):
+    template_name = "assets/host_detail.html"
+
+    def get_context_data(self, **kwargs):
+        host = get_object_or_404(
+            selectors.hosts_visible().select_related("network").prefetch_related("tags"),
+            pk=self.kwargs["pk"],
+        )
+        return super().get_context_data(
+            host=host,
+            findings=selectors.host_findings_by_severity(host=host),
+            elsewhere=selectors.host_same_ip_elsewhere(host=host),
+            **kwargs,
+        )
+
+
+def _safe_next(request, value: str | None, fallback: str) -> str:
+    if value and url_has_allowed_host_and_scheme(
+        value, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return value
+    return fallback
+
+
+class HostTagView(RoleRequiredMixin, View):
+    """Assigns or removes a tag on the hosts ticked in a host table."""
+
+    required_role = write_role = ASSET_WRITE_ROLE
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        form = HostTagForm(request.POST)
+        back = _safe_next(request, request.POST.get("next"), reverse("assets:host_list"))
+        if not form.is_valid():
+            for errors in form.errors.values():
+                messages.error(request, " ".join(errors))
+            return redirect(back)
+        data = form.cleaned_data
+        service = services.tag_assign if data["action"] == "assign" else services.tag_remove
+        try:
+            changed = service(actor=request.user, tag=data["tag"], hosts=data["hosts"])
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+            return redirect(back)
+        verb = "added to" if data["action"] == "assign" else "removed from"
+        messages.success(request, f"Tag {data['tag'].name} {verb} {changed} host(s).")
+        return redirect(back)
+
+
+# --- Asset groups ------------------------------------------------------------------
+
+
+class AssetGroupListView(ListPageView):
+    table_class = AssetGroupTable
+    template_name = "assets/asset_group_list.html"
+
+    def get_queryset(self):
+        return selectors.asset_group_list()
+
+
+class AssetGroupDetailView(RoleRequiredMixin, PartialMixin, TemplateView):
+    template_name = "assets/asset_group_detail.html"
+
+    def get_context_data(self, **kwargs):
+        group = get_object_or_404(
+            selectors.asset_group_list().prefetch_related("ip_ranges"), pk=self.kwargs["pk"]
+        )
+        context = host_page_context(
+            self.request,
+            queryset=selectors.hosts_of_asset_group(group=group),
+            url=group.get_absolute_url(),
+            prefix="group",
+            form_id=None,
+        )
+        return super().get_context_data(group=group, **context, **kwargs)
+
+
+class AssetGroupFormView(RoleRequiredMixin, FormView):
+    required_role = write_role = ASSET_WRITE_ROLE
+    form_class = AssetGroupForm
+    template_name = "assets/asset_group_form.html"
+    group = None
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "group": self.group}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(group=self.group, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            group = self.save(form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Asset group {group.title} saved.")
+        return redirect(group)
+
+
+class AssetGroupCreateView(AssetGroupFormView):
+    def get_initial(self):
+        network = self.request.GET.get("network")
+        return {"network": network} if network and network.isdigit() else {}
+
+    def save(self, data):
+        return services.asset_group_create(actor=self.request.user, **data)
+
+
+class AssetGroupUpdateView(AssetGroupFormView):
+    def dispatch(self, request, *args, **kwargs):
+        self.group = get_object_or_404(selectors.asset_group_list(), pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self):
+        return {
+            "title": self.group.title,
+            "network": self.group.network,
+            "ips": self.group.ips,
+            "domains": self.group.domains,
+            "description": self.group.description,
+        }
+
+    def save(self, data):
+        # The form's network field is disabled: it carries the group's own
+        # network, which the service accepts; any other is refused there.
+        return services.asset_group_update(actor=self.request.user, group=self.group, **data)
+
+
+class DeleteView(RoleRequiredMixin, TemplateView):
+    """The shared confirm-and-delete page for groups and tags."""
+
+    required_role = write_role = ASSET_WRITE_ROLE
+    template_name = "includes/confirm_delete.html"
+    object_type = ""
+
+    def dispatch(self, request, *args, **kwargs):
+        self.object = self.get_object()
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            object=self.object,
+            object_type=self.object_type,
+            cancel_url=self.cancel_url(),
+            **kwargs,
+        )
+
+
+class AssetGroupDeleteView(DeleteView):
+    object_type = "asset group"
+
+    def get_object(self):
+        return get_object_or_404(selectors.asset_group_list(), pk=self.kwargs["pk"])
+
+    def cancel_url(self):
+        return self.object.get_absolute_url()
+
+    def post(self, request, *args, **kwargs):
+        services.asset_group_delete(actor=request.user, group=self.object)
+        messages.success(request, f"Asset group {self.object.title} deleted.")
+        return redirect("assets:asset_group_list")
+
+
+# --- Tags --------------------------------------------------------------------------
+
+
+class TagListView(ListPageView):
+    table_class = TagTable
+    template_name = "assets/tag_list.html"
+
+    def get_queryset(self):
+        return selectors.tag_list()
+
+
+class TagFormView(RoleRequiredMixin, FormView):
+    required_role = write_role = ASSET_WRITE_ROLE
+    form_class = TagForm
+    template_name = "assets/tag_form.html"
+    tag = None
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(tag=self.tag, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            tag = self.save(form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Tag {tag.name} saved.")
+        return redirect("assets:tag_list")
+
+
+class TagCreateView(TagFormView):
+    def save(self, data):
+        return services.tag_create(actor=self.request.user, name=data["name"])
+
+
+class TagUpdateView(TagFormView):
+    def dispatch(self, request, *args, **kwargs):
+        self.tag = get_object_or_404(Tag, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self):
+        return {"name": self.tag.name}
+
+    def save(self, data):
+        return services.tag_rename(actor=self.request.user, tag=self.tag, name=data["name"])
+
+
+class TagDeleteView(DeleteView):
+    object_type = "tag"
+
+    def get_object(self):
+        return get_object_or_404(Tag, pk=self.kwargs["pk"])
+
+    def cancel_url(self):
+        return reverse("assets:tag_list")
+
+    def post(self, request, *args, **kwargs):
+        services.tag_delete(actor=request.user, tag=self.object)
+        messages.success(request, f"Tag {self.object.name} deleted.")
+        return redirect("assets:tag_list")
+
+
+# --- Network overlaps --------------------------------------------------------------
+
+
+class OverlapListView(RoleRequiredMixin, PartialMixin, TemplateView):
+    """Every pair of networks whose address spaces overlap, where, and how
+    many hosts exist in both (the figure overlaps_refresh keeps)."""
+
+    template_name = "assets/overlap_list.html"
+
+    def get_context_data(self, **kwargs):
+        from django.conf import settings
+
+        if not settings.ENCLAVE_NETWORKS_ENABLED:
+            raise Http404("Network support is switched off.")
+        overlaps = selectors.network_overlaps()
+        table = OverlapTable(overlaps)
+        RequestConfig(self.request, paginate={"per_page": 100}).configure(table)
+        return super().get_context_data(
+            table=table,
+            uncounted=any(o.hosts_in_both is None for o in overlaps),
+            can_recount=self.request.user.has_role(ASSET_WRITE_ROLE),
+            **kwargs,
+        )
+
+
+class OverlapRefreshView(RoleRequiredMixin, View):
+    required_role = write_role = ASSET_WRITE_ROLE
+    http_method_names = ["post"]
+
+    def post(self, request, *args, **kwargs):
+        pairs = services.overlaps_refresh()
+        messages.success(request, f"Counted the hosts of {pairs} overlapping network pair(s).")
+        return redirect("assets:overlap_list")
