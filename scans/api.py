@@ -1,2 +1,254 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.models import Role
+from assets.models import AssetGroup
+from config.api import raise_api_error
+from networks.models import Network, ScannerAppliance
+
+from . import selectors, services
+from .filters import DetectionFilterSet, VulnerabilityFilterSet
+from .models import Detection, OptionProfile, Scan, ScanStatus, ScanType, TcpPortSet, Vulnerability
+
+# --- Option profiles --------------------------------------------------------------------
+
+
+class OptionProfileSerializer(serializers.ModelSerializer):
+    tcp_port_set = serializers.ChoiceField(choices=TcpPortSet.choices, required=False)
+    tcp_ports = serializers.CharField(
+        required=False,
+        allow_blank=True,
+        help_text='"standard", "all", or a list such as "22,80,443,8000-8100".',
+    )
+    checks = serializers.ListField(child=serializers.CharField(), required=False)
+
+    class Meta:
+        model = OptionProfile
+        fields = [
+            "id",
+            "name",
+            "tcp_port_set",
+            "tcp_ports",
+            "udp_ports",
+            "service_detection",
+            "checks",
+            "max_parallel_hosts",
+            "host_timeout",
+            "is_default",
+        ]
+
+    def to_representation(self, instance):
+        data = super().to_representation(instance)
+        if instance.tcp_port_set != TcpPortSet.CUSTOM:
+            data["tcp_ports"] = instance.tcp_port_set
+        return data
+
+    def validate(self, attrs):
+        # "tcp_ports" may also say "standard" or "all" (API.md names one field).
+        ports = attrs.get("tcp_ports")
+        if ports in (TcpPortSet.STANDARD, TcpPortSet.ALL):
+            attrs["tcp_port_set"], attrs["tcp_ports"] = ports, ""
+        elif ports and "tcp_port_set" not in attrs:
+            attrs["tcp_port_set"] = TcpPortSet.CUSTOM
+        return attrs
+
+
+class OptionProfileViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    serializer_class = OptionProfileSerializer
+    read_role, write_role = Role.READER, Role.SCANNER
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):
+        return OptionProfile.objects.order_by("id")
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = services.option_profile_create(
+                actor=self.request.user, **serializer.validated_data
+            )
+        except DjangoValidationError as error:
+            raise_api_error(error)
+
+    def perform_update(self, serializer):
+        try:
+            serializer.instance = services.option_profile_update(
+                actor=self.request.user, profile=serializer.instance, **serializer.validated_data
+            )
+        except DjangoValidationError as error:
+            raise_api_error(error)
+
+
+# --- Scans ---------------------------------------------------------------------------------
+
+
+class ScanSerializer(serializers.ModelSerializer):
+    type = serializers.ChoiceField(choices=ScanType.choices)
+    network = serializers.PrimaryKeyRelatedField(queryset=Network.objects.all())
+    appliance = serializers.PrimaryKeyRelatedField(
+        queryset=ScannerAppliance.objects.select_related("network"),
+        allow_null=True,
+        required=False,
+        help_text="null: All Scanners in Network.",
+    )
+    targets = serializers.CharField(required=False, allow_blank=True)
+    asset_groups = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=AssetGroup.objects.select_related("network")
+    )
+    option_profile = serializers.PrimaryKeyRelatedField(
+        queryset=OptionProfile.objects.all(), required=False, allow_null=True
+    )
+    status = serializers.ChoiceField(choices=ScanStatus.choices, read_only=True)
+    progress = serializers.IntegerField(read_only=True)
+    network_name = serializers.CharField(source="network.name", read_only=True)
+
+    class Meta:
+        model = Scan
+        fields = [
+            "id",
+            "title",
+            "type",
+            "network",
+            "network_name",
+            "appliance",
+            "targets",
+            "asset_groups",
+            "option_profile",
+            "status",
+            "status_reason",
+            "progress",
+            "hosts_total",
+            "hosts_done",
+            "hosts_found",
+            "created_at",
+            "started",
+            "finished",
+        ]
+        read_only_fields = [
+            "status_reason",
+            "hosts_total",
+            "hosts_done",
+            "hosts_found",
+            "created_at",
+            "started",
+            "finished",
+        ]
+
+
+class ScanViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Scans: POST launches (Scanner or Manager) and returns at once."""
+
+    serializer_class = ScanSerializer
+    read_role, write_role = Role.READER, Role.SCANNER
+
+    def get_queryset(self):
+        return selectors.scan_list().prefetch_related("asset_groups").order_by("-id")
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = services.scan_launch(
+                actor=self.request.user, **serializer.validated_data
+            )
+        except DjangoValidationError as error:
+            raise_api_error(error)
+
+    @extend_schema(request=None, responses=ScanSerializer)
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, pk=None):
+        scan = self.get_object()
+        try:
+            scan = services.scan_cancel(actor=request.user, scan=scan)
+        except DjangoValidationError as error:
+            raise_api_error(error)
+        return Response(self.get_serializer(scan).data, status=status.HTTP_200_OK)
+
+
+# --- Detections and the KB ---------------------------------------------------------------
+
+
+class DetectionSerializer(serializers.ModelSerializer):
+    network_name = serializers.CharField(source="network.name", read_only=True)
+    ip = serializers.CharField(source="host.ip", read_only=True)
+    qid = serializers.IntegerField(source="vulnerability_id", read_only=True)
+    title = serializers.CharField(source="vulnerability.title", read_only=True)
+
+    class Meta:
+        model = Detection
+        fields = [
+            "id",
+            "host",
+            "network",
+            "network_name",
+            "ip",
+            "qid",
+            "title",
+            "severity",
+            "status",
+            "port",
+            "protocol",
+            "first_found",
+            "last_found",
+            "times_found",
+            "fixed_at",
+            "results",
+        ]
+
+
+class DetectionViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = DetectionSerializer
+    filterset_class = DetectionFilterSet
+    read_role = Role.READER
+
+    def get_queryset(self):
+        return selectors.detection_list().order_by("id")
+
+
+class VulnerabilitySerializer(serializers.ModelSerializer):
+    cvss = serializers.FloatField(allow_null=True)
+
+    class Meta:
+        model = Vulnerability
+        fields = [
+            "qid",
+            "title",
+            "severity",
+            "kind",
+            "cvss",
+            "cves",
+            "category",
+            "diagnosis",
+            "consequence",
+            "solution",
+        ]
+
+
+class KnowledgeBaseViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = VulnerabilitySerializer
+    filterset_class = VulnerabilityFilterSet
+    read_role = Role.READER
+    lookup_field = "qid"
+    lookup_value_regex = r"\d+"
+
+    def get_queryset(self):
+        return Vulnerability.objects.order_by("qid")
+
+
 def register(router) -> None:
     """Registers this app's REST resources (API.md) on the /api/v1/ router."""
+    router.register("scans", ScanViewSet, basename="scan")
+    router.register("option-profiles", OptionProfileViewSet, basename="option-profile")
+    router.register("detections", DetectionViewSet, basename="detection")
+    router.register("kb", KnowledgeBaseViewSet, basename="kb")

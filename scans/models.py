@@ -1,8 +1,11 @@
+from django.conf import settings
 from django.db import models
+from django.db.models.functions import Lower
+from django.urls import reverse
 from django.utils import timezone
 
 from assets.models import Host
-from networks.models import Network
+from networks.models import Network, ScannerAppliance
 
 
 class Severity(models.IntegerChoices):
@@ -34,6 +37,9 @@ class Vulnerability(models.Model):
     diagnosis = models.TextField()
     consequence = models.TextField(blank=True)
     solution = models.TextField(blank=True)
+    # The engine's check module that looks for this QID: a host that check ran
+    # against without finding the QID has it fixed.
+    check_name = models.CharField(max_length=64, blank=True)
 
     class Meta:
         ordering = ["qid"]
@@ -100,3 +106,258 @@ class Detection(models.Model):
     @property
     def is_open(self) -> bool:
         return self.status in OPEN_STATUSES
+
+
+# --- Option profiles, scans, slices -------------------------------------------------
+
+
+class TcpPortSet(models.TextChoices):
+    STANDARD = "standard", "Standard (nmap's 1,000 most common ports)"
+    ALL = "all", "All (1-65535)"
+    CUSTOM = "custom", "Custom list and ranges"
+
+
+class OptionProfile(models.Model):
+    """How a scan probes: which ports, service detection, which checks, how fast."""
+
+    name = models.CharField(max_length=100)
+    tcp_port_set = models.CharField(
+        max_length=16, choices=TcpPortSet.choices, default=TcpPortSet.STANDARD
+    )
+    # With tcp_port_set "custom": an nmap port list such as "22,80,443,8000-8100".
+    tcp_ports = models.CharField(max_length=1000, blank=True)
+    # Empty: no UDP scan.
+    udp_ports = models.CharField(max_length=1000, blank=True)
+    service_detection = models.BooleanField(default=True)
+    # Check module names; empty: every check.
+    checks = models.JSONField(default=list, blank=True)
+    max_parallel_hosts = models.PositiveSmallIntegerField(default=16)
+    host_timeout = models.PositiveIntegerField(default=300, help_text="Seconds per host.")
+    is_default = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-is_default", Lower("name")]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="option_profile_name_unique_ci"),
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="option_profile_one_default",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(max_parallel_hosts__gte=1), name="option_profile_parallel_min"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(host_timeout__gte=1), name="option_profile_timeout_min"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("scans:option_profile_update", args=[self.pk])
+
+    @property
+    def nmap_tcp_ports(self) -> str:
+        """The engine's port spec: "" is nmap's standard set."""
+        if self.tcp_port_set == TcpPortSet.ALL:
+            return "1-65535"
+        if self.tcp_port_set == TcpPortSet.CUSTOM:
+            return self.tcp_ports
+        return ""
+
+    @property
+    def tcp_ports_display(self) -> str:
+        if self.tcp_port_set == TcpPortSet.CUSTOM:
+            return self.tcp_ports
+        return self.get_tcp_port_set_display()
+
+
+class ScanType(models.TextChoices):
+    DISCOVERY = "discovery", "Discovery"
+    VULNERABILITY = "vulnerability", "Vulnerability"
+
+
+class ScanStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    CANCELED = "canceled", "Canceled"
+    ERROR = "error", "Error"
+
+
+DONE_SCAN_STATUSES = (ScanStatus.FINISHED, ScanStatus.CANCELED, ScanStatus.ERROR)
+
+
+class Scan(models.Model):
+    """A discovery or vulnerability scan of targets in one network."""
+
+    title = models.CharField(max_length=200)
+    type = models.CharField(max_length=16, choices=ScanType.choices)
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="scans")
+    # Null: "All Scanners in Network".
+    appliance = models.ForeignKey(
+        ScannerAppliance, null=True, blank=True, on_delete=models.SET_NULL, related_name="scans"
+    )
+    # Normalised text of the typed IPs/ranges (asset groups are kept apart).
+    targets = models.TextField(blank=True)
+    asset_groups = models.ManyToManyField("assets.AssetGroup", blank=True, related_name="scans")
+    option_profile = models.ForeignKey(
+        OptionProfile, on_delete=models.PROTECT, related_name="scans"
+    )
+    schedule = models.ForeignKey(
+        "Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="scans"
+    )
+    status = models.CharField(max_length=16, choices=ScanStatus.choices, default=ScanStatus.QUEUED)
+    # Why a scan waits or failed, in words for the user.
+    status_reason = models.CharField(max_length=500, blank=True)
+    hosts_total = models.PositiveBigIntegerField(default=0)
+    hosts_done = models.PositiveBigIntegerField(default=0)
+    hosts_found = models.PositiveIntegerField(default=0)
+    launched_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["status"]), models.Index(fields=["network", "-created_at"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("scans:scan_detail", args=[self.pk])
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in DONE_SCAN_STATUSES
+
+    @property
+    def progress(self) -> int:
+        if self.status == ScanStatus.FINISHED:
+            return 100
+        if not self.hosts_total:
+            return 0
+        return min(100, int(100 * self.hosts_done / self.hosts_total))
+
+    @property
+    def scanner_display(self) -> str:
+        return self.appliance.name if self.appliance_id else "All Scanners in Network"
+
+
+class SliceStatus(models.TextChoices):
+    PENDING = "pending", "Waiting for an appliance"
+    DISPATCHED = "dispatched", "Sent to appliance"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    ERROR = "error", "Error"
+    CANCELED = "canceled", "Canceled"
+
+
+OPEN_SLICE_STATUSES = (SliceStatus.PENDING, SliceStatus.DISPATCHED, SliceStatus.RUNNING)
+
+
+class ScanSlice(models.Model):
+    """One appliance's share of a scan's targets."""
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="slices")
+    number = models.PositiveSmallIntegerField()
+    targets = models.TextField()
+    addresses = models.PositiveBigIntegerField(default=0)
+    addresses_done = models.PositiveBigIntegerField(default=0)
+    appliance = models.ForeignKey(
+        ScannerAppliance,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="slices",
+    )
+    status = models.CharField(
+        max_length=16, choices=SliceStatus.choices, default=SliceStatus.PENDING
+    )
+    # Times the slice was sent to an appliance (more than one after a failover).
+    attempts = models.PositiveSmallIntegerField(default=0)
+    task_id = models.CharField(max_length=64, blank=True)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    started = models.DateTimeField(null=True, blank=True)
+    # Set once, by the first ingest of this slice's result; repeats are ignored.
+    ingested_at = models.DateTimeField(null=True, blank=True)
+    ingested_from = models.CharField(max_length=64, blank=True)
+    hosts_found = models.PositiveIntegerField(default=0)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["scan", "number"]
+        constraints = [
+            models.UniqueConstraint(fields=["scan", "number"], name="scan_slice_unique_number"),
+        ]
+        indexes = [models.Index(fields=["status"])]
+
+    def __str__(self) -> str:
+        return f"{self.scan} slice {self.number}"
+
+
+class ScanHost(models.Model):
+    """A host a scan found up, with what the scan saw on it."""
+
+    scan = models.ForeignKey(Scan, on_delete=models.CASCADE, related_name="scan_hosts")
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="scan_hosts")
+    # Findings this scan saw on the host by severity: {"1": n, ... "5": n}.
+    findings = models.JSONField(default=dict, blank=True)
+    findings_total = models.PositiveIntegerField(default=0)
+    services = models.JSONField(default=list, blank=True)
+
+    class Meta:
+        ordering = ["scan", "host__ip_key"]
+        constraints = [
+            models.UniqueConstraint(fields=["scan", "host"], name="scan_host_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.host} in {self.scan}"
+
+
+class Schedule(models.Model):
+    """A recurring scan; its network and appliance may change between runs."""
+
+    class Recurrence(models.TextChoices):
+        HOURLY = "hourly", "Hourly"
+        DAILY = "daily", "Daily"
+        WEEKLY = "weekly", "Weekly"
+        MONTHLY = "monthly", "Monthly"
+
+    title = models.CharField(max_length=200)
+    type = models.CharField(max_length=16, choices=ScanType.choices)
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="schedules")
+    appliance = models.ForeignKey(
+        ScannerAppliance,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="schedules",
+    )
+    targets = models.TextField(blank=True)
+    asset_groups = models.ManyToManyField("assets.AssetGroup", blank=True, related_name="schedules")
+    option_profile = models.ForeignKey(
+        OptionProfile, on_delete=models.PROTECT, related_name="schedules"
+    )
+    recurrence = models.CharField(max_length=16, choices=Recurrence.choices)
+    next_run = models.DateTimeField()
+    active = models.BooleanField(default=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["next_run", "id"]
+        indexes = [models.Index(fields=["active", "next_run"])]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,3 +1,26 @@
+from django.urls import path
+
+from . import views
+
 app_name = "scans"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.ScanListView.as_view(), name="scan_list"),
+    path("new/", views.ScanCreateView.as_view(), name="scan_create"),
+    path("<int:pk>/", views.ScanDetailView.as_view(), name="scan_detail"),
+    path("<int:pk>/cancel/", views.ScanCancelView.as_view(), name="scan_cancel"),
+    path("<int:pk>/results/", views.ScanResultsView.as_view(), name="scan_results"),
+    path("option-profiles/", views.OptionProfileListView.as_view(), name="option_profile_list"),
+    path(
+        "option-profiles/new/",
+        views.OptionProfileCreateView.as_view(),
+        name="option_profile_create",
+    ),
+    path(
+        "option-profiles/<int:pk>/",
+        views.OptionProfileUpdateView.as_view(),
+        name="option_profile_update",
+    ),
+    path("kb/", views.KnowledgeBaseListView.as_view(), name="kb_list"),
+    path("kb/<int:qid>/", views.KnowledgeBaseDetailView.as_view(), name="kb_detail"),
+]

@@ -1,0 +1,49 @@
+import django_filters
+from django import forms
+
+from networks.models import Network
+
+from .models import DetectionStatus, Scan, ScanStatus, ScanType, Severity, Vulnerability
+from .selectors import detections_filter_ip
+
+
+class ScanFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(field_name="title", lookup_expr="icontains", label="Title")
+    status = django_filters.ChoiceFilter(choices=ScanStatus.choices)
+    type = django_filters.ChoiceFilter(choices=ScanType.choices)
+    network = django_filters.ModelChoiceFilter(queryset=Network.objects.all())
+
+    class Meta:
+        model = Scan
+        fields = ["q", "status", "type", "network"]
+
+
+class VulnerabilityFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(method="filter_q", label="Search")
+    severity = django_filters.ChoiceFilter(choices=Severity.choices)
+    cve = django_filters.CharFilter(method="filter_cve", label="CVE")
+
+    class Meta:
+        model = Vulnerability
+        fields = ["q", "severity", "cve"]
+
+    def filter_q(self, queryset, name, value):
+        from .selectors import kb_search
+
+        return queryset & kb_search(q=value)
+
+    def filter_cve(self, queryset, name, value):
+        # JSON lists: a text match on the CVE id works on SQLite and PostgreSQL.
+        return queryset.filter(cves__icontains=f'"{value.strip().upper()}"')
+
+
+class DetectionFilterSet(django_filters.FilterSet):
+    network = django_filters.NumberFilter(field_name="network_id")
+    host = django_filters.NumberFilter(field_name="host_id")
+    ip = django_filters.CharFilter(method="filter_ip", label="IP, range or block")
+    qid = django_filters.NumberFilter(field_name="vulnerability_id")
+    status = django_filters.ChoiceFilter(choices=DetectionStatus.choices)
+    severity = django_filters.NumberFilter(widget=forms.NumberInput)
+
+    def filter_ip(self, queryset, name, value):
+        return detections_filter_ip(queryset, value)

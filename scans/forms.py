@@ -1,0 +1,82 @@
+from django import forms
+
+from assets.models import AssetGroup
+from networks.models import Network, ScannerAppliance
+from networks.selectors import networks_visible
+
+from .models import OptionProfile, ScanType, TcpPortSet
+from .services.profiles import available_checks
+
+
+class ScanForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    type = forms.ChoiceField(choices=ScanType.choices, initial=ScanType.VULNERABILITY)
+    network = forms.ModelChoiceField(queryset=Network.objects.none())
+    appliance = forms.ModelChoiceField(
+        queryset=ScannerAppliance.objects.none(),
+        required=False,
+        empty_label="All Scanners in Network",
+        label="Scanner appliance",
+    )
+    targets = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3}),
+        required=False,
+        label="IPs/ranges",
+        help_text="Addresses, ranges (10.0.0.1-10.0.0.50) and CIDR blocks, separated by "
+        "commas or new lines, inside the network's address space.",
+    )
+    asset_groups = forms.ModelMultipleChoiceField(
+        queryset=AssetGroup.objects.none(),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+    )
+    option_profile = forms.ModelChoiceField(queryset=OptionProfile.objects.all())
+
+    def __init__(self, *args, network: Network | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["network"].queryset = networks_visible()
+        appliances = ScannerAppliance.objects.select_related("network").order_by("name")
+        groups = AssetGroup.objects.select_related("network")
+        if network is not None:
+            appliances = appliances.filter(network=network)
+            groups = groups.filter(network=network)
+            self.fields["appliance"].label_from_instance = lambda a: f"{a.name} ({a.status})"
+        else:
+            # Without a network chosen (no JavaScript): everything, named with
+            # its network; the service refuses a mismatch with a clear message.
+            self.fields["appliance"].label_from_instance = lambda a: (
+                f"{a.name} ({a.network}, {a.status})"
+            )
+            self.fields["asset_groups"].label_from_instance = lambda g: f"{g.title} ({g.network})"
+        self.fields["appliance"].queryset = appliances
+        self.fields["asset_groups"].queryset = groups
+
+
+class OptionProfileForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    tcp_port_set = forms.ChoiceField(
+        choices=TcpPortSet.choices, label="TCP ports", widget=forms.RadioSelect
+    )
+    tcp_ports = forms.CharField(
+        required=False,
+        label="TCP port list",
+        help_text="With “Custom”: ports and ranges, e.g. 22,80,443,8000-8100.",
+    )
+    udp_ports = forms.CharField(
+        required=False, label="UDP ports", help_text="Optional, e.g. 53,123,161. Empty: no UDP."
+    )
+    service_detection = forms.BooleanField(required=False, initial=True)
+    checks = forms.MultipleChoiceField(
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="None ticked: every check runs.",
+    )
+    max_parallel_hosts = forms.IntegerField(min_value=1, max_value=256, initial=16)
+    host_timeout = forms.IntegerField(
+        min_value=1, max_value=86400, initial=300, help_text="Seconds per host."
+    )
+    is_default = forms.BooleanField(required=False, label="Default profile")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["checks"].choices = [(c, c) for c in available_checks()]

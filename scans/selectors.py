@@ -1,0 +1,70 @@
+"""Read queries on scans, detections and the KB that pages and the API share."""
+
+from django.db.models import Q, QuerySet
+
+from assets.models import Host
+from networks import iprange
+from networks.models import Network, ScannerAppliance
+
+from .models import OPEN_STATUSES, Detection, Scan, ScanHost, ScanSlice, Vulnerability
+
+
+def scan_list() -> QuerySet[Scan]:
+    return Scan.objects.select_related("network", "appliance", "option_profile", "launched_by")
+
+
+def scan_slices(*, scan: Scan) -> QuerySet[ScanSlice]:
+    return scan.slices.select_related("appliance").order_by("number")
+
+
+def scan_hosts(*, scan: Scan) -> QuerySet[ScanHost]:
+    return scan.scan_hosts.select_related("host", "host__network").order_by("host__ip_key")
+
+
+def scan_findings_by_severity(*, scan: Scan) -> dict[str, int]:
+    """What the scan saw, by severity, summed over its hosts."""
+    totals = {str(s): 0 for s in range(1, 6)}
+    for counts in scan.scan_hosts.values_list("findings", flat=True):
+        for severity, n in (counts or {}).items():
+            totals[severity] = totals.get(severity, 0) + n
+    return totals
+
+
+def appliances_for_network(*, network: Network | None) -> QuerySet[ScannerAppliance]:
+    qs = ScannerAppliance.objects.select_related("network").order_by("name")
+    return qs.filter(network=network) if network is not None else qs
+
+
+def detection_list() -> QuerySet[Detection]:
+    return Detection.objects.select_related("host", "network", "vulnerability")
+
+
+def detections_for_host(*, host: Host, open_only: bool = False) -> QuerySet[Detection]:
+    """A host's findings, worst first, with the evidence each check saw."""
+    qs = Detection.objects.filter(host=host).select_related("vulnerability")
+    if open_only:
+        qs = qs.filter(status__in=OPEN_STATUSES)
+    return qs.order_by("-severity", "vulnerability_id", "port")
+
+
+def detections_filter_ip(qs: QuerySet[Detection], text: str) -> QuerySet[Detection]:
+    """Detections on hosts inside an address, range or block; nothing on bad input."""
+    try:
+        ranges = iprange.parse(text)
+    except iprange.IPRangeError:
+        return qs.none()
+    cond = Q()
+    for r in ranges:
+        cond |= Q(host__ip_key__gte=r.start_key, host__ip_key__lte=r.end_key)
+    return qs.filter(cond) if ranges else qs.none()
+
+
+def kb_search(*, q: str = "") -> QuerySet[Vulnerability]:
+    qs = Vulnerability.objects.all()
+    q = (q or "").strip()
+    if not q:
+        return qs
+    cond = Q(title__icontains=q) | Q(category__icontains=q) | Q(cves__icontains=q)
+    if q.isdigit():
+        cond |= Q(qid=int(q))
+    return qs.filter(cond)

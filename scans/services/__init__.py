@@ -1,0 +1,28 @@
+"""Every write to scans, slices, option profiles, detections and the KB.
+
+Views, the API, tasks and commands call these; none of them holds a rule.
+"""
+
+from .ingest import slice_ingest
+from .kb import kb_load
+from .launch import (
+    MAX_SCAN_ADDRESSES,
+    scan_cancel,
+    scan_launch,
+    slice_progress_record,
+    slices_reassign,
+)
+from .profiles import option_profile_create, option_profile_default, option_profile_update
+
+__all__ = [
+    "MAX_SCAN_ADDRESSES",
+    "kb_load",
+    "option_profile_create",
+    "option_profile_default",
+    "option_profile_update",
+    "scan_cancel",
+    "scan_launch",
+    "slice_ingest",
+    "slice_progress_record",
+    "slices_reassign",
+]

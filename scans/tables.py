@@ -1,0 +1,144 @@
+import django_tables2 as tables
+from django.urls import NoReverseMatch, reverse
+from django.utils.html import format_html
+
+from .models import OptionProfile, Scan, ScanHost, ScanSlice, Vulnerability
+
+
+def severity_badge(value) -> str:
+    return format_html('<span class="sev sev-{}">{}</span>', value, value)
+
+
+def host_link(host) -> str:
+    """The host's page on Host Assets, once that page exists."""
+    try:
+        url = reverse("assets:host_detail", args=[host.pk])
+    except NoReverseMatch:
+        return format_html('<span class="ip">{}</span>', host.ip)
+    return format_html('<a class="ip" href="{}">{}</a>', url, host.ip)
+
+
+class ScanTable(tables.Table):
+    title = tables.Column(linkify=True)
+    network = tables.Column()
+    scanner = tables.Column(empty_values=(), orderable=False, verbose_name="Scanner")
+    status = tables.Column()
+    progress = tables.Column(empty_values=(), orderable=False, verbose_name="Hosts done")
+    created_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Launched")
+
+    class Meta:
+        model = Scan
+        fields = ("title", "type", "network", "scanner", "status", "progress", "created_at")
+        order_by = ("-created_at",)
+
+    def render_scanner(self, record):
+        return record.scanner_display
+
+    def render_status(self, record):
+        return format_html(
+            '<span class="badge scan-{}" title="{}">{}</span>',
+            record.status,
+            record.status_reason,
+            record.get_status_display(),
+        )
+
+    def render_progress(self, record):
+        return format_html(
+            '<progress max="100" value="{}"></progress> {} of {}',
+            record.progress,
+            record.hosts_done,
+            record.hosts_total,
+        )
+
+
+class ScanSliceTable(tables.Table):
+    appliance = tables.Column(default="—")
+    addresses_done = tables.Column(empty_values=(), verbose_name="Addresses done")
+
+    class Meta:
+        model = ScanSlice
+        fields = (
+            "number",
+            "targets",
+            "appliance",
+            "status",
+            "attempts",
+            "addresses_done",
+            "hosts_found",
+            "error",
+        )
+        orderable = False
+
+    def render_addresses_done(self, record):
+        return f"{record.addresses_done} of {record.addresses}"
+
+
+class ScanHostTable(tables.Table):
+    ip = tables.Column(accessor="host__ip", verbose_name="IP", order_by="host__ip_key")
+    network = tables.Column(accessor="host__network__name", verbose_name="Network")
+    os = tables.Column(accessor="host__os", verbose_name="OS")
+    services = tables.Column(orderable=False, empty_values=())
+    findings_total = tables.Column(verbose_name="Findings")
+    by_severity = tables.Column(
+        empty_values=(), orderable=False, verbose_name="By severity (5 … 1)"
+    )
+
+    class Meta:
+        model = ScanHost
+        fields = ("ip", "network", "os", "services", "findings_total", "by_severity")
+
+    def render_ip(self, record):
+        return host_link(record.host)
+
+    def render_services(self, record):
+        ports = [f"{s['port']}/{s['protocol']}" for s in record.services or []]
+        return ", ".join(ports) or "—"
+
+    def render_by_severity(self, record):
+        counts = record.findings or {}
+        return format_html(
+            " ".join(
+                f'<span class="sev sev-{s}" title="severity {s}">{int(counts.get(str(s), 0))}'
+                "</span>"
+                for s in range(5, 0, -1)
+            )
+        )
+
+
+class OptionProfileTable(tables.Table):
+    name = tables.Column(linkify=True)
+    tcp = tables.Column(accessor="tcp_ports_display", verbose_name="TCP ports", orderable=False)
+    checks = tables.Column(empty_values=(), orderable=False)
+    is_default = tables.BooleanColumn(verbose_name="Default")
+
+    class Meta:
+        model = OptionProfile
+        fields = (
+            "name",
+            "tcp",
+            "udp_ports",
+            "service_detection",
+            "checks",
+            "max_parallel_hosts",
+            "host_timeout",
+            "is_default",
+        )
+
+    def render_checks(self, record):
+        return ", ".join(record.checks) if record.checks else "all"
+
+
+class VulnerabilityTable(tables.Table):
+    qid = tables.Column(linkify=("scans:kb_detail", {"qid": tables.A("qid")}), verbose_name="QID")
+    severity = tables.Column()
+    cves = tables.Column(orderable=False, verbose_name="CVEs")
+
+    class Meta:
+        model = Vulnerability
+        fields = ("qid", "title", "severity", "category", "cvss", "cves")
+
+    def render_severity(self, value):
+        return severity_badge(value)
+
+    def render_cves(self, value):
+        return ", ".join(value) if value else "—"

@@ -1,0 +1,74 @@
+"""Celery tasks: thin wrappers around scans.services.
+
+``run_slice`` runs on an appliance (queue ``appliance.<name>``) and must not
+touch the database: it gets the whole SliceSpec, not an id, and sends the
+SliceResult back to the "ingest" queue. The others run centrally.
+"""
+
+import logging
+
+from celery import shared_task
+from celery.worker import state as worker_state
+
+from scans.engine.results import SliceResult, SliceSpec
+
+logger = logging.getLogger(__name__)
+
+
+@shared_task(bind=True, acks_late=True, ignore_result=True)
+def run_slice(self, spec: dict) -> None:
+    """Scans one slice on this appliance and sends what it found to ingest."""
+    from scans.appliance import STATE, ProgressReporter
+    from scans.engine.runner import run_slice as engine_run_slice
+
+    slice_spec = SliceSpec.from_dict(spec)
+    task_id = self.request.id
+
+    def should_cancel() -> bool:
+        # Cancel and failover revoke the task id; the worker keeps the set.
+        return task_id in worker_state.revoked
+
+    if should_cancel():
+        return
+    progress = ProgressReporter(scan_id=slice_spec.scan_id, slice_id=slice_spec.slice_id)
+    with STATE.slice_running():
+        progress(0, 0)
+        result = engine_run_slice(
+            slice_spec, appliance=STATE.name, progress=progress, should_cancel=should_cancel
+        )
+    if should_cancel():
+        logger.info("Slice %s canceled; result dropped", slice_spec.slice_id)
+        return
+    ingest_slice.apply_async(args=[result.to_dict()], queue="ingest")
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def ingest_slice(result: dict) -> None:
+    """Records a slice's result; a repeated delivery changes nothing."""
+    from scans import services
+
+    services.slice_ingest(result=SliceResult.from_dict(result))
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def slice_progress(slice_id: int, appliance: str, done: int, total: int = 0) -> None:
+    from scans import services
+
+    services.slice_progress_record(slice_id=slice_id, appliance=appliance, done=done, total=total)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def slices_reassign() -> None:
+    """Periodic (beat): waiting slices to online appliances; failover."""
+    from scans import services
+
+    services.slices_reassign()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def schedules_run_due() -> None:
+    """Periodic (beat): launches the scans of schedules that are due."""
+    from scans import services
+
+    if hasattr(services, "schedules_run_due"):
+        services.schedules_run_due()

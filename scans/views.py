@@ -1,0 +1,227 @@
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect
+from django.views.generic import DetailView, FormView, View
+
+from accounts.models import Role
+from accounts.permissions import RoleRequiredMixin
+from config.forms import apply_validation_error
+from config.listing import ListPageView
+from networks.models import Network
+
+from . import selectors, services
+from .filters import ScanFilterSet, VulnerabilityFilterSet
+from .forms import OptionProfileForm, ScanForm
+from .models import OptionProfile, Scan, Vulnerability
+from .services.profiles import option_profile_default
+from .tables import (
+    OptionProfileTable,
+    ScanHostTable,
+    ScanSliceTable,
+    ScanTable,
+    VulnerabilityTable,
+)
+
+
+class PartialMixin:
+    """For htmx requests (not boosted), render only the named partial."""
+
+    partial_name = ""
+
+    def get_template_names(self):
+        names = super().get_template_names()
+        request = self.request
+        if self.partial_name and getattr(request, "htmx", False) and not request.htmx.boosted:
+            return [f"{names[0]}#{self.partial_name}"]
+        return names
+
+
+# --- Scans -----------------------------------------------------------------------------
+
+
+class ScanListView(ListPageView):
+    table_class = ScanTable
+    filterset_class = ScanFilterSet
+    template_name = "scans/scan_list.html"
+
+    def get_queryset(self):
+        return selectors.scan_list()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        page = context["table"].page
+        rows = page.object_list.data if page else []
+        # Keep polling while a scan on this page is still queued or running.
+        context["live"] = any(not row.is_done for row in rows)
+        return context
+
+
+class ScanCreateView(RoleRequiredMixin, FormView):
+    required_role = write_role = Role.SCANNER
+    form_class = ScanForm
+    template_name = "scans/scan_form.html"
+
+    def chosen_network(self):
+        value = self.request.POST.get("network") or self.request.GET.get("network")
+        if value and str(value).isdigit():
+            return Network.objects.filter(pk=value).first()
+        return None
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "network": self.chosen_network()}
+
+    def get_initial(self):
+        network = self.chosen_network()
+        return {
+            "network": network,
+            "option_profile": option_profile_default(),
+            "targets": self.request.GET.get("targets", ""),
+        }
+
+    def get_template_names(self):
+        htmx = getattr(self.request, "htmx", False)
+        if htmx and self.request.method == "GET" and htmx.target == "network-fields":
+            return [f"{self.template_name}#network_fields"]
+        return [self.template_name]
+
+    def form_valid(self, form):
+        try:
+            scan = services.scan_launch(actor=self.request.user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Scan “{scan.title}” launched.")
+        return redirect(scan)
+
+
+class ScanDetailView(PartialMixin, RoleRequiredMixin, DetailView):
+    template_name = "scans/scan_detail.html"
+    partial_name = "progress"
+    context_object_name = "scan"
+
+    def get_queryset(self):
+        return selectors.scan_list()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["slice_table"] = ScanSliceTable(selectors.scan_slices(scan=self.object))
+        context["asset_groups"] = list(self.object.asset_groups.all())
+        return context
+
+
+class ScanCancelView(RoleRequiredMixin, View):
+    required_role = write_role = Role.SCANNER
+    http_method_names = ["post"]
+
+    def post(self, request, pk):
+        scan = get_object_or_404(Scan, pk=pk)
+        try:
+            services.scan_cancel(actor=request.user, scan=scan)
+        except ValidationError as error:
+            messages.error(request, " ".join(error.messages))
+        else:
+            messages.success(request, f"Scan “{scan.title}” canceled.")
+        return redirect(scan)
+
+
+class ScanResultsView(RoleRequiredMixin, DetailView):
+    template_name = "scans/scan_results.html"
+    context_object_name = "scan"
+
+    def get_queryset(self):
+        return selectors.scan_list()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        table = ScanHostTable(selectors.scan_hosts(scan=self.object))
+        table.paginate(page=self.request.GET.get("page", 1), per_page=100)
+        context["host_table"] = table
+        by_severity = selectors.scan_findings_by_severity(scan=self.object)
+        context["by_severity"] = [(s, by_severity.get(str(s), 0)) for s in range(5, 0, -1)]
+        context["findings_total"] = sum(by_severity.values())
+        return context
+
+
+# --- Option profiles ----------------------------------------------------------------------
+
+
+class OptionProfileListView(ListPageView):
+    table_class = OptionProfileTable
+    template_name = "scans/option_profile_list.html"
+
+    def get_queryset(self):
+        return OptionProfile.objects.all()
+
+
+class OptionProfileFormView(RoleRequiredMixin, FormView):
+    required_role = write_role = Role.SCANNER
+    form_class = OptionProfileForm
+    template_name = "scans/option_profile_form.html"
+    profile = None
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(profile=self.profile, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            profile = self.save(form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Option profile {profile.name} saved.")
+        return redirect("scans:option_profile_list")
+
+
+class OptionProfileCreateView(OptionProfileFormView):
+    def get_initial(self):
+        return {"tcp_port_set": "standard", "service_detection": True}
+
+    def save(self, data):
+        return services.option_profile_create(actor=self.request.user, **data)
+
+
+class OptionProfileUpdateView(OptionProfileFormView):
+    def dispatch(self, request, *args, **kwargs):
+        self.profile = get_object_or_404(OptionProfile, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self):
+        p = self.profile
+        return {
+            "name": p.name,
+            "tcp_port_set": p.tcp_port_set,
+            "tcp_ports": p.tcp_ports,
+            "udp_ports": p.udp_ports,
+            "service_detection": p.service_detection,
+            "checks": p.checks,
+            "max_parallel_hosts": p.max_parallel_hosts,
+            "host_timeout": p.host_timeout,
+            "is_default": p.is_default,
+        }
+
+    def save(self, data):
+        return services.option_profile_update(actor=self.request.user, profile=self.profile, **data)
+
+
+# --- KnowledgeBase --------------------------------------------------------------------------
+
+
+class KnowledgeBaseListView(ListPageView):
+    table_class = VulnerabilityTable
+    filterset_class = VulnerabilityFilterSet
+    template_name = "scans/kb_list.html"
+
+    def get_queryset(self):
+        return Vulnerability.objects.all()
+
+
+class KnowledgeBaseDetailView(RoleRequiredMixin, DetailView):
+    template_name = "scans/kb_detail.html"
+    context_object_name = "vulnerability"
+
+    def get_object(self, queryset=None):
+        try:
+            return Vulnerability.objects.get(qid=self.kwargs["qid"])
+        except Vulnerability.DoesNotExist:
+            raise Http404(f"No QID {self.kwargs['qid']} in the KnowledgeBase.") from None
