@@ -1,0 +1,144 @@
+"""The report's content as plain data: findings streamed from the database in the
+report's order, grouped into sections (a host, or a vulnerability) and cut into
+bounded chunks, so no format ever holds the whole report in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from django.db.models import QuerySet
+
+from scans.models import Detection, DetectionStatus, Vulnerability, VulnerabilityKind
+
+from ..models import ReportSort
+
+# Columns fetched per finding; the KB entry (title, CVEs, solution) comes from a
+# dict keyed by QID, the KB being small and the findings many.
+FINDING_FIELDS = (
+    "host_id",
+    "host__ip",
+    "host__dns",
+    "host__netbios",
+    "host__os",
+    "network__name",
+    "vulnerability_id",
+    "severity",
+    "status",
+    "port",
+    "protocol",
+    "first_found",
+    "last_found",
+    "times_found",
+    "results",
+)
+
+STATUS_LABELS = dict(DetectionStatus.choices)
+KIND_LABELS = dict(VulnerabilityKind.choices)
+
+
+@dataclass(slots=True)
+class Finding:
+    host_id: int
+    ip: str
+    dns: str
+    netbios: str
+    os: str
+    network: str
+    qid: int
+    severity: int
+    status: str
+    port: int
+    protocol: str
+    first_found: object
+    last_found: object
+    times_found: int
+    results: str
+    vulnerability: Vulnerability | None = None
+
+    @property
+    def title(self) -> str:
+        return self.vulnerability.title if self.vulnerability else f"QID {self.qid}"
+
+    @property
+    def port_display(self) -> str:
+        if not self.port:
+            return "-"
+        return f"{self.port}/{self.protocol}" if self.protocol else str(self.port)
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS.get(self.status, self.status)
+
+    @property
+    def kind_label(self) -> str:
+        kind = self.vulnerability.kind if self.vulnerability else ""
+        return KIND_LABELS.get(kind, kind)
+
+    # The fixed-width columns of a printed line, one monospaced text run: far
+    # cheaper for WeasyPrint than a box per cell (MEASURED.md, bench/).
+    @property
+    def host_columns(self) -> str:
+        return f"{self.severity} {self.qid:<8}{self.status_label:<10}{self.port_display:<10}"
+
+    @property
+    def vulnerability_columns(self) -> str:
+        return f"{self.status_label:<10}{self.port_display:<10}"
+
+
+@dataclass(slots=True)
+class Section:
+    """One host (sort by host) or one vulnerability (sort by vulnerability)."""
+
+    key: int
+    first: Finding
+    findings: list[Finding] = field(default_factory=list)
+    continued: bool = False
+
+
+def iter_findings(
+    detections: QuerySet[Detection], vulnerabilities: dict[int, Vulnerability], chunk_size: int
+) -> Iterator[Finding]:
+    for row in detections.values_list(*FINDING_FIELDS).iterator(chunk_size=chunk_size):
+        finding = Finding(*row)
+        finding.vulnerability = vulnerabilities.get(finding.qid)
+        yield finding
+
+
+def iter_sections(findings: Iterator[Finding], sort: str) -> Iterator[Section]:
+    by_host = sort != ReportSort.VULNERABILITY
+    section = None
+    for finding in findings:
+        key = finding.host_id if by_host else finding.qid
+        if section is None or section.key != key:
+            if section is not None:
+                yield section
+            section = Section(key=key, first=finding)
+        section.findings.append(finding)
+    if section is not None:
+        yield section
+
+
+def iter_chunks(sections: Iterator[Section], rows: int) -> Iterator[list[Section]]:
+    """Lists of sections holding about ``rows`` findings each; a section longer
+    than that is split, its later parts marked ``continued``."""
+    rows = max(rows, 1)
+    chunk: list[Section] = []
+    size = 0
+    for section in sections:
+        while section.findings:
+            room = rows - size
+            if len(section.findings) <= room:
+                chunk.append(section)
+                size += len(section.findings)
+                break
+            if room > 0 and (size == 0 or room >= 5):
+                head = Section(section.key, section.first, section.findings[:room], section.continued)
+                chunk.append(head)
+                section = Section(section.key, section.first, section.findings[room:], True)
+                size = rows
+            if chunk:
+                yield chunk
+            chunk, size = [], 0
+    if chunk:
+        yield chunk

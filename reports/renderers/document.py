@@ -1,0 +1,76 @@
+"""The parts PDF and HTML reports share: the stylesheet, the cover, the body chunks."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.staticfiles import finders
+from django.template.loader import get_template
+from django.utils import timezone
+from django.utils.safestring import mark_safe
+
+from .. import selectors
+from ..models import Report
+from .chart import severity_chart_svg
+from .content import iter_chunks, iter_findings, iter_sections
+
+# Findings fetched per database round trip.
+FETCH_ROWS = 2000
+
+
+@cache
+def report_css() -> str:
+    """The print stylesheet, read from disk (never fetched over HTTP)."""
+    path = finders.find("css/report.css")
+    return Path(path).read_text(encoding="utf-8")
+
+
+def static_base_url() -> str:
+    return str(Path(settings.BASE_DIR, "static").resolve()) + "/"
+
+
+@dataclass
+class Document:
+    report: Report
+    generated_at: object
+    summary: selectors.ReportSummary
+    cover_html: str
+    detections: object
+    vulnerabilities: dict
+
+    def chunks(self, rows: int) -> Iterator[str]:
+        """The body as HTML fragments of about ``rows`` findings each."""
+        template = get_template("reports/document/sections.html")
+        findings = iter_findings(self.detections, self.vulnerabilities, FETCH_ROWS)
+        for sections in iter_chunks(iter_sections(findings, self.report.sort), rows):
+            yield template.render({"sections": sections, "sort": self.report.sort}), sum(
+                len(s.findings) for s in sections
+            )
+
+
+def prepare(*, report: Report) -> Document:
+    detections = selectors.report_detections(report=report)
+    vulnerabilities = selectors.report_vulnerabilities(detections=detections)
+    summary = selectors.report_summary(report=report, detections=detections)
+    generated_at = timezone.localtime()
+    cover_html = get_template("reports/document/cover.html").render(
+        {
+            "report": report,
+            "summary": summary,
+            "generated_at": generated_at,
+            "target_lines": selectors.report_target_lines(report=report),
+            "chart": mark_safe(severity_chart_svg(summary.by_severity)),  # noqa: S308 - built from ints
+        }
+    )
+    return Document(
+        report=report,
+        generated_at=generated_at,
+        summary=summary,
+        cover_html=cover_html,
+        detections=detections,
+        vulnerabilities=vulnerabilities,
+    )

@@ -1,0 +1,338 @@
+"""Every write to report templates and reports, and the rules they keep."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Role, User
+from assets.models import AssetGroup, Tag
+from networks import iprange
+from networks.models import Network
+
+from .models import (
+    ALL_KINDS,
+    ALL_SEVERITIES,
+    ALL_STATUSES,
+    Report,
+    ReportFormat,
+    ReportSort,
+    ReportStatus,
+    ReportTemplate,
+)
+
+logger = logging.getLogger(__name__)
+
+
+# --- validation shared by templates and reports ---------------------------------------
+
+
+def _clean_filters(
+    *, sort: str, severities: Iterable, statuses: Iterable, kinds: Iterable
+) -> tuple[dict, dict]:
+    """The filters normalised (sorted, de-duplicated), and the errors naming bad values."""
+    errors: dict[str, list[str]] = {}
+    if sort not in ReportSort.values:
+        errors["sort"] = [f"'{sort}' is not a sort order; use 'host' or 'vulnerability'."]
+    clean_severities = []
+    for value in severities:
+        try:
+            number = int(value)
+        except (TypeError, ValueError):
+            number = None
+        if number not in ALL_SEVERITIES:
+            errors.setdefault("severities", []).append(f"'{value}' is not a severity (1-5).")
+        elif number not in clean_severities:
+            clean_severities.append(number)
+    clean_statuses = []
+    for value in statuses:
+        if value not in ALL_STATUSES:
+            errors.setdefault("statuses", []).append(
+                f"'{value}' is not a status; use {', '.join(ALL_STATUSES)}."
+            )
+        elif value not in clean_statuses:
+            clean_statuses.append(value)
+    clean_kinds = []
+    for value in kinds:
+        if value not in ALL_KINDS:
+            errors.setdefault("kinds", []).append(
+                f"'{value}' is not a vulnerability type; use {', '.join(ALL_KINDS)}."
+            )
+        elif value not in clean_kinds:
+            clean_kinds.append(value)
+    for field, values in (
+        ("severities", clean_severities),
+        ("statuses", clean_statuses),
+        ("kinds", clean_kinds),
+    ):
+        if not values and field not in errors:
+            errors[field] = ["Choose at least one."]
+    cleaned = {
+        "sort": sort,
+        "severities": sorted(clean_severities, reverse=True),
+        "statuses": [s for s in ALL_STATUSES if s in clean_statuses],
+        "kinds": [k for k in ALL_KINDS if k in clean_kinds],
+    }
+    return cleaned, errors
+
+
+def _require_role(actor: User, role: str, what: str) -> None:
+    if actor is None or not actor.has_role(role):
+        raise PermissionDenied(f"Your role may not {what}.")
+
+
+# --- report templates ---------------------------------------------------------------
+
+
+def _check_template_title(title: str, *, exclude_pk: int | None = None) -> dict:
+    title = title.strip()
+    if not title:
+        return {"title": ["A template needs a title."]}
+    clash = ReportTemplate.objects.filter(title__iexact=title)
+    if exclude_pk:
+        clash = clash.exclude(pk=exclude_pk)
+    if clash.exists():
+        return {"title": [f"A report template titled '{title}' already exists."]}
+    return {}
+
+
+@transaction.atomic
+def report_template_create(
+    *,
+    actor: User,
+    title: str,
+    sort: str = ReportSort.HOST,
+    severities: Iterable = ALL_SEVERITIES,
+    statuses: Iterable = ("new", "active", "reopened"),
+    kinds: Iterable = ALL_KINDS,
+    description: str = "",
+) -> ReportTemplate:
+    """Creates a report template. Managers and Scanners only; titles are unique
+    (case-insensitive); every filter needs at least one value."""
+    _require_role(actor, Role.SCANNER, "create report templates")
+    filters, errors = _clean_filters(
+        sort=sort, severities=severities, statuses=statuses, kinds=kinds
+    )
+    errors.update(_check_template_title(title))
+    if errors:
+        raise ValidationError(errors)
+    return ReportTemplate.objects.create(
+        title=title.strip(), description=description, created_by=actor, **filters
+    )
+
+
+@transaction.atomic
+def report_template_update(
+    *,
+    actor: User,
+    template: ReportTemplate,
+    title: str,
+    sort: str,
+    severities: Iterable,
+    statuses: Iterable,
+    kinds: Iterable,
+    description: str = "",
+) -> ReportTemplate:
+    """Changes a template. Reports already made keep the filters they were made with."""
+    _require_role(actor, Role.SCANNER, "change report templates")
+    filters, errors = _clean_filters(
+        sort=sort, severities=severities, statuses=statuses, kinds=kinds
+    )
+    errors.update(_check_template_title(title, exclude_pk=template.pk))
+    if errors:
+        raise ValidationError(errors)
+    template.title = title.strip()
+    template.description = description
+    for field, value in filters.items():
+        setattr(template, field, value)
+    template.save()
+    return template
+
+
+@transaction.atomic
+def report_template_delete(*, actor: User, template: ReportTemplate) -> None:
+    """Deletes a template; the shipped defaults cannot be deleted."""
+    _require_role(actor, Role.SCANNER, "delete report templates")
+    if template.is_builtin:
+        raise ValidationError(f"'{template.title}' ships with Enclave and cannot be deleted.")
+    template.delete()
+
+
+# --- reports ------------------------------------------------------------------------
+
+
+def _resolve_network(network: Network | int | str | None) -> tuple[Network | None, dict]:
+    """``None``/"all" means every network; an id or a Network means that one."""
+    if network is None or isinstance(network, Network):
+        return network, {}
+    if isinstance(network, str) and network.strip().lower() in ("", "all"):
+        return None, {}
+    try:
+        return Network.objects.get(pk=int(network)), {}
+    except (TypeError, ValueError):
+        return None, {"network": [f"'{network}' is not a network id or 'all'."]}
+    except Network.DoesNotExist:
+        return None, {"network": [f"Network {network} does not exist."]}
+
+
+@transaction.atomic
+def report_create(
+    *,
+    actor: User,
+    title: str,
+    format: str = ReportFormat.PDF,
+    template: ReportTemplate | None = None,
+    sort: str | None = None,
+    severities: Iterable | None = None,
+    statuses: Iterable | None = None,
+    kinds: Iterable | None = None,
+    asset_groups: Iterable[AssetGroup] = (),
+    targets: str = "",
+    network: Network | int | str | None = None,
+    tags: Iterable[Tag] = (),
+) -> Report:
+    """Queues a report; a Celery worker makes its file once this transaction commits.
+
+    Any role may run reports. The target is any mix of asset groups (each keeps
+    its own network), IPs/ranges in ``network`` (one network, or ``None``/"all"
+    for every network; it narrows the IPs/ranges only) and tags; at least one is
+    needed. Filters not given come from ``template`` (else: every severity, the
+    open statuses, every type). Refuses bad tokens in ``targets``, naming them.
+    """
+    _require_role(actor, Role.READER, "run reports")
+    errors: dict[str, list[str]] = {}
+    title = (title or "").strip()
+    if not title:
+        errors["title"] = ["A report needs a title."]
+    if format not in ReportFormat.values:
+        errors["format"] = [f"'{format}' is not a report format; use pdf, csv or html."]
+    source = template or ReportTemplate(sort=ReportSort.HOST)
+    filters, filter_errors = _clean_filters(
+        sort=sort if sort is not None else source.sort,
+        severities=severities if severities is not None else source.severities,
+        statuses=statuses if statuses is not None else source.statuses,
+        kinds=kinds if kinds is not None else source.kinds,
+    )
+    errors.update(filter_errors)
+    ranges: list[iprange.IPRange] = []
+    try:
+        ranges = iprange.parse(targets or "")
+    except iprange.IPRangeError as error:
+        errors["targets"] = error.messages
+    target_network, network_errors = _resolve_network(network)
+    errors.update(network_errors)
+    asset_groups, tags = list(asset_groups), list(tags)
+    if not asset_groups and not ranges and not tags and "targets" not in errors:
+        errors.setdefault("targets", []).append(
+            "Choose at least one target: asset groups, IPs/ranges or tags."
+        )
+    if errors:
+        raise ValidationError(errors)
+    report = Report.objects.create(
+        title=title,
+        owner=actor,
+        template=template,
+        format=format,
+        targets=iprange.format_ranges(ranges),
+        target_network=target_network if ranges else None,
+        **filters,
+    )
+    report.asset_groups.set(asset_groups)
+    report.tags.set(tags)
+    report_id = report.pk
+    transaction.on_commit(lambda: _enqueue(report_id))
+    return report
+
+
+def _enqueue(report_id: int) -> None:
+    from .tasks import report_generate
+
+    report_generate.delay(report_id)
+
+
+def report_delete(*, actor: User, report: Report) -> None:
+    """Deletes a report and its file. Its owner or a Manager only."""
+    from .selectors import report_is_visible
+
+    if not report_is_visible(user=actor, report=report):
+        raise PermissionDenied("Only the report's owner or a Manager may delete it.")
+    directory = _report_dir(report.pk)
+    with transaction.atomic():
+        report.delete()
+        # The file goes once the row is surely gone.
+        transaction.on_commit(lambda: shutil.rmtree(directory, ignore_errors=True))
+
+
+# --- generation ---------------------------------------------------------------------
+
+
+def _report_dir(report_id: int) -> Path:
+    return Path(settings.MEDIA_ROOT) / "reports" / str(report_id)
+
+
+def report_set_progress(*, report_id: int, progress: int) -> None:
+    """Records progress at once (outside any transaction), so pages polling see it."""
+    Report.objects.filter(pk=report_id, status=ReportStatus.RUNNING).update(
+        progress=max(0, min(99, int(progress)))
+    )
+
+
+def report_generate(*, report: Report) -> Report:
+    """Makes the report's file under MEDIA_ROOT and marks it finished.
+
+    Safe to run again (``acks_late`` redelivery): it renders from scratch into a
+    temporary file and replaces the previous one only when complete. A failure
+    marks the report as an error with its reason, never a half-written file.
+    """
+    from .renderers import render_report
+
+    Report.objects.filter(pk=report.pk).update(
+        status=ReportStatus.RUNNING, progress=0, error="", started_at=timezone.now()
+    )
+    report.refresh_from_db()
+    directory = _report_dir(report.pk)
+    directory.mkdir(parents=True, exist_ok=True)
+    partial = directory / f".partial-{os.getpid()}.{report.format}"
+    try:
+        counts = render_report(
+            report=report,
+            path=partial,
+            progress=lambda p: report_set_progress(report_id=report.pk, progress=p),
+        )
+        final = directory / report.download_filename
+        os.replace(partial, final)
+    except Exception as error:
+        logger.exception("Report %s failed", report.pk)
+        partial.unlink(missing_ok=True)
+        Report.objects.filter(pk=report.pk).update(
+            status=ReportStatus.ERROR,
+            error=f"{type(error).__name__}: {error}"[:2000],
+            finished_at=timezone.now(),
+        )
+        report.refresh_from_db()
+        return report
+    for stale in directory.iterdir():
+        if stale != final and not stale.name.startswith(".partial-"):
+            stale.unlink(missing_ok=True)
+    updated = Report.objects.filter(pk=report.pk).update(
+        status=ReportStatus.FINISHED,
+        progress=100,
+        file=str(final.relative_to(settings.MEDIA_ROOT)),
+        size=final.stat().st_size,
+        hosts_count=counts.hosts,
+        findings_count=counts.findings,
+        finished_at=timezone.now(),
+    )
+    if not updated:  # deleted while rendering
+        shutil.rmtree(directory, ignore_errors=True)
+        return report
+    report.refresh_from_db()
+    return report
