@@ -1,0 +1,301 @@
+"""Run one slice of a scan: discovery, then (vulnerability scans) ports, services and checks.
+
+Plain Python, no Django: an appliance calls ``run_slice`` with a SliceSpec and
+sends the SliceResult back over the broker.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import math
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from datetime import UTC, datetime
+
+from networks import iprange
+
+from . import nmap
+from .checks import CHECKS, Check, CheckError
+from .checks.info import QID_SCAN_INFO
+from .nmap import NmapError, NmapHost, nmap_version
+from .results import Finding, HostResult, SliceResult, SliceSpec
+
+ENGINE_VERSION = "1.0.0"
+CHECK_TIMEOUT = 5.0  # seconds per network exchange of a check
+
+__all__ = ["ENGINE_VERSION", "nmap_version", "run_slice"]
+
+logger = logging.getLogger(__name__)
+
+_IPV4 = iprange.parse("0.0.0.0/0")
+# On loopback the kernel answers for every address, so nmap's -sn calls all of
+# 127.0.0.0/8 "up" (reason "localhost-response"); there an open port is the sign of life.
+_LOOPBACK = iprange.parse("127.0.0.0/8, ::1")
+
+Progress = Callable[[int, int], None]
+ShouldCancel = Callable[[], bool]
+
+
+class Cancelled(Exception):
+    pass
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _by_family(ranges: list[iprange.IPRange]) -> list[tuple[bool, list[str]]]:
+    """(is IPv6, nmap targets) for each address family present: nmap scans one at a time."""
+    out = []
+    v4 = iprange.intersect(ranges, _IPV4)
+    v6 = iprange.subtract(ranges, _IPV4)
+    if v4:
+        out.append((False, nmap.nmap_targets(v4)))
+    if v6:
+        out.append((True, nmap.nmap_targets(v6)))
+    return out
+
+
+def _is_ipv6(ip: str) -> bool:
+    return ipaddress.ip_address(ip).version == 6
+
+
+def _nmap_timeout(spec: SliceSpec, hosts: int) -> float:
+    # nmap works on many hosts at once; allow a host timeout per "round" plus slack.
+    rounds = math.ceil(max(hosts, 1) / max(spec.max_parallel_hosts, 1))
+    return spec.host_timeout * rounds + 60
+
+
+def _scan(
+    cmd_for: Callable[[bool], list[str]],
+    ranges_or_ips: list[tuple[bool, list[str]]],
+    spec: SliceSpec,
+    hosts: int,
+    should_cancel: ShouldCancel | None,
+) -> list[NmapHost]:
+    found: list[NmapHost] = []
+    for ipv6, targets in ranges_or_ips:
+        xml = nmap.run_nmap(
+            cmd_for(ipv6),
+            targets,
+            timeout=_nmap_timeout(spec, hosts),
+            should_cancel=should_cancel,
+        )
+        found.extend(nmap.parse_xml(xml))
+    return found
+
+
+def discover(
+    spec: SliceSpec, ranges: list[iprange.IPRange], should_cancel: ShouldCancel | None = None
+) -> list[NmapHost]:
+    """Hosts that are up among ``ranges``: nmap -sn, or open ports on loopback."""
+    loopback = iprange.intersect(ranges, _LOOPBACK)
+    elsewhere = iprange.subtract(ranges, _LOOPBACK)
+    hosts: list[NmapHost] = []
+    if elsewhere:
+        found = _scan(
+            lambda ipv6: nmap.discovery_command(host_timeout=spec.host_timeout, ipv6=ipv6),
+            _by_family(elsewhere),
+            spec,
+            iprange.count(elsewhere),
+            should_cancel,
+        )
+        hosts.extend(h for h in found if h.state == "up")
+    if loopback:
+        found = _scan(
+            lambda ipv6: nmap.port_scan_command(
+                tcp_ports=spec.tcp_ports,
+                service_detection=False,
+                host_timeout=spec.host_timeout,
+                ipv6=ipv6,
+                udp_allowed=False,
+            ),
+            _by_family(loopback),
+            spec,
+            iprange.count(loopback),
+            should_cancel,
+        )
+        hosts.extend(h for h in found if h.services)
+    return hosts
+
+
+def scan_ports(
+    spec: SliceSpec, ips: list[str], should_cancel: ShouldCancel | None = None
+) -> dict[str, NmapHost]:
+    """Open ports and (with service_detection) services of hosts known to be up."""
+    groups = [
+        (ipv6, [ip for ip in ips if _is_ipv6(ip) == ipv6])
+        for ipv6 in (False, True)
+        if any(_is_ipv6(ip) == ipv6 for ip in ips)
+    ]
+    found = _scan(
+        lambda ipv6: nmap.port_scan_command(
+            tcp_ports=spec.tcp_ports,
+            udp_ports=spec.udp_ports,
+            service_detection=spec.service_detection,
+            host_timeout=spec.host_timeout,
+            ipv6=ipv6,
+        ),
+        groups,
+        spec,
+        len(ips),
+        should_cancel,
+    )
+    return {h.ip: h for h in found}
+
+
+def selected_checks(spec: SliceSpec) -> list[Check]:
+    """The checks a spec asks for ([] = all); "info" always runs, it costs nothing."""
+    names = spec.checks or list(CHECKS)
+    unknown = [n for n in names if n not in CHECKS]
+    if unknown:
+        raise ValueError(f"unknown checks: {', '.join(unknown)}")
+    if not spec.service_detection:
+        # Without -sV there are no product versions: the version rules cannot judge,
+        # so they must not be recorded as run (that would mark their QIDs fixed).
+        names = [n for n in names if n != "versions"]
+    return [CHECKS[n] for n in dict.fromkeys(["info", *names])]
+
+
+def check_host(
+    host: HostResult,
+    checks: list[Check],
+    *,
+    deadline: float,
+    timeout: float = CHECK_TIMEOUT,
+    should_cancel: ShouldCancel | None = None,
+) -> None:
+    """Run ``checks`` against ``host`` (in place): findings and checks_run.
+
+    A check is recorded as run only if it reached a verdict on every service it
+    applies to; a refused connection, a timeout or the host deadline leaves it out.
+    """
+    for check in checks:
+        if time.monotonic() > deadline or (should_cancel is not None and should_cancel()):
+            break
+        findings: list[Finding] = list(check.check_host(host))
+        complete = True
+        for service in host.services:
+            if service.state != "open" or not check.applies(service):
+                continue
+            if time.monotonic() > deadline:
+                complete = False
+                break
+            try:
+                findings.extend(check.check_service(host.ip, service, timeout=timeout))
+            except CheckError as error:
+                complete = False
+                logger.info("check %s on %s:%s: %s", check.name, host.ip, service.port, error)
+        host.findings.extend(findings)
+        if complete:
+            host.checks_run.append(check.name)
+    host.findings = _unique(host.findings)
+
+
+def _unique(findings: list[Finding]) -> list[Finding]:
+    """One finding per (qid, port, protocol), as the platform stores them."""
+    seen: dict[tuple[int, int, str], Finding] = {}
+    for finding in findings:
+        key = (finding.qid, finding.port, finding.protocol)
+        if key in seen:
+            if finding.results and finding.results not in seen[key].results:
+                seen[key].results += "\n" + finding.results
+        else:
+            seen[key] = finding
+    return list(seen.values())
+
+
+def _host_result(found: NmapHost) -> HostResult:
+    return HostResult(
+        ip=found.ip,
+        dns=found.hostnames[0] if found.hostnames else "",
+        os=found.os,
+        services=list(found.services),
+    )
+
+
+def _scan_info(spec: SliceSpec, host: HostResult, nmap_text: str) -> Finding:
+    lines = [
+        f"Scan {spec.scan_id}, slice {spec.slice_id}: {spec.scan_type}",
+        f"Engine {ENGINE_VERSION}, nmap {nmap_text or 'unknown'}",
+        f"TCP ports: {spec.tcp_ports or 'nmap default'}; UDP ports: {spec.udp_ports or 'none'}",
+        f"Service detection: {'on' if spec.service_detection else 'off'}",
+        f"Checks run: {', '.join(host.checks_run) or 'none'}",
+    ]
+    return Finding(QID_SCAN_INFO, 0, "", "\n".join(lines))
+
+
+def run_slice(
+    spec: SliceSpec,
+    *,
+    appliance: str,
+    progress: Progress | None = None,
+    should_cancel: ShouldCancel | None = None,
+) -> SliceResult:
+    """Scan one slice and return what was found; never raises for scan failures.
+
+    Discovery scans report the hosts that are up (no findings). Vulnerability
+    scans add open ports, services and the findings of the selected checks.
+    A failure (bad targets, nmap missing or failing, cancel) is reported in
+    ``SliceResult.error`` with whatever hosts were complete by then.
+    """
+    result = SliceResult(spec.scan_id, spec.slice_id, appliance, started=_now(), finished="")
+    try:
+        _run(spec, result, progress or (lambda done, total: None), should_cancel)
+    except (NmapError, ValueError, Cancelled) as error:
+        result.error = str(error) or type(error).__name__.lower()
+    result.finished = _now()
+    return result
+
+
+def _run(
+    spec: SliceSpec,
+    result: SliceResult,
+    progress: Progress,
+    should_cancel: ShouldCancel | None,
+) -> None:
+    if spec.scan_type not in ("discovery", "vulnerability"):
+        raise ValueError(f"unknown scan type {spec.scan_type!r}")
+    ranges = iprange.parse(spec.targets)  # IPRangeError is a ValueError naming bad tokens
+    checks = selected_checks(spec) if spec.scan_type == "vulnerability" else []
+    total = iprange.count(ranges)
+    result.addresses_probed = total
+    progress(0, total)
+
+    up = discover(spec, ranges, should_cancel)
+    done = total - len(up)
+    progress(done, total)
+    if spec.scan_type == "discovery":
+        result.hosts = [_host_result(h) for h in up]
+        progress(total, total)
+        return
+    if not up:
+        return
+    if should_cancel is not None and should_cancel():
+        raise Cancelled("cancelled")
+
+    scanned = scan_ports(spec, [h.ip for h in up], should_cancel)
+    hosts = [_host_result(scanned.get(h.ip, h)) for h in up]
+    if any(h.os == "" for h in hosts):
+        for host, found in zip(hosts, up, strict=True):
+            host.os = host.os or found.os
+    version = nmap_version()
+
+    def work(host: HostResult) -> HostResult:
+        deadline = time.monotonic() + spec.host_timeout
+        check_host(host, checks, deadline=deadline, should_cancel=should_cancel)
+        host.findings.append(_scan_info(spec, host, version))
+        return host
+
+    workers = max(1, min(spec.max_parallel_hosts, len(hosts)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="enclave-check") as pool:
+        futures = [pool.submit(work, host) for host in hosts]
+        for future in as_completed(futures):
+            result.hosts.append(future.result())
+            done += 1
+            progress(done, total)
+    result.hosts.sort(key=lambda h: iprange.ip_key(h.ip))
+    if should_cancel is not None and should_cancel():
+        raise Cancelled("cancelled")
