@@ -13,6 +13,7 @@ from itertools import combinations
 
 from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models.functions import Lower
 
 from networks import iprange
 from networks.models import AddressRange, Network, NetworkKind
@@ -177,7 +178,7 @@ def asset_group_list() -> QuerySet[AssetGroup]:
 
 def tag_list() -> QuerySet[Tag]:
     """Tags with how many hosts carry each (one grouped query)."""
-    return Tag.objects.annotate(host_total=Count("hosts"))
+    return Tag.objects.annotate(host_total=Count("hosts")).order_by(Lower("name"))
 
 
 # --- Network overlaps ----------------------------------------------------------------

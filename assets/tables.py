@@ -1,6 +1,7 @@
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from networks.models import Network
 
@@ -147,5 +148,5 @@ class OverlapTable(tables.Table):
 
     def render_hosts_in_both(self, record):
         if record.hosts_in_both is None:
-            return format_html('<span class="muted">not counted yet</span>')
+            return mark_safe('<span class="muted">not counted yet</span>')  # noqa: S308
         return f"{record.hosts_in_both:,}"

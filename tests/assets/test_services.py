@@ -1,0 +1,244 @@
+import pytest
+from django.core.exceptions import ValidationError
+
+from accounts.models import AuditEntry
+from assets import selectors, services
+from assets.models import AssetGroup, AssetGroupRange, Host, NetworkOverlap
+from networks.models import Network
+from tests.factories import HostFactory, NetworkFactory, TagFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def acme():
+    return NetworkFactory(name="Acme", space="10.0.0.0/16")
+
+
+@pytest.fixture
+def globex():
+    return NetworkFactory(name="Globex", space="10.0.0.0/24, 192.168.1.0/24")
+
+
+# --- Hosts -------------------------------------------------------------------------
+
+
+def test_same_ip_in_two_networks_is_two_hosts_and_counts_follow(acme, globex):
+    a = services.host_create(network=acme, ip="10.0.0.5", dns="a.acme")
+    b = services.host_create(network=globex, ip="10.0.0.5", dns="b.globex")
+    assert a.pk != b.pk and a.ip_key == b.ip_key
+    acme.refresh_from_db()
+    globex.refresh_from_db()
+    assert (acme.host_count, globex.host_count) == (1, 1)
+
+
+def test_duplicate_ip_in_one_network_is_refused(acme):
+    services.host_create(network=acme, ip="10.0.0.5")
+    with pytest.raises(ValidationError) as error:
+        services.host_create(network=acme, ip="10.0.0.5")
+    assert "already has a host 10.0.0.5" in str(error.value)
+    assert Host.objects.filter(network=acme).count() == 1
+    acme.refresh_from_db()
+    assert acme.host_count == 1
+
+
+def test_host_outside_space_or_unparsable_is_refused(acme):
+    with pytest.raises(ValidationError, match="'10.1.0.1' is outside the address space"):
+        services.host_create(network=acme, ip="10.1.0.1")
+    with pytest.raises(ValidationError, match="'10.0.0.300' is not an IP address"):
+        services.host_create(network=acme, ip="10.0.0.300")
+    # The Global Default Network accepts any address.
+    services.host_create(network=Network.objects.global_default(), ip="172.16.9.9")
+
+
+def test_host_delete_lowers_count(acme):
+    host = services.host_create(network=acme, ip="10.0.0.5")
+    services.host_delete(actor=None, host=host)
+    acme.refresh_from_db()
+    assert acme.host_count == 0
+
+
+# --- Asset groups ------------------------------------------------------------------
+
+
+def test_asset_group_create_merges_ranges_into_rows(acme, manager):
+    group = services.asset_group_create(
+        actor=manager,
+        title="Servers",
+        network=acme,
+        ips="10.0.0.1-10.0.0.9, 10.0.0.10, 10.0.1.0/24",
+        domains="Example.com, *.corp.example.com\nexample.com",
+    )
+    assert group.ips == "10.0.0.1-10.0.0.10, 10.0.1.0/24"
+    assert AssetGroupRange.objects.filter(group=group).count() == 2
+    assert group.domains.split() == ["*.corp.example.com", "example.com"]
+    assert AuditEntry.objects.filter(object_type="asset group", action="create").exists()
+
+
+def test_out_of_space_ips_are_refused_naming_each_range(acme, manager):
+    with pytest.raises(ValidationError) as error:
+        services.asset_group_create(
+            actor=manager,
+            title="Stray",
+            network=acme,
+            ips="10.0.0.1, 10.9.0.1-10.9.0.5, 172.16.0.0/24",
+        )
+    messages = error.value.message_dict["ips"]
+    assert "'10.9.0.1-10.9.0.5' is outside the address space of network Acme" in messages
+    assert "'172.16.0.0/24' is outside the address space of network Acme" in messages
+    assert not AssetGroup.objects.exists()
+
+
+def test_global_default_group_accepts_any_ip(manager):
+    group = services.asset_group_create(
+        actor=manager,
+        title="Anything",
+        network=Network.objects.global_default(),
+        ips="8.8.8.8, 2001:db8::/64",
+    )
+    assert group.ranges()
+
+
+def test_bad_tokens_are_all_named(acme, manager):
+    with pytest.raises(ValidationError) as error:
+        services.asset_group_create(
+            actor=manager, title="", network=acme, ips="10.0.0.999", domains="bad_domain!"
+        )
+    errors = error.value.message_dict
+    assert errors["title"] == ["An asset group needs a title."]
+    assert errors["ips"] == ["'10.0.0.999' is not an IP address"]
+    assert errors["domains"] == ["'bad_domain!' is not a domain name"]
+
+
+def test_asset_group_network_change_is_refused_by_service(acme, globex, manager):
+    group = services.asset_group_create(actor=manager, title="G", network=acme, ips="10.0.0.1")
+    with pytest.raises(ValidationError) as error:
+        services.asset_group_update(actor=manager, group=group, network=globex, title="New")
+    assert "network is fixed" in error.value.message_dict["network"][0]
+    group.refresh_from_db()
+    assert (group.network, group.title) == (acme, "G")
+    # Echoing the group's own network back is fine.
+    services.asset_group_update(actor=manager, group=group, network=acme, title="Renamed")
+    group.refresh_from_db()
+    assert group.title == "Renamed"
+
+
+def test_asset_group_update_keeps_space_rule_and_writes_nothing_half(acme, manager):
+    group = services.asset_group_create(actor=manager, title="G", network=acme, ips="10.0.0.1")
+    with pytest.raises(ValidationError, match="10.5.0.0/16"):
+        services.asset_group_update(actor=manager, group=group, title="Other", ips="10.5.0.0/16")
+    group.refresh_from_db()
+    assert (group.title, group.ips) == ("G", "10.0.0.1")
+    assert [str(r) for r in group.ranges()] == ["10.0.0.1"]
+
+
+def test_asset_group_title_unique_per_network_case_insensitive(acme, globex, manager):
+    services.asset_group_create(actor=manager, title="Web", network=acme)
+    with pytest.raises(ValidationError, match="already has an asset group 'WEB'"):
+        services.asset_group_create(actor=manager, title="WEB", network=acme)
+    services.asset_group_create(actor=manager, title="Web", network=globex)
+
+
+def test_asset_group_hosts_are_its_networks_hosts_in_its_ranges(acme, globex, manager):
+    for ip in ("10.0.0.1", "10.0.0.9", "10.0.0.10", "10.0.1.1"):
+        HostFactory(network=acme, ip=ip)
+    HostFactory(network=globex, ip="10.0.0.9")
+    group = services.asset_group_create(
+        actor=manager, title="G", network=acme, ips="10.0.0.5-10.0.0.10"
+    )
+    hosts = list(selectors.hosts_of_asset_group(group=group))
+    assert [(h.network, h.ip) for h in hosts] == [(acme, "10.0.0.9"), (acme, "10.0.0.10")]
+
+
+# --- Tags --------------------------------------------------------------------------
+
+
+def test_tag_create_rename_delete(manager):
+    tag = services.tag_create(actor=manager, name="PCI")
+    with pytest.raises(ValidationError, match="already exists"):
+        services.tag_create(actor=manager, name="pci")
+    services.tag_rename(actor=manager, tag=tag, name="PCI-DSS")
+    tag.refresh_from_db()
+    assert tag.name == "PCI-DSS"
+    host = HostFactory()
+    host.tags.add(tag)
+    services.tag_delete(actor=manager, tag=tag)
+    assert host.tags.count() == 0 and Host.objects.filter(pk=host.pk).exists()
+
+
+def test_tag_assign_and_remove_on_many_hosts_across_networks(acme, globex, manager):
+    tag = TagFactory(name="crown-jewels")
+    hosts = [HostFactory(network=acme, ip="10.0.0.5"), HostFactory(network=globex, ip="10.0.0.5")]
+    assert services.tag_assign(actor=manager, tag=tag, hosts=hosts) == 2
+    assert services.tag_assign(actor=manager, tag=tag, hosts=hosts) == 0
+    assert set(tag.hosts.all()) == set(hosts)
+    assert services.tag_remove(actor=manager, tag=tag, hosts=[hosts[0].pk]) == 1
+    assert list(tag.hosts.all()) == [hosts[1]]
+
+
+def test_tag_assign_refuses_unknown_hosts_and_writes_nothing(manager):
+    tag = TagFactory()
+    host = HostFactory()
+    with pytest.raises(ValidationError, match="No host with id 999999"):
+        services.tag_assign(actor=manager, tag=tag, hosts=[host.pk, 999999])
+    assert tag.hosts.count() == 0
+
+
+# --- Overlaps ----------------------------------------------------------------------
+
+
+def test_overlap_pairs_and_hosts_in_both(acme, globex):
+    NetworkFactory(name="Initech", space="172.16.0.0/12")  # overlaps nothing
+    for ip in ("10.0.0.1", "10.0.0.2", "10.0.1.1"):
+        services.host_create(network=acme, ip=ip)
+    services.host_create(network=globex, ip="10.0.0.2")
+    services.host_create(network=globex, ip="192.168.1.7")
+    assert services.overlaps_refresh() == 1
+    [overlap] = selectors.network_overlaps()
+    assert {overlap.network_a, overlap.network_b} == {acme, globex}
+    assert overlap.ranges_text == "10.0.0.0/24"
+    assert overlap.hosts_in_both == 1
+
+    # Host services keep the figure in step without a recount.
+    services.host_create(network=globex, ip="10.0.0.1")
+    services.host_create(network=globex, ip="10.0.0.3")  # not in Acme
+    assert selectors.network_overlaps()[0].hosts_in_both == 2
+    services.host_delete(actor=None, host=Host.objects.get(network=acme, ip="10.0.0.2"))
+    assert selectors.network_overlaps()[0].hosts_in_both == 1
+
+
+def test_changed_address_space_shows_no_stale_figure(acme, globex):
+    services.overlaps_refresh()
+    assert selectors.network_overlaps()[0].hosts_in_both == 0
+    NetworkOverlap.objects.update(ranges="10.0.0.0/25")  # as if the space had changed since
+    assert selectors.network_overlaps()[0].hosts_in_both is None
+
+
+def test_built_in_networks_overlap_nothing(acme):
+    HostFactory(network=Network.objects.global_default(), ip="10.0.0.1")
+    HostFactory(network=acme, ip="10.0.0.1")
+    assert selectors.overlap_pairs() == []
+
+
+# --- Keyset pages ------------------------------------------------------------------
+
+
+def test_keyset_pages_walk_a_network_in_numeric_ip_order(acme):
+    ips = [f"10.0.{i // 20}.{i % 20}" for i in range(120)]
+    for ip in ips:
+        HostFactory(network=acme, ip=ip)
+    HostFactory(network=NetworkFactory(space="10.0.0.0/8"), ip="10.0.0.3")  # another network
+    queryset = selectors.hosts_of_network(network=acme)
+    seen, page = [], selectors.keyset_page(queryset, size=50)
+    assert not page.has_previous
+    while True:
+        seen.extend(h.ip for h in page.rows)
+        if not page.has_next:
+            break
+        page = selectors.keyset_page(queryset, after=page.next_after, size=50)
+    expected = sorted(ips, key=lambda ip: tuple(int(p) for p in ip.split(".")))
+    assert seen == expected
+    assert seen.index("10.0.0.9") < seen.index("10.0.0.10")
+    back = selectors.keyset_page(queryset, before=page.rows[0].ip, size=50)
+    assert [h.ip for h in back.rows] == expected[50:100]
+    assert back.has_previous and back.next_after == expected[99]
