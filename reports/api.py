@@ -1,2 +1,144 @@
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import FileResponse, Http404
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.response import Response
+
+from accounts.models import Role
+from assets.models import AssetGroup, Tag
+from config.api import raise_api_error
+
+from . import selectors, services
+from .models import Report, ReportFormat, ReportTemplate
+
+
+class ReportSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    network = serializers.SerializerMethodField()
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Report
+        fields = [
+            "id",
+            "title",
+            "owner",
+            "template",
+            "sort",
+            "format",
+            "asset_groups",
+            "targets",
+            "network",
+            "tags",
+            "severities",
+            "statuses",
+            "kinds",
+            "status",
+            "progress",
+            "size",
+            "hosts_count",
+            "findings_count",
+            "error",
+            "created_at",
+            "finished_at",
+            "download_url",
+        ]
+        read_only_fields = fields
+
+    def get_network(self, report) -> int | str | None:
+        if not report.targets:
+            return None
+        return report.target_network_id or "all"
+
+    def get_download_url(self, report) -> str | None:
+        if not report.is_downloadable:
+            return None
+        url = reverse("report-download", args=[report.pk])
+        request = self.context.get("request")
+        return request.build_absolute_uri(url) if request else url
+
+
+class ReportCreateSerializer(serializers.Serializer):
+    """POST body (API.md). Values are checked by the service, which names bad ones."""
+
+    title = serializers.CharField(max_length=200)
+    format = serializers.CharField(default=ReportFormat.PDF, help_text="pdf, csv or html")
+    template = serializers.PrimaryKeyRelatedField(
+        queryset=ReportTemplate.objects.all(), required=False, allow_null=True
+    )
+    sort = serializers.CharField(required=False, help_text="host or vulnerability")
+    asset_groups = serializers.PrimaryKeyRelatedField(
+        queryset=AssetGroup.objects.all(), many=True, required=False
+    )
+    targets = serializers.CharField(
+        required=False, allow_blank=True, default="", help_text="Addresses, a-b ranges, CIDR."
+    )
+    network = serializers.CharField(
+        required=False, default="all", help_text='A network id, or "all" for every network.'
+    )
+    tags = serializers.PrimaryKeyRelatedField(queryset=Tag.objects.all(), many=True, required=False)
+    severities = serializers.ListField(child=serializers.CharField(), required=False)
+    statuses = serializers.ListField(child=serializers.CharField(), required=False)
+    kinds = serializers.ListField(child=serializers.CharField(), required=False)
+
+    def to_internal_value(self, data):
+        # "network": 3 arrives as an int; keep it as text for the service.
+        if hasattr(data, "get") and isinstance(data.get("network"), int):
+            data = {**data, "network": str(data["network"])}
+        return super().to_internal_value(data)
+
+
+class ReportViewSet(
+    mixins.CreateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.ReadOnlyModelViewSet,
+):
+    """Reports: every role runs them; each user sees (and deletes) their own,
+    Managers everyone's. ``download/`` returns the file once ``status`` is finished."""
+
+    serializer_class = ReportSerializer
+    read_role = write_role = Role.READER
+    http_method_names = ["get", "post", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return (
+            selectors.reports_visible(user=self.request.user)
+            .prefetch_related("asset_groups", "tags")
+            .order_by("-id")
+        )
+
+    @extend_schema(request=ReportCreateSerializer, responses={201: ReportSerializer})
+    def create(self, request, *args, **kwargs):
+        incoming = ReportCreateSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        data = dict(incoming.validated_data)
+        try:
+            report = services.report_create(actor=request.user, **data)
+        except DjangoValidationError as error:
+            raise_api_error(error)
+        return Response(
+            ReportSerializer(report, context=self.get_serializer_context()).data,
+            status=status.HTTP_201_CREATED,
+        )
+
+    def perform_destroy(self, instance):
+        services.report_delete(actor=self.request.user, report=instance)
+
+    @extend_schema(responses={200: OpenApiResponse(description="The report's file")})
+    @action(detail=True, methods=["get"])
+    def download(self, request, pk=None):
+        report = self.get_object()
+        if not report.is_downloadable:
+            raise Http404("This report has no file yet.")
+        return FileResponse(
+            report.file.open("rb"),
+            as_attachment=True,
+            filename=report.download_filename,
+            content_type=report.content_type,
+        )
+
+
 def register(router) -> None:
-    """Registers this app's REST resources (API.md) on the /api/v1/ router."""
+    router.register("reports", ReportViewSet, basename="report")

@@ -82,7 +82,9 @@ def hosts_for_target(
         condition |= ip_condition
     tag_ids = [t.pk for t in tags]
     if tag_ids:
-        condition |= Q(pk__in=Host.tags.through.objects.filter(tag_id__in=tag_ids).values("host_id"))
+        condition |= Q(
+            pk__in=Host.tags.through.objects.filter(tag_id__in=tag_ids).values("host_id")
+        )
     return Host.objects.filter(condition)
 
 
@@ -151,7 +153,7 @@ def report_summary(*, report: Report, detections: QuerySet[Detection]) -> Report
         .order_by("name")
         .values_list("name", flat=True)
     )
-    by_severity = {s: 0 for s in range(5, 0, -1)}
+    by_severity = dict.fromkeys(range(5, 0, -1), 0)
     for severity, n in (
         detections.order_by().values_list("severity").annotate(n=Count("pk")).order_by()
     ):

@@ -133,7 +133,9 @@ def iter_chunks(sections: Iterator[Section], rows: int) -> Iterator[list[Section
                 size += len(section.findings)
                 break
             if room > 0 and (size == 0 or room >= 5):
-                head = Section(section.key, section.first, section.findings[:room], section.continued)
+                head = Section(
+                    section.key, section.first, section.findings[:room], section.continued
+                )
                 chunk.append(head)
                 section = Section(section.key, section.first, section.findings[room:], True)
                 size = rows

@@ -47,8 +47,9 @@ class Document:
         template = get_template("reports/document/sections.html")
         findings = iter_findings(self.detections, self.vulnerabilities, FETCH_ROWS)
         for sections in iter_chunks(iter_sections(findings, self.report.sort), rows):
-            yield template.render({"sections": sections, "sort": self.report.sort}), sum(
-                len(s.findings) for s in sections
+            yield (
+                template.render({"sections": sections, "sort": self.report.sort}),
+                sum(len(s.findings) for s in sections),
             )
 
 

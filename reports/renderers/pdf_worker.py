@@ -1,7 +1,13 @@
 """Renders one chunk of a PDF report. Runs in worker processes (``spawn``), so it
 imports WeasyPrint only: no Django, no database."""
 
+import logging
+
 from weasyprint import CSS, HTML
+
+# WeasyPrint narrates every step at INFO; a report of hundreds of pages would
+# flood the worker's log.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"></head><body>{}</body></html>'
 

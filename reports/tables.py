@@ -1,0 +1,79 @@
+import django_tables2 as tables
+from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.html import format_html
+
+from .models import Report, ReportTemplate
+
+
+class ReportTable(tables.Table):
+    title = tables.Column(linkify=True)
+    owner = tables.Column(accessor="owner__username", verbose_name="Owner")
+    status = tables.Column()
+    size = tables.Column(verbose_name="Size")
+    created_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Created")
+    download = tables.Column(empty_values=(), orderable=False, verbose_name="")
+
+    class Meta:
+        model = Report
+        fields = ("title", "format", "sort", "owner", "status", "size", "created_at", "download")
+        order_by = ("-created_at",)
+
+    def render_format(self, record):
+        return record.get_format_display()
+
+    def render_sort(self, record):
+        return record.get_sort_display()
+
+    def render_status(self, record):
+        if record.is_done:
+            return format_html(
+                '<span class="badge report-{}">{}</span>',
+                record.status,
+                record.get_status_display(),
+            )
+        return format_html(
+            '<span class="badge report-{}">{}</span> '
+            '<progress max="100" value="{}">{}%</progress> {}%',
+            record.status,
+            record.get_status_display(),
+            record.progress,
+            record.progress,
+            record.progress,
+        )
+
+    def render_size(self, value):
+        return filesizeformat(value)
+
+    def render_download(self, record):
+        if not record.is_downloadable:
+            return "—"
+        return format_html(
+            '<a href="{}" download>Download</a>',
+            reverse("reports:report_download", args=[record.pk]),
+        )
+
+
+class ReportTemplateTable(tables.Table):
+    title = tables.Column()
+    sort = tables.Column()
+    severities = tables.Column(accessor="severities_display", orderable=False)
+    statuses = tables.Column(accessor="statuses_display", orderable=False)
+    kinds = tables.Column(accessor="kinds_display", orderable=False, verbose_name="Types")
+    run = tables.Column(empty_values=(), orderable=False, verbose_name="")
+    edit = tables.Column(empty_values=(), orderable=False, verbose_name="")
+
+    class Meta:
+        model = ReportTemplate
+        fields = ("title", "sort", "severities", "statuses", "kinds", "run", "edit")
+
+    def render_sort(self, record):
+        return record.get_sort_display()
+
+    def render_run(self, record):
+        return format_html(
+            '<a href="{}?template={}">Run report</a>', reverse("reports:report_create"), record.pk
+        )
+
+    def render_edit(self, record):
+        return format_html('<a href="{}">Edit</a>', record.get_absolute_url())
