@@ -50,6 +50,7 @@ class TelnetCheck(Check):
                 if not chunk:
                     break
                 data += chunk
+                sock.settimeout(0.5)  # the rest of a greeting follows at once, if at all
         except TimeoutError:
             pass  # servers wait for our option replies; what arrived so far is enough
         except OSError as error:

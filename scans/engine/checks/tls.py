@@ -4,6 +4,7 @@ and what the server accepts (SSLv3, TLS 1.0/1.1, RC4, 3DES, NULL, EXPORT, anonym
 from __future__ import annotations
 
 import ssl
+import warnings
 from datetime import UTC, datetime, timedelta
 
 from cryptography import x509
@@ -49,7 +50,10 @@ def fetch_certificate(ip: str, port: int, *, timeout: float) -> x509.Certificate
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # we want to see bad certificates, not reject them
     try:
-        context.minimum_version = ssl.TLSVersion.TLSv1
+        with warnings.catch_warnings():
+            # Deprecated on purpose: old servers must still show us their certificate.
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
         context.set_ciphers("DEFAULT:@SECLEVEL=0")
     except (ValueError, ssl.SSLError):
         pass  # this OpenSSL refuses old settings; the defaults still fetch most certificates
