@@ -10,8 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..models import Report, ReportFormat
+if TYPE_CHECKING:  # pdf_worker runs in processes without Django: import nothing here
+    from ..models import Report
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class RenderCounts:
 
 
 def render_report(*, report: Report, path: Path, progress: Callable[[int], None]) -> RenderCounts:
+    from ..models import ReportFormat
     from . import csv_report, html_report, pdf_report
 
     renderer = {
