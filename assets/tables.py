@@ -8,6 +8,13 @@ from networks.models import Network
 from .models import AssetGroup, Host, Tag
 
 SEVERITIES = (5, 4, 3, 2, 1)
+# The table container boosts its links to swap itself in place (sort, pages);
+# a link to another page must leave the container, so it opts out.
+LEAVE_TABLE = {"hx-boost": "false"}
+SELECT_ALL = (
+    "this.closest('table').querySelectorAll('td input[name=hosts]')"
+    ".forEach(box => { box.checked = this.checked; })"
+)
 
 
 class SeverityColumn(tables.Column):
@@ -65,10 +72,13 @@ class NetworkHostsTable(tables.Table):
 class HostTable(tables.Table):
     """A page of one network's hosts in IP order (keyset pages: see selectors)."""
 
-    select = tables.CheckBoxColumn(
-        accessor="pk", attrs={"input": {"name": "hosts", "form": "tag-form"}}, orderable=False
+    select = tables.CheckBoxColumn(accessor="pk", orderable=False)
+    ip = tables.Column(
+        verbose_name="IP",
+        linkify=True,
+        orderable=False,
+        attrs={"td": {"class": "ip"}, "a": LEAVE_TABLE},
     )
-    ip = tables.Column(verbose_name="IP", linkify=True, orderable=False)
     dns = tables.Column(verbose_name="DNS", orderable=False)
     netbios = tables.Column(verbose_name="NetBIOS", orderable=False)
     os = tables.Column(verbose_name="OS", orderable=False)
@@ -90,10 +100,10 @@ class HostTable(tables.Table):
         self.keyset = keyset
         self.page_url = page_url
         if form_id:
-            self.columns["select"].column.attrs = {"input": {"name": "hosts", "form": form_id}}
-
-    def render_ip(self, record, value):
-        return format_html('<span class="ip">{}</span>', value)
+            self.columns["select"].column.attrs = {
+                "td__input": {"name": "hosts", "form": form_id},
+                "th__input": {"aria-label": "Select all", "onclick": SELECT_ALL},
+            }
 
     def render_tags(self, record):
         tags = record.tags.all()  # prefetched
@@ -103,7 +113,7 @@ class HostTable(tables.Table):
 
 
 class AssetGroupTable(tables.Table):
-    title = tables.Column(linkify=True)
+    title = tables.Column(linkify=True, attrs={"a": LEAVE_TABLE})
     network = tables.Column(accessor="network__name", verbose_name="Network")
     ips = tables.Column(verbose_name="IPs", orderable=False)
     domains = tables.Column(orderable=False)
@@ -122,7 +132,9 @@ class AssetGroupTable(tables.Table):
 
 
 class TagTable(tables.Table):
-    name = tables.Column(linkify=("assets:tag_update", {"pk": tables.A("pk")}))
+    name = tables.Column(
+        linkify=("assets:tag_update", {"pk": tables.A("pk")}), attrs={"a": LEAVE_TABLE}
+    )
     host_total = tables.Column(verbose_name="Hosts")
 
     class Meta:
@@ -132,8 +144,12 @@ class TagTable(tables.Table):
 
 
 class OverlapTable(tables.Table):
-    network_a = tables.Column(verbose_name="Network", linkify=True, orderable=False)
-    network_b = tables.Column(verbose_name="Overlaps with", linkify=True, orderable=False)
+    network_a = tables.Column(
+        verbose_name="Network", linkify=True, orderable=False, attrs={"a": LEAVE_TABLE}
+    )
+    network_b = tables.Column(
+        verbose_name="Overlaps with", linkify=True, orderable=False, attrs={"a": LEAVE_TABLE}
+    )
     ranges = tables.Column(
         accessor="ranges_text", verbose_name="Overlapping ranges", orderable=False
     )
