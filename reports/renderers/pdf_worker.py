@@ -3,11 +3,11 @@ imports WeasyPrint only: no Django, no database."""
 
 import logging
 
-from weasyprint import CSS, HTML
-
-# WeasyPrint narrates every step at INFO; a report of hundreds of pages would
-# flood the worker's log.
+# WeasyPrint narrates every step at INFO (its own stylesheets too, on import); a
+# report of hundreds of pages would flood the worker's log.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
+
+from weasyprint import CSS, HTML  # noqa: E402
 
 PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"></head><body>{}</body></html>'
 

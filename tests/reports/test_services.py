@@ -84,7 +84,7 @@ def test_csv_has_one_row_per_finding_with_the_network(twin_networks, reader):
 
 def test_html_prints_both_hosts_with_their_networks(twin_networks, reader):
     report = run(make(reader, format="html", targets="10.0.0.5", statuses=ALL))
-    html = open(report.file.path, encoding="utf-8").read()
+    html = Path(report.file.path).read_text(encoding="utf-8")
     assert "<style>" in html and "@page" in html  # self-contained
     assert "10.0.0.5 · Alpha Corp" in html and "10.0.0.5 · Beta Inc" in html
     assert "<svg" in html and "Findings by severity" in html
