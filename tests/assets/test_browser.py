@@ -65,3 +65,25 @@ def test_scanner_tags_hosts_from_an_expanded_network(page, login):
     assert set(tag.hosts.values_list("pk", flat=True)) == {a.pk, b.pk}
     # Back on Host Assets with the network open, the tags show in the table.
     assert page.locator(f"#network-{acme.pk}-hosts .badge:text-is('pci')").count() == 2
+
+
+def test_networks_tab_shows_overlaps_and_expansion_pages_deep(page, login):
+    acme = NetworkFactory(name="Acme", space="10.0.0.0/16")
+    globex = NetworkFactory(name="Globex", space="10.0.0.0/24")
+    for i in range(60):
+        services.host_create(network=acme, ip=f"10.0.0.{i + 1}")
+    services.host_create(network=globex, ip="10.0.0.60")
+    services.overlaps_refresh()
+    login(UserFactory(username="rex", role="reader"))
+    page.goto("/networks/")
+    page.wait_for_selector("#overlaps-panel table")
+    cells = page.locator("#overlaps-panel tbody tr").first.locator("td").all_inner_texts()
+    assert cells == ["Acme", "Globex", "10.0.0.0/24", "1"]
+
+    page.goto("/assets/hosts/")
+    page.click(f"#network-{acme.pk} a.expand")
+    panel = page.locator(f"#network-{acme.pk}-hosts")
+    panel.locator("a[rel=next]").click()
+    page.wait_for_selector(f"#network-{acme.pk}-hosts td.ip a:text-is('10.0.0.60')")
+    assert panel.locator("td.ip a:text-is('10.0.0.1')").count() == 0
+    assert panel.locator("tbody tr").count() == 10

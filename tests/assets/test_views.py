@@ -314,3 +314,14 @@ def test_overlap_page_lists_pairs_ranges_and_hosts_in_both(client_as, two_networ
     assert "Acme" in page and "Globex" in page and "10.0.0.0/24" in page
     row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*10\.0\.0\.0/24.*?</tr>", page, re.S).group(0)
     assert re.search(r"<td[^>]*>1</td>", row), row
+
+
+def test_networks_tab_loads_the_overlap_section(client_as, two_networks):
+    services.overlaps_refresh()
+    client = client_as("reader")
+    page = client.get(reverse("networks:network_list")).content.decode()
+    assert f'hx-get="{reverse("assets:overlap_list")}"' in page
+    assert f'href="{reverse("assets:overlap_list")}"' in page  # works without JavaScript
+    partial = client.get(reverse("assets:overlap_list"), HTTP_HX_REQUEST="true").content.decode()
+    assert partial.lstrip().startswith('<div id="overlaps-panel">') and "<html" not in partial
+    assert "10.0.0.0/24" in partial
