@@ -155,6 +155,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 else:
     # Longer than the longest task, so a slow task is not redelivered mid-run.
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 4 * 3600}
+    # A key prefix keeps concurrent runs (tests, several installs) on one Redis apart.
+    if os.environ.get("ENCLAVE_BROKER_PREFIX"):
+        CELERY_BROKER_TRANSPORT_OPTIONS["global_keyprefix"] = os.environ["ENCLAVE_BROKER_PREFIX"]
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True

@@ -1,12 +1,23 @@
+import logging
+
 from django.apps import AppConfig
 from django.db.models.signals import post_migrate
 
+logger = logging.getLogger(__name__)
+
 
 def _load_kb(sender, using="default", **kwargs) -> None:
-    """The KB ships with the code: every migrate (and test database) gets it."""
+    """The KB ships with the code: every migrate (and test database) gets it.
+
+    A broken engine package must not stop a migration; ingest loads the KB
+    again when a result names a QID the table lacks (services.kb.kb_ensure).
+    """
     from .services import kb_load
 
-    kb_load()
+    try:
+        kb_load()
+    except ImportError as error:
+        logger.warning("KnowledgeBase not loaded: the engine's KB does not import (%s)", error)
 
 
 class ScansConfig(AppConfig):

@@ -36,10 +36,11 @@ def run_slice(self, spec: dict) -> None:
         result = engine_run_slice(
             slice_spec, appliance=STATE.name, progress=progress, should_cancel=should_cancel
         )
-    if should_cancel():
-        logger.info("Slice %s canceled; result dropped", slice_spec.slice_id)
-        return
-    ingest_slice.apply_async(args=[result.to_dict()], queue="ingest")
+        if should_cancel():
+            logger.info("Slice %s canceled; result dropped", slice_spec.slice_id)
+            return
+        # Sent before the "idle" heartbeat, so ingest sees the result first.
+        ingest_slice.apply_async(args=[result.to_dict()], queue="ingest")
 
 
 @shared_task(acks_late=True, ignore_result=True)

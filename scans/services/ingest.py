@@ -217,7 +217,7 @@ def slice_ingest(*, result: SliceResult) -> IngestOutcome:
     """
     with transaction.atomic():
         scan_slice = (
-            ScanSlice.objects.select_for_update()
+            ScanSlice.objects.select_for_update(of=("self",))
             .select_related("scan__network")
             .filter(pk=result.slice_id, scan_id=result.scan_id)
             .first()

@@ -312,7 +312,7 @@ def slice_progress_record(*, slice_id: int, appliance: str, done: int, total: in
     """
     with transaction.atomic():
         scan_slice = (
-            ScanSlice.objects.select_for_update()
+            ScanSlice.objects.select_for_update(of=("self",))
             .select_related("appliance", "scan")
             .filter(pk=slice_id)
             .first()
@@ -400,7 +400,7 @@ def slices_reassign() -> int:
             continue
         with transaction.atomic():
             locked = (
-                ScanSlice.objects.select_for_update()
+                ScanSlice.objects.select_for_update(of=("self",))
                 .select_related("appliance", "scan__network", "scan__option_profile")
                 .get(pk=scan_slice.pk)
             )

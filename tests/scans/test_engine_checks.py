@@ -8,26 +8,28 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from scans.engine.checks import CHECKS, CheckError
-from scans.engine.checks import ftp, http, redis, ssh, telnet, tls, tlsprobe
+from scans.engine.checks import CHECKS, CheckError, ftp, http, redis, ssh, telnet, tls, tlsprobe
 from scans.engine.results import Service
 
-from .test_engine_servers import (  # noqa: F401 - fixtures
+from . import test_engine_servers as servers
+from .test_engine_servers import (
     LOOPBACK,
     SSH_ALGORITHMS,
-    _TLSHTTPServer,
     _serve,
-    expired_tls_server,
+    _TLSHTTPServer,
     free_port,
-    ftp_server,
     http_handler,
-    http_server,
     make_certificate,
     ssh_packet,
-    ssh_server,
     tcp_server,
-    telnet_server,
 )
+
+# Fixtures from the servers module (pytest finds fixtures among module attributes).
+http_server = servers.http_server
+expired_tls_server = servers.expired_tls_server
+ssh_server = servers.ssh_server
+ftp_server = servers.ftp_server
+telnet_server = servers.telnet_server
 
 TIMEOUT = 3.0
 
@@ -125,7 +127,8 @@ def test_tls_modern_server_is_clean(tmp_path):
     server = _TLSHTTPServer((LOOPBACK, 0), http_handler(tmp_path))
     server.context = context
     for port in _serve(server):
-        hello = tlsprobe.negotiate(LOOPBACK, port, tlsprobe.TLS12, list(tlsprobe.COMMON), timeout=TIMEOUT)  # fmt: skip
+        offer = list(tlsprobe.COMMON)
+        hello = tlsprobe.negotiate(LOOPBACK, port, tlsprobe.TLS12, offer, timeout=TIMEOUT)
         assert hello is not None and hello.version_name == "TLSv1.2"
         service = Service(port=port, protocol="tcp", name="https")
         found = qids(CHECKS["tls"].check_service(LOOPBACK, service, timeout=TIMEOUT))

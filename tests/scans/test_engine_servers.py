@@ -13,6 +13,7 @@ import socketserver
 import ssl
 import struct
 import threading
+import warnings
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -174,8 +175,10 @@ def http_handler(directory: Path) -> type[SimpleHTTPRequestHandler]:
 
 @pytest.fixture
 def http_server(tmp_path: Path) -> Iterator[int]:
-    (tmp_path / "backup.sql").write_text("-- not for the public\n")
-    yield from _serve(QuietHTTPServer((LOOPBACK, 0), http_handler(tmp_path)))
+    root = tmp_path / "http"  # its own directory: other fixtures of a test share tmp_path
+    root.mkdir()
+    (root / "backup.sql").write_text("-- not for the public\n")
+    yield from _serve(QuietHTTPServer((LOOPBACK, 0), http_handler(root)))
 
 
 def make_certificate(
@@ -210,7 +213,9 @@ def weak_server_context(cert: Path, key: Path) -> ssl.SSLContext:
     """Accepts TLS 1.0 and NULL ciphers, as old appliances do."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.set_ciphers("ALL:NULL-SHA256:NULL-SHA:@SECLEVEL=0")
-    context.minimum_version = ssl.TLSVersion.TLSv1
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # old on purpose
+        context.minimum_version = ssl.TLSVersion.TLSv1
     context.load_cert_chain(cert, key)
     return context
 
@@ -241,12 +246,14 @@ class _TLSHTTPServer(QuietHTTPServer):
 @pytest.fixture
 def expired_tls_server(tmp_path: Path) -> Iterator[int]:
     """HTTPS with an expired self-signed certificate, TLS 1.0 and NULL ciphers allowed."""
+    root = tmp_path / "https"
+    root.mkdir()
     now = datetime.now(UTC)
     cert, key = make_certificate(
-        tmp_path, not_before=now - timedelta(days=400), not_after=now - timedelta(days=35)
+        root, not_before=now - timedelta(days=400), not_after=now - timedelta(days=35)
     )
-    (tmp_path / "index.html").write_text("<html><title>Appliance</title></html>")
-    server = _TLSHTTPServer((LOOPBACK, 0), http_handler(tmp_path))
+    (root / "index.html").write_text("<html><title>Appliance</title></html>")
+    server = _TLSHTTPServer((LOOPBACK, 0), http_handler(root))
     server.context = weak_server_context(cert, key)
     yield from _serve(server)
 

@@ -1,0 +1,161 @@
+"""slice_ingest: hosts by (network, IP), detection statuses, idempotency, counters."""
+
+import pytest
+
+from assets.models import Host
+from scans import services
+from scans.engine.results import Finding, HostResult, SliceResult
+from scans.models import Detection, DetectionStatus, ScanStatus, SliceStatus
+from tests.factories import NetworkFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def launch(network, targets="127.0.0.1-127.0.0.4", type="vulnerability"):
+    return services.scan_launch(
+        actor=None, title="t", type=type, network=network, targets=targets
+    )
+
+
+def result_for(scan, hosts, error=""):
+    piece = scan.slices.get()
+    return SliceResult(
+        scan_id=scan.pk,
+        slice_id=piece.pk,
+        appliance=piece.appliance.name if piece.appliance else "lab-a",
+        started="2026-01-01T00:00:00+00:00",
+        finished="2026-01-01T00:00:05+00:00",
+        hosts=hosts,
+        addresses_probed=piece.addresses,
+        error=error,
+    )
+
+
+def tls_host(ip="127.0.0.2", *findings, checks=("tls", "http")):
+    return HostResult(ip=ip, findings=list(findings), checks_run=list(checks))
+
+
+def cert(port=8443):
+    return Finding(qid=938001, port=port, protocol="tcp", results=f"notAfter 2020 on {port}")
+
+
+def status_of(qid, port=8443):
+    return Detection.objects.get(vulnerability_id=qid, port=port).status
+
+
+def scan_once(lab, *hosts, type="vulnerability"):
+    scan = launch(lab, type=type)
+    outcome = services.slice_ingest(result=result_for(scan, list(hosts)))
+    scan.refresh_from_db()
+    return scan, outcome
+
+
+def test_new_active_fixed_reopened(lab, online, sent, kb):
+    online("lab-a")
+    scan, _ = scan_once(lab, tls_host("127.0.0.2", cert()))
+    assert scan.status == ScanStatus.FINISHED and scan.hosts_found == 1
+    d = Detection.objects.get()
+    assert (d.status, d.times_found, d.severity) == (DetectionStatus.NEW, 1, 2)
+    assert d.results == "notAfter 2020 on 8443" and d.network == lab
+    first_found = d.first_found
+
+    scan_once(lab, tls_host("127.0.0.2", cert()))
+    d.refresh_from_db()
+    assert (d.status, d.times_found, d.first_found) == (DetectionStatus.ACTIVE, 2, first_found)
+    assert d.last_found > first_found
+
+    scan_once(lab, tls_host("127.0.0.2"))  # the tls check ran and saw nothing
+    d.refresh_from_db()
+    assert d.status == DetectionStatus.FIXED and d.fixed_at is not None
+
+    scan_once(lab, tls_host("127.0.0.2", cert()))
+    d.refresh_from_db()
+    assert (d.status, d.times_found, d.fixed_at) == (DetectionStatus.REOPENED, 3, None)
+
+
+def test_not_fixed_when_the_check_did_not_run_or_the_host_was_not_found(lab, online, sent, kb):
+    online("lab-a")
+    scan_once(lab, tls_host("127.0.0.2", cert()))
+    scan_once(lab, tls_host("127.0.0.2", checks=("http",)))  # tls check skipped
+    assert status_of(938001) == DetectionStatus.NEW
+    scan_once(lab)  # host not up this time: not looked at
+    assert status_of(938001) == DetectionStatus.NEW
+
+
+def test_a_slice_delivered_twice_changes_nothing_the_second_time(lab, online, sent, kb):
+    online("lab-a")
+    scan = launch(lab)
+    result = result_for(scan, [tls_host("127.0.0.2", cert())])
+    assert services.slice_ingest(result=result).ingested
+    assert not services.slice_ingest(result=result).ingested
+    d = Detection.objects.get()
+    assert (d.times_found, d.status) == (1, DetectionStatus.NEW)
+    assert Host.objects.count() == 1 and scan.scan_hosts.count() == 1
+
+
+def test_hosts_are_per_network_and_counters_kept(lab, online, sent, kb):
+    online("lab-a")
+    twin = NetworkFactory(name="Twin", space="127.0.0.0/8")
+    online("twin-a", network=twin)
+    scan_once(lab, tls_host("127.0.0.2", cert(), cert(9443)), tls_host("127.0.0.3"))
+    scan_once(twin, tls_host("127.0.0.2", cert()))
+    assert Host.objects.filter(ip="127.0.0.2").count() == 2
+    lab.refresh_from_db()
+    twin.refresh_from_db()
+    assert lab.host_count == 2 and twin.host_count == 1
+    assert lab.open_findings == {"1": 0, "2": 2, "3": 0, "4": 0, "5": 0}
+    assert twin.open_findings["2"] == 1
+    scan_once(lab, tls_host("127.0.0.2"), tls_host("127.0.0.3"))
+    lab.refresh_from_db()
+    assert lab.open_findings["2"] == 0 and lab.host_count == 2
+
+
+def test_discovery_scan_records_hosts_but_no_detections(lab, online, sent, kb):
+    online("lab-a")
+    scan, outcome = scan_once(
+        lab, HostResult(ip="127.0.0.3", dns="lab3", findings=[cert()]), type="discovery"
+    )
+    assert outcome.hosts == 1 and outcome.detections == 0
+    assert not Detection.objects.exists()
+    host = Host.objects.get()
+    assert (host.ip, host.dns, host.network) == ("127.0.0.3", "lab3", lab)
+    # A later result without a name keeps the name known.
+    scan_once(lab, HostResult(ip="127.0.0.3"), type="discovery")
+    host.refresh_from_db()
+    assert host.dns == "lab3"
+
+
+def test_addresses_outside_the_slice_are_ignored(lab, online, sent, kb):
+    online("lab-a")
+    scan, outcome = scan_once(lab, tls_host("127.0.0.9", cert()), tls_host("127.0.0.1"))
+    assert outcome.hosts == 1
+    assert list(Host.objects.values_list("ip", flat=True)) == ["127.0.0.1"]
+
+
+def test_result_after_cancel_is_ignored(lab, online, sent, kb):
+    online("lab-a")
+    scan = launch(lab)
+    services.scan_cancel(actor=None, scan=scan)
+    assert not services.slice_ingest(result=result_for(scan, [tls_host("127.0.0.2", cert())])).ingested
+    assert not Host.objects.exists()
+
+
+def test_slice_error_ends_the_scan_in_error_with_the_reason(lab, online, sent, kb):
+    online("lab-a")
+    scan = launch(lab)
+    services.slice_ingest(result=result_for(scan, [], error="nmap is not installed"))
+    scan.refresh_from_db()
+    assert scan.status == ScanStatus.ERROR and "nmap is not installed" in scan.status_reason
+    assert scan.slices.get().status == SliceStatus.ERROR
+
+
+def test_scan_results_count_findings_by_severity(lab, online, sent, kb):
+    from scans.selectors import scan_findings_by_severity
+
+    online("lab-a")
+    scan, _ = scan_once(
+        lab,
+        tls_host("127.0.0.2", cert(), Finding(qid=938002, port=8443, protocol="tcp")),
+        tls_host("127.0.0.3", Finding(qid=986001, port=80, protocol="tcp")),
+    )
+    assert scan_findings_by_severity(scan=scan) == {"1": 1, "2": 1, "3": 1, "4": 0, "5": 0}
