@@ -14,6 +14,7 @@ import os
 import pytest
 
 from .netlab import NetLab, standard_networks, unavailable_reason
+from .netlab.system import stop_all
 
 
 def require_netns() -> None:
@@ -51,8 +52,7 @@ def lab(netlab, request):
     netlab.start_broker()
     yield netlab
     mine = netlab.procs[started:]
-    for proc in reversed(mine):
-        proc.stop(timeout=3)
+    stop_all(mine)
     report = getattr(request.node, "netns_report_call", None)
     if report is not None and report.failed:
         print(f"\n===== logs of the processes this test started (work folder {netlab.workdir})")
@@ -60,3 +60,30 @@ def lab(netlab, request):
             print(f"----- {proc.name} (exit {proc.popen.returncode})\n{proc.output(6000)}")
     # Back to the long-lived processes: the hosts' services.
     del netlab.procs[started:]
+
+
+@pytest.fixture
+def stack(lab, transactional_db, settings, api_as):
+    """The Enclave platform around the lab: central worker and scheduler running,
+    this process's Celery app sending to the lab's broker, a Manager's API client.
+    Appliances are started by the test (``stack.appliance(...)``)."""
+    from .stack import (
+        HEARTBEAT_INTERVAL,
+        OFFLINE_AFTER,
+        Stack,
+        database_url,
+        point_celery_at,
+        restore_celery,
+    )
+
+    settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER = OFFLINE_AFTER
+    settings.ENCLAVE_HEARTBEAT_INTERVAL = HEARTBEAT_INTERVAL
+    saved = point_celery_at(lab.broker.url)
+    platform = Stack(lab=lab, api=api_as("manager"), db_url=database_url())
+    try:
+        platform.start_central()
+        yield platform
+    finally:
+        # Before the database is flushed: nothing may write to it afterwards.
+        stop_all([*platform.appliances.values(), *platform.central])
+        restore_celery(saved)

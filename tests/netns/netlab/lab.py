@@ -30,6 +30,7 @@ from .system import (
     release_lock,
     run,
     start_time,
+    stop_all,
     try_connect,
     unavailable_reason,
     workdir_prefix,
@@ -42,9 +43,8 @@ VENV_PYTHON = Path(sys.executable)
 # No TCP port, no persistence: a restart of the broker loses what was queued.
 REDIS_ARGV = ["redis-server", "--port", "0", "--unixsocketperm", "700", "--save", "",
               "--appendonly", "no", "--daemonize", "no"]  # fmt: skip
-CENTRAL_WORKER_ARGV = [str(VENV_PYTHON), "-m", "celery", "-A", "config", "worker",
-                       "--pool", "threads", "--concurrency", "4", "--loglevel", "INFO",
-                       "--without-gossip", "--without-mingle"]  # fmt: skip
+CENTRAL_WORKER_OPTIONS = ["--pool", "threads", "--concurrency", "4", "--loglevel", "INFO",
+                          "--without-gossip", "--without-mingle"]  # fmt: skip
 
 
 # --- the lab's shape --------------------------------------------------------------------
@@ -227,9 +227,8 @@ class NetLab:
         if self._closed:
             return
         self._closed = True
-        for proc in reversed(self.procs):
-            with contextlib.suppress(Exception):
-                proc.stop(timeout=3)
+        with contextlib.suppress(Exception):
+            stop_all(self.procs, timeout=3)
         for ns in reversed(self._created_ns):
             with contextlib.suppress(Exception):
                 delete_namespace(ns)
@@ -499,14 +498,33 @@ class NetLab:
             cwd=REPO_ROOT,
         )
 
+    repo_root = REPO_ROOT
+
+    @staticmethod
+    def central_argv(command: str) -> list[str]:
+        """``celery -A config COMMAND`` with the lab's interpreter."""
+        return [str(VENV_PYTHON), "-m", "celery", "-A", "config", command]
+
     def start_central_worker(
-        self, database_url: str, *, queues: str = "ingest,central", **extra_env: str
+        self,
+        database_url: str,
+        *,
+        queues: str = "ingest,central",
+        name: str = "central_worker",
+        **extra_env: str,
     ) -> Proc:
         """The central Celery worker (ingest and the rest), in the root namespace."""
         env = self.enclave_env(DATABASE_URL=database_url, **extra_env)
         return self.spawn(
-            [*CENTRAL_WORKER_ARGV, "-Q", queues, "-n", f"central-{os.getpid()}@%h"],
-            name="central_worker",
+            [
+                *self.central_argv("worker"),
+                *CENTRAL_WORKER_OPTIONS,
+                "-Q",
+                queues,
+                "-n",
+                f"{name}-{os.getpid()}@%h",
+            ],  # fmt: skip
+            name=name,
             env=env,
             cwd=REPO_ROOT,
         )

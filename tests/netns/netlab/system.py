@@ -201,6 +201,20 @@ class Proc:
         return data[-tail:].decode(errors="replace")
 
 
+def stop_all(procs: list[Proc], timeout: float = 5) -> None:
+    """Stops several processes at once: SIGTERM to every group, then SIGKILL to the rest."""
+    for proc in procs:
+        if proc.alive():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + timeout
+    for proc in procs:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.popen.wait(timeout=max(0.0, deadline - time.monotonic()))
+    for proc in procs:
+        proc.kill9()
+
+
 def try_connect(ip: str, port: int) -> None:
     with socket.create_connection((ip, port), timeout=0.5):
         pass

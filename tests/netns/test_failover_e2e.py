@@ -1,0 +1,56 @@
+"""Two appliances in one network, "All Scanners in Network", and crashes.
+
+The appliances are real ``run_appliance`` processes inside network "a"'s two
+scanner machines; "crash" is SIGKILL to an appliance and everything it
+started (its nmap too), in the middle of its slice.
+"""
+
+import pytest
+
+from scans.models import ScanHost, ScanSlice
+
+from .stack import wait_for
+
+pytestmark = [pytest.mark.netns, pytest.mark.django_db(transaction=True)]
+
+TARGETS = "10.77.0.5-10.77.0.8"
+HOSTS = {f"10.77.0.{n}" for n in (5, 6, 7, 8)}
+
+
+def _network_with_two_appliances(stack):
+    net = stack.network("Plant A")
+    stack.appliance("netns-a1", net, "a", scanner=1)
+    stack.appliance("netns-a2", net, "a", scanner=2)
+    stack.wait_online("netns-a1", "netns-a2")
+    return net
+
+
+def _kill_mid_slice(stack, name: str) -> None:
+    wait_for(lambda: stack.scanning(name), timeout=30, what=f"{name} to run nmap", every=0.05)
+    stack.appliances[name].kill9()
+
+
+def test_killed_appliance_hands_its_slice_to_the_other_and_the_scan_finishes(stack):
+    net = _network_with_two_appliances(stack)
+    profile = stack.option_profile()
+
+    scan_id = stack.launch("Both scanners", net, TARGETS, profile)
+    slices = {s.number: s for s in ScanSlice.objects.filter(scan_id=scan_id)}
+    assert {s.appliance.name for s in slices.values()} == {"netns-a1", "netns-a2"}
+    assert sum(s.addresses for s in slices.values()) == 4  # targets split across both
+    _kill_mid_slice(stack, "netns-a1")
+
+    done = stack.wait_done(scan_id, timeout=120)
+    assert done["status"] == "finished", done
+    assert done["hosts_found"] == 4
+    moved = ScanSlice.objects.get(scan_id=scan_id, appliance__name="netns-a2", attempts=2)
+    assert moved.ingested_from == "netns-a2"
+
+    hosts = stack.all_pages(f"/api/v1/hosts/?network={net}&page_size=100")
+    assert {h["ip"] for h in hosts} == HOSTS
+    assert ScanHost.objects.filter(scan_id=scan_id).count() == 4
+    detections = stack.detections(network=net)
+    keys = [(d["ip"], d["qid"], d["port"], d["protocol"]) for d in detections]
+    assert len(keys) == len(set(keys))  # no duplicate detections
+    assert {d["ip"] for d in detections} == HOSTS
+    assert {d["times_found"] for d in detections} == {1}  # no slice ingested twice
