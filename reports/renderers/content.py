@@ -8,6 +8,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from django.db.models import QuerySet
+from django.utils.html import escape
+from django.utils.safestring import mark_safe
 
 from scans.models import Detection, DetectionStatus, Vulnerability, VulnerabilityKind
 
@@ -75,15 +77,21 @@ class Finding:
         kind = self.vulnerability.kind if self.vulnerability else ""
         return KIND_LABELS.get(kind, kind)
 
-    # The fixed-width columns of a printed line, one monospaced text run: far
-    # cheaper for WeasyPrint than a box per cell (MEASURED.md, bench/).
+    # A printed line is plain monospaced text, the severity its one coloured run:
+    # WeasyPrint's time grows with boxes, so no box per cell (see bench/).
     @property
-    def host_columns(self) -> str:
-        return f"{self.severity} {self.qid:<8}{self.status_label:<10}{self.port_display:<10}"
+    def host_line(self) -> str:
+        return (
+            f'<span class="s{self.severity}">{self.severity}</span> {self.qid:<8}'
+            f"{self.status_label:<10}{self.port_display:<10}{escape(self.title)}"
+        )
 
     @property
-    def vulnerability_columns(self) -> str:
-        return f"{self.status_label:<10}{self.port_display:<10}"
+    def vulnerability_line(self) -> str:
+        return (
+            f"{self.status_label:<10}{self.port_display:<10}"
+            f"{escape(self.ip)} · {escape(self.network)}"
+        )
 
 
 @dataclass(slots=True)
@@ -94,6 +102,16 @@ class Section:
     first: Finding
     findings: list[Finding] = field(default_factory=list)
     continued: bool = False
+
+    def lines(self, sort: str) -> str:
+        """The section's findings as the inside of one ``<pre>``, already escaped."""
+        if sort == ReportSort.VULNERABILITY:
+            header = "Status    Port      IP · Network"
+            body = "\n".join(f.vulnerability_line for f in self.findings)
+        else:
+            header = "S QID     Status    Port      Title"
+            body = "\n".join(f.host_line for f in self.findings)
+        return mark_safe(f'<b class="cols">{header}</b>\n{body}')  # noqa: S308 - parts escaped
 
 
 def iter_findings(

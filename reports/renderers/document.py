@@ -42,13 +42,15 @@ class Document:
     detections: object
     vulnerabilities: dict
 
-    def chunks(self, rows: int) -> Iterator[str]:
-        """The body as HTML fragments of about ``rows`` findings each."""
+    def chunks(self, rows: int) -> Iterator[tuple[str, int]]:
+        """The body as HTML fragments of about ``rows`` findings each (and their count)."""
         template = get_template("reports/document/sections.html")
         findings = iter_findings(self.detections, self.vulnerabilities, FETCH_ROWS)
-        for sections in iter_chunks(iter_sections(findings, self.report.sort), rows):
+        sort = self.report.sort
+        for sections in iter_chunks(iter_sections(findings, sort), rows):
+            pairs = [(s, s.lines(sort)) for s in sections]
             yield (
-                template.render({"sections": sections, "sort": self.report.sort}),
+                template.render({"sections": pairs, "sort": sort}),
                 sum(len(s.findings) for s in sections),
             )
 

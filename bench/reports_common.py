@@ -1,0 +1,197 @@
+"""Shared set-up for the report benchmarks: their own PostgreSQL database
+(``enclave_bench_reports``), data made with COPY, and a peak-memory sampler that
+counts the benchmark process and its worker processes together."""
+
+from __future__ import annotations
+
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+BENCH_DB = "enclave_bench_reports"
+SERVER = os.environ.get("BENCH_PG", "postgres://postgres@127.0.0.1:5432")
+
+
+def setup_django(media_root: str) -> None:
+    """Points Django at the benchmark database (created and migrated if needed)."""
+    import psycopg
+
+    with psycopg.connect(f"{SERVER}/postgres", autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [BENCH_DB]).fetchone()
+        if not exists:
+            conn.execute(f'CREATE DATABASE "{BENCH_DB}"')
+    os.environ["DATABASE_URL"] = f"{SERVER}/{BENCH_DB}"
+    os.environ["ENCLAVE_MEDIA_ROOT"] = media_root
+    # report_create enqueues the Celery task on commit; the benchmark renders in
+    # this process instead, so that message goes to a broker that forgets it.
+    os.environ["CELERY_BROKER_URL"] = "memory://"
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    os.environ.setdefault("LOG_LEVEL", "WARNING")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0, interactive=False)
+
+
+def reset_data() -> None:
+    """Empties what the benchmarks fill (this database is theirs alone)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE reports_report, scans_detection, assets_host_tags, assets_host "
+            "RESTART IDENTITY CASCADE"
+        )
+        cursor.execute("DELETE FROM assets_assetgrouprange")
+        cursor.execute("DELETE FROM assets_assetgroup")
+        cursor.execute("DELETE FROM scans_vulnerability WHERE qid >= 800000 AND qid < 900000")
+        cursor.execute("DELETE FROM networks_network WHERE name LIKE 'Bench %%'")
+
+
+def make_data(*, networks: int, hosts_per_network: int, findings_per_host: int, vulns: int = 400):
+    """Hosts with the same IPs in every network (the overlap the product is about),
+    ``findings_per_host`` detections each, written with COPY. Returns the networks."""
+    from django.db import connection
+    from django.utils import timezone
+
+    from networks import iprange
+    from networks.models import Network
+    from scans.models import Vulnerability
+
+    reset_data()
+    now = timezone.now()
+    nets = [
+        Network.objects.create(name=f"Bench {chr(65 + i)} Corp", address_space="10.0.0.0/8")
+        for i in range(networks)
+    ]
+    Vulnerability.objects.bulk_create(
+        Vulnerability(
+            qid=800000 + q,
+            title=f"Benchmark vulnerability {q} in a network service component",
+            severity=1 + q % 5,
+            kind=("confirmed", "potential", "info")[q % 3],
+            category="Bench",
+            cves=[f"CVE-2024-{10000 + q}"],
+            diagnosis="Found by the benchmark.",
+            solution="Upgrade the component to the fixed release.",
+        )
+        for q in range(vulns)
+    )
+    started = time.perf_counter()
+    raw = connection.connection  # psycopg 3
+    with raw.cursor() as cursor:
+        with cursor.copy(
+            "COPY assets_host (network_id, ip, ip_key, dns, netbios, os, first_found, "
+            "last_scanned) FROM STDIN"
+        ) as copy:
+            for net in nets:
+                for h in range(hosts_per_network):
+                    ip = f"10.{h // 65536}.{h // 256 % 256}.{h % 256}"
+                    copy.write_row(
+                        (
+                            net.pk,
+                            ip,
+                            iprange.ip_key(ip),
+                            f"h{h}.bench.example",
+                            "",
+                            "Linux",
+                            now,
+                            now,
+                        )
+                    )
+        cursor.execute("SELECT id, network_id FROM assets_host ORDER BY id")
+        hosts = cursor.fetchall()
+        statuses = ("new", "active", "reopened", "fixed")
+        with cursor.copy(
+            "COPY scans_detection (network_id, host_id, qid, port, protocol, severity, status, "
+            "first_found, last_found, times_found, results) FROM STDIN"
+        ) as copy:
+            for n, (host_id, network_id) in enumerate(hosts):
+                for f in range(findings_per_host):
+                    q = (n * 7 + f * 13) % vulns
+                    copy.write_row(
+                        (
+                            network_id,
+                            host_id,
+                            800000 + q,
+                            443 + f,
+                            "tcp",
+                            1 + q % 5,
+                            statuses[(n + f) % 4],
+                            now,
+                            now,
+                            1 + f % 3,
+                            "Banner: bench/1.0",
+                        )
+                    )
+        cursor.execute("ANALYZE assets_host")
+        cursor.execute("ANALYZE scans_detection")
+    raw.commit()
+    elapsed = time.perf_counter() - started
+    count = len(hosts) * findings_per_host
+    print(f"data: {len(hosts):,} hosts, {count:,} detections by COPY in {elapsed:.1f} s")
+    return nets
+
+
+def bench_user():
+    from accounts.models import Role, User
+
+    user, _ = User.objects.get_or_create(username="bench", defaults={"role": Role.MANAGER})
+    return user
+
+
+class PeakMemory:
+    """Samples the resident memory of this process plus its children every 50 ms."""
+
+    def __init__(self):
+        self.peak = 0
+        self._stop = threading.Event()
+
+    @staticmethod
+    def _rss(pid: int) -> int:
+        try:
+            with open(f"/proc/{pid}/statm") as f:
+                return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        except (FileNotFoundError, ProcessLookupError):
+            return 0
+
+    @staticmethod
+    def _children(pid: int) -> list[int]:
+        found = []
+        try:
+            for task in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{task}/children") as f:
+                    found.extend(int(c) for c in f.read().split())
+        except FileNotFoundError:
+            pass
+        return found
+
+    def now(self) -> int:
+        todo, total = [os.getpid()], 0
+        while todo:
+            pid = todo.pop()
+            total += self._rss(pid)
+            todo.extend(self._children(pid))
+        return total
+
+    def _run(self):
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.now())
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self.peak = self.now()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
