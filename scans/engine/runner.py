@@ -165,21 +165,25 @@ def check_host(
     *,
     deadline: float,
     timeout: float = CHECK_TIMEOUT,
+    identified: bool = True,
     should_cancel: ShouldCancel | None = None,
 ) -> None:
     """Run ``checks`` against ``host`` (in place): findings and checks_run.
 
     A check is recorded as run only if it reached a verdict on every service it
     applies to; a refused connection, a timeout or the host deadline leaves it out.
+    ``identified`` says whether nmap's service detection named the services.
     """
     for check in checks:
         if time.monotonic() > deadline or (should_cancel is not None and should_cancel()):
             break
         findings: list[Finding] = list(check.check_host(host))
         complete = True
+        applied = False
         for service in host.services:
             if service.state != "open" or not check.applies(service):
                 continue
+            applied = True
             if time.monotonic() > deadline:
                 complete = False
                 break
@@ -189,9 +193,17 @@ def check_host(
                 complete = False
                 logger.info("check %s on %s:%s: %s", check.name, host.ip, service.port, error)
         host.findings.extend(findings)
-        if complete:
+        # Without -sV an unusual port has no service name, so "applies to nothing"
+        # proves nothing: such a check is recorded only where it found work.
+        judged = applied or identified or not _probes(check)
+        if complete and judged:
             host.checks_run.append(check.name)
     host.findings = _unique(host.findings)
+
+
+def _probes(check: Check) -> bool:
+    """Whether the check judges individual services (overrides check_service)."""
+    return type(check).check_service is not Check.check_service
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
@@ -264,7 +276,13 @@ def _run(
     result.addresses_probed = total
     progress(0, total)
 
+    def stop_if_cancelled() -> None:
+        if should_cancel is not None and should_cancel():
+            raise Cancelled("cancelled")
+
+    stop_if_cancelled()
     up = discover(spec, ranges, should_cancel)
+    stop_if_cancelled()
     done = total - len(up)
     progress(done, total)
     if spec.scan_type == "discovery":
@@ -273,8 +291,6 @@ def _run(
         return
     if not up:
         return
-    if should_cancel is not None and should_cancel():
-        raise Cancelled("cancelled")
 
     scanned = scan_ports(spec, [h.ip for h in up], should_cancel)
     hosts = [_host_result(scanned.get(h.ip, h)) for h in up]
@@ -285,7 +301,13 @@ def _run(
 
     def work(host: HostResult) -> HostResult:
         deadline = time.monotonic() + spec.host_timeout
-        check_host(host, checks, deadline=deadline, should_cancel=should_cancel)
+        check_host(
+            host,
+            checks,
+            deadline=deadline,
+            identified=spec.service_detection,
+            should_cancel=should_cancel,
+        )
         host.findings.append(_scan_info(spec, host, version))
         return host
 
@@ -297,5 +319,4 @@ def _run(
             done += 1
             progress(done, total)
     result.hosts.sort(key=lambda h: iprange.ip_key(h.ip))
-    if should_cancel is not None and should_cancel():
-        raise Cancelled("cancelled")
+    stop_if_cancelled()
