@@ -70,13 +70,13 @@ def _nmap_timeout(spec: SliceSpec, hosts: int) -> float:
 
 def _scan(
     cmd_for: Callable[[bool], list[str]],
-    ranges_or_ips: list[tuple[bool, list[str]]],
+    groups: list[tuple[bool, list[str]]],
     spec: SliceSpec,
     hosts: int,
     should_cancel: ShouldCancel | None,
 ) -> list[NmapHost]:
     found: list[NmapHost] = []
-    for ipv6, targets in ranges_or_ips:
+    for ipv6, targets in groups:
         xml = nmap.run_nmap(
             cmd_for(ipv6),
             targets,
@@ -192,6 +192,11 @@ def check_host(
             except CheckError as error:
                 complete = False
                 logger.info("check %s on %s:%s: %s", check.name, host.ip, service.port, error)
+            except Exception:
+                # A bug met an odd service: logged with its traceback, the check counts
+                # as not run on this host, and the other hosts of the scan go on.
+                complete = False
+                logger.exception("check %s crashed on %s:%s", check.name, host.ip, service.port)
         host.findings.extend(findings)
         # Without -sV an unusual port has no service name, so "applies to nothing"
         # proves nothing: such a check is recorded only where it found work.
@@ -293,13 +298,24 @@ def _run(
         return
 
     scanned = scan_ports(spec, [h.ip for h in up], should_cancel)
-    hosts = [_host_result(scanned.get(h.ip, h)) for h in up]
-    if any(h.os == "" for h in hosts):
-        for host, found in zip(hosts, up, strict=True):
-            host.os = host.os or found.os
+    stop_if_cancelled()
+    hosts, unfinished = [], set()
+    for found in up:
+        ports = scanned.get(found.ip)
+        if ports is None or ports.timed_out:
+            # An unfinished port scan proves no port closed: no checks, nothing "fixed".
+            unfinished.add(found.ip)
+            hosts.append(HostResult(ip=found.ip, os=found.os))
+        else:
+            hosts.append(_host_result(ports))
+            hosts[-1].os = hosts[-1].os or found.os
     version = nmap_version()
 
     def work(host: HostResult) -> HostResult:
+        if host.ip in unfinished:
+            note = f"Port scan did not finish within {spec.host_timeout} s; no checks ran"
+            host.findings.append(Finding(QID_SCAN_INFO, 0, "", note))
+            return host
         deadline = time.monotonic() + spec.host_timeout
         check_host(
             host,

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import shutil
 import socket
 import ssl
+import subprocess
+import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -288,3 +293,50 @@ def test_checks_apply_only_to_their_services():
     assert CHECKS["http"].applies(https) and CHECKS["tls"].applies(https)
     assert not CHECKS["tls"].applies(ssh_service)
     assert not CHECKS["ftp"].applies(Service(port=990, protocol="tcp", name="ftp", tunnel="ssl"))
+
+
+SSHD = Path("/usr/sbin/sshd")
+
+
+@pytest.fixture
+def real_sshd(tmp_path):
+    """Debian's OpenSSH server on a free loopback port, default algorithms."""
+    if not SSHD.exists() or not shutil.which("ssh-keygen"):
+        pytest.skip("openssh-server is not installed")
+    key = tmp_path / "host_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    Path("/run/sshd").mkdir(exist_ok=True)  # sshd's privilege separation directory
+    port = free_port()
+    config = tmp_path / "sshd_config"
+    config.write_text(
+        f"ListenAddress {LOOPBACK}\nPort {port}\nHostKey {key}\n"
+        f"PidFile {tmp_path / 'sshd.pid'}\nUsePAM no\n"
+    )
+    proc = subprocess.Popen([str(SSHD), "-D", "-e", "-f", str(config)], stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(50):  # up within a few hundred milliseconds
+            with contextlib.suppress(OSError), socket.create_connection((LOOPBACK, port), 0.2):
+                break
+            time.sleep(0.05)
+        yield port
+    finally:
+        proc.terminate()
+        proc.wait(5)
+
+
+def test_ssh_check_reads_a_real_openssh_server(real_sshd):
+    service = Service(port=real_sshd, protocol="tcp", name="ssh")
+    findings = CHECKS["ssh"].check_service(LOOPBACK, service, timeout=TIMEOUT)
+    found = qids(findings)
+    assert by_qid(findings, ssh.QID_VERSION).results.startswith("SSH-2.0-OpenSSH_")
+    algorithms = by_qid(findings, ssh.QID_ALGORITHMS).results
+    assert "curve25519-sha256" in algorithms and "ssh-ed25519" in algorithms
+    # A current sshd: strict key exchange, no CBC, SHA-1 kex, DSA or SSH-1.
+    assert not found & {
+        ssh.QID_TERRAPIN,
+        ssh.QID_CBC,
+        ssh.QID_WEAK_KEX,
+        ssh.QID_DSA_HOSTKEY,
+        ssh.QID_PROTOCOL1,
+        ssh.QID_WEAK_CIPHER,
+    }

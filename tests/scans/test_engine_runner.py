@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import socket
 import time
 
 import pytest
 
 from scans.engine import runner
 from scans.engine.checks import CHECKS, ftp, http, info, redis, ssh, telnet, tls
+from scans.engine.checks.base import Check
 from scans.engine.kb import KB_BY_QID, KB_ENTRIES, QID_CHECK
+from scans.engine.nmap import NmapHost
 from scans.engine.results import HostResult, Service, SliceResult, SliceSpec
 
 from . import test_engine_servers as servers
@@ -192,3 +195,53 @@ def test_every_qid_a_check_can_emit_is_in_the_kb():
     for qid in emitted:
         module = KB_BY_QID[qid]["check"]
         assert module in CHECKS
+
+
+def _redis_on_ipv6_loopback() -> bool:
+    try:
+        with socket.create_connection(("::1", 6379), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+@pytest.mark.e2e
+@pytest.mark.skipif(not _redis_on_ipv6_loopback(), reason="no Redis on [::1]:6379")
+def test_ipv6_loopback_is_scanned_with_nmap_dash_6():
+    result = runner.run_slice(
+        spec(targets=["::1"], tcp_ports="6379", checks=["redis"], service_detection=False),
+        appliance="a",
+    )
+    assert result.error == ""
+    assert [h.ip for h in result.hosts] == ["::1"]
+    assert redis.QID_NO_AUTH in {f.qid for f in result.hosts[0].findings}
+    assert result.hosts[0].checks_run == ["info", "redis"]
+
+
+@pytest.mark.e2e
+def test_host_whose_port_scan_timed_out_gets_no_checks(monkeypatch, ssh_server):
+    def timed_out(spec, ips, should_cancel=None):
+        return {ip: NmapHost(ip=ip, state="up", timed_out=True) for ip in ips}
+
+    monkeypatch.setattr(runner, "scan_ports", timed_out)
+    result = runner.run_slice(spec(tcp_ports=str(ssh_server)), appliance="a")
+    host = result.hosts[0]
+    assert host.checks_run == [] and host.services == []
+    assert [f.qid for f in host.findings] == [info.QID_SCAN_INFO]
+    assert "did not finish" in host.findings[0].results
+
+
+def test_a_crashing_check_does_not_stop_the_others(caplog):
+    class Broken(Check):
+        name = "broken"
+
+        def applies(self, service):
+            return True
+
+        def check_service(self, ip, service, *, timeout):
+            raise IndexError("parser bug")
+
+    host = HostResult(ip=LOOPBACK, services=[Service(port=1, protocol="tcp", name="x")])
+    runner.check_host(host, [Broken(), CHECKS["info"]], deadline=time.monotonic() + 5)
+    assert host.checks_run == ["info"]
+    assert "check broken crashed" in caplog.text and "parser bug" in caplog.text
