@@ -209,20 +209,20 @@ def parse_xml(text: str) -> list[NmapHost]:
             if state is None or state.get("state") != "open":
                 continue  # "open|filtered" (UDP silence) proves nothing
             svc = port.find("service")
-            get = svc.get if svc is not None else (lambda _key, default="": default)
+            attrs = svc.attrib if svc is not None else {}
             services.append(
                 Service(
                     port=int(port.get("portid", "0")),
                     protocol=port.get("protocol", "tcp"),
                     state="open",
-                    name=get("name", ""),
-                    product=get("product", ""),
-                    version=get("version", ""),
-                    extrainfo=get("extrainfo", ""),
-                    tunnel=get("tunnel", ""),
+                    name=attrs.get("name", ""),
+                    product=attrs.get("product", ""),
+                    version=attrs.get("version", ""),
+                    extrainfo=attrs.get("extrainfo", ""),
+                    tunnel=attrs.get("tunnel", ""),
                 )
             )
-            ostypes.append(get("ostype", ""))
+            ostypes.append(attrs.get("ostype", ""))
         hostnames = [h.get("name", "") for h in node.findall("hostnames/hostname") if h.get("name")]
         hosts.append(
             NmapHost(

@@ -71,7 +71,7 @@ RULES: list[Rule] = [
     # OpenSSH (portable versions: "p" levels matter)
     Rule(38700, OPENSSH, ((None, "4.4p1"), ("8.5p1", "9.8p1"))),  # CVE-2024-6387 regreSSHion
     Rule(38701, OPENSSH, ((None, "9.3p2"),)),  # CVE-2023-38408 ssh-agent PKCS#11
-    Rule(38702, OPENSSH, (("9.1p1", "9.2p1"),)),  # CVE-2023-25136 pre-auth double free
+    Rule(38702, OPENSSH, (("9.1", "9.2"),)),  # CVE-2023-25136 pre-auth double free
     Rule(38703, OPENSSH, ((None, "7.8"),)),  # CVE-2018-15473 user enumeration
     Rule(38704, OPENSSH, ((None, "7.3"),)),  # CVE-2016-6210 user enumeration (timing)
     Rule(38705, OPENSSH, ((None, "7.4"),)),  # CVE-2016-10009..10012
