@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from itertools import combinations
+from functools import lru_cache
 
 from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
@@ -189,36 +189,54 @@ class Overlap:
     network_a: Network
     network_b: Network
     ranges: list[iprange.IPRange]
+    ranges_text: str = ""
     # None until overlaps_refresh has counted this overlap.
     hosts_in_both: int | None = None
     counted_at: object = None
 
-    @property
-    def ranges_text(self) -> str:
-        return iprange.format_ranges(self.ranges)
+
+@lru_cache(maxsize=4096)
+def _ranges_text(ranges: tuple[iprange.IPRange, ...]) -> str:
+    return iprange.format_ranges(ranges)
 
 
 def overlap_pairs() -> list[Overlap]:
     """Every pair of custom networks whose address spaces overlap, and where.
 
-    Two queries (networks, ranges); the intersections are computed in Python
-    from the merged range rows. Built-in networks have no address space, so
-    they overlap nothing by space.
+    Two queries (networks, ranges), then one sweep over all range rows sorted
+    by start: each range meets only the ranges still open at its start, so
+    the work grows with the overlaps, not with the square of the networks.
+    Built-in networks have no address space, so they overlap nothing by space.
     """
     if not settings.ENCLAVE_NETWORKS_ENABLED:
         return []
-    networks = {n.pk: n for n in Network.objects.custom().order_by("name")}
-    spaces: dict[int, list[iprange.IPRange]] = defaultdict(list)
-    for network_id, start, end in AddressRange.objects.filter(
-        network__kind=NetworkKind.CUSTOM
-    ).values_list("network_id", "start_key", "end_key"):
-        spaces[network_id].append(iprange.IPRange.from_keys(start, end))
+    networks = {n.pk: n for n in Network.objects.custom()}
+    rows = sorted(
+        (iprange.from_key(start), iprange.from_key(end), network_id)
+        for network_id, start, end in AddressRange.objects.filter(
+            network__kind=NetworkKind.CUSTOM
+        ).values_list("network_id", "start_key", "end_key")
+    )
+    pieces: dict[tuple[int, int], list[iprange.IPRange]] = defaultdict(list)
+    open_rows: list[tuple[int, int, int]] = []
+    for start, end, network_id in rows:
+        open_rows = [r for r in open_rows if r[1] >= start]
+        for _, other_end, other_id in open_rows:
+            if other_id != network_id:
+                pair = (min(network_id, other_id), max(network_id, other_id))
+                pieces[pair].append(iprange.IPRange(start, min(end, other_end)))
+        open_rows.append((start, end, network_id))
     out = []
-    ordered = sorted((pk for pk in networks if spaces.get(pk)), key=lambda pk: pk)
-    for a, b in combinations(ordered, 2):
-        common = iprange.intersect(spaces[a], spaces[b])
-        if common:
-            out.append(Overlap(network_a=networks[a], network_b=networks[b], ranges=common))
+    for (a, b), found in pieces.items():
+        common = tuple(iprange.merge(found))
+        out.append(
+            Overlap(
+                network_a=networks[a],
+                network_b=networks[b],
+                ranges=list(common),
+                ranges_text=_ranges_text(common),
+            )
+        )
     out.sort(key=lambda o: (o.network_a.name.lower(), o.network_b.name.lower()))
     return out
 
@@ -232,10 +250,14 @@ def network_overlaps() -> list[Overlap]:
     pairs = overlap_pairs()
     if not pairs:
         return pairs
-    counted = {(o.network_a_id, o.network_b_id): o for o in NetworkOverlap.objects.all()}
+    counted = {
+        (a, b): (ranges, hosts, when)
+        for a, b, ranges, hosts, when in NetworkOverlap.objects.values_list(
+            "network_a_id", "network_b_id", "ranges", "hosts_in_both", "counted_at"
+        )
+    }
     for pair in pairs:
         stored = counted.get((pair.network_a.pk, pair.network_b.pk))
-        if stored is not None and stored.ranges == pair.ranges_text:
-            pair.hosts_in_both = stored.hosts_in_both
-            pair.counted_at = stored.counted_at
+        if stored is not None and stored[0] == pair.ranges_text:
+            pair.hosts_in_both, pair.counted_at = stored[1], stored[2]
     return pairs

@@ -1,6 +1,7 @@
 import django_tables2 as tables
 from django.urls import reverse
-from django.utils.html import format_html, format_html_join
+from django.utils import timezone
+from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from networks.models import Network
@@ -15,76 +16,139 @@ SELECT_ALL = (
     "this.closest('table').querySelectorAll('td input[name=hosts]')"
     ".forEach(box => { box.checked = this.checked; })"
 )
+EMPTY = "—"
 
 
-class SeverityColumn(tables.Column):
-    """Open findings of one severity, from Network.open_findings (kept by ingest)."""
-
-    def __init__(self, severity: int, **kwargs):
-        self.severity = severity
-        super().__init__(
-            empty_values=(),
-            orderable=False,
-            verbose_name=format_html('<span class="sev sev-{0}">{0}</span>', severity),
-            **kwargs,
-        )
-
-    def render(self, record):
-        value = (record.open_findings or {}).get(str(self.severity), 0)
-        return value or "—"
+def _when(value) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else EMPTY
 
 
-class NetworkHostsTable(tables.Table):
+class FastBodyTable(tables.Table):
+    """A django-tables2 table whose body is rendered in one Python pass.
+
+    Columns, headers, attributes and the template (includes/table.html) stay
+    django-tables2's; only the cells differ. Per cell, django-tables2
+    inspects the render method's signature and sends the value through the
+    template engine (a DateTimeColumn compiles a template for every cell):
+    about half a millisecond a cell on our machines, 200 ms for a page of 50
+    hosts. Here a cell is ``cell_<column>(record)`` returning safe HTML, or
+    the escaped value of the column's accessor.
+    """
+
+    class Meta:
+        template_name = "assets/includes/fast_table.html"
+
+    def row_attrs_html(self, record, index: int) -> str:
+        return ' class="odd"' if index % 2 else ' class="even"'
+
+    def fast_rows(self):
+        columns = []
+        for bound in self.columns:
+            attrs = bound.attrs.get("td")
+            columns.append(
+                (
+                    getattr(self, f"cell_{bound.name}", None),
+                    tables.A(bound.accessor),
+                    f" {attrs.as_html()}" if attrs else "",
+                )
+            )
+        for index, row in enumerate(self.paginated_rows):
+            record = row.record
+            cells = []
+            for cell, accessor, td_attrs in columns:
+                if cell is not None:
+                    content = cell(record)
+                else:
+                    value = accessor.resolve(record, quiet=True)
+                    content = EMPTY if value in (None, "") else conditional_escape(value)
+                cells.append(f"<td{td_attrs}>{content}</td>")
+            yield (
+                # Every cell is escaped or built with format_html above.
+                mark_safe(f"<tr{self.row_attrs_html(record, index)}>{''.join(cells)}</tr>"),  # noqa: S308
+                record,
+            )
+
+
+class NetworkHostsTable(FastBodyTable):
     """Host Assets: one row per network; a row expands in place to its hosts."""
 
     name = tables.Column(verbose_name="Network", orderable=False)
     host_count = tables.Column(verbose_name="Hosts", orderable=False)
-    sev5 = SeverityColumn(5)
-    sev4 = SeverityColumn(4)
-    sev3 = SeverityColumn(3)
-    sev2 = SeverityColumn(2)
-    sev1 = SeverityColumn(1)
+    sev5 = tables.Column(
+        empty_values=(), orderable=False, verbose_name=mark_safe('<span class="sev sev-5">5</span>')
+    )
+    sev4 = tables.Column(
+        empty_values=(), orderable=False, verbose_name=mark_safe('<span class="sev sev-4">4</span>')
+    )
+    sev3 = tables.Column(
+        empty_values=(), orderable=False, verbose_name=mark_safe('<span class="sev sev-3">3</span>')
+    )
+    sev2 = tables.Column(
+        empty_values=(), orderable=False, verbose_name=mark_safe('<span class="sev sev-2">2</span>')
+    )
+    sev1 = tables.Column(
+        empty_values=(), orderable=False, verbose_name=mark_safe('<span class="sev sev-1">1</span>')
+    )
 
     class Meta:
         model = Network
         fields = ("name", "host_count")
         template_name = "assets/network_hosts_table.html"
         attrs = {"class": "network-hosts"}
-        row_attrs = {"id": lambda record: f"network-{record.pk}"}
 
-    def render_name(self, record):
-        expand = reverse("assets:network_hosts", args=[record.pk])
-        page = reverse("assets:host_list")
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.page_url = reverse("assets:host_list")
+        # "/assets/networks/0/hosts/" with the id swapped in: one reverse, not one a row.
+        self.expand_url = reverse("assets:network_hosts", args=[0]).replace("/0/", "/{}/")
+
+    def row_attrs_html(self, record, index: int) -> str:
+        return f' id="network-{record.pk}"{super().row_attrs_html(record, index)}'
+
+    def cell_name(self, record):
         return format_html(
             '<a class="expand" href="{page}?open={pk}#network-{pk}" hx-get="{expand}" '
             'hx-target="#hosts-of-{pk}" hx-select="#network-{pk}-hosts" hx-swap="innerHTML" '
             'hx-push-url="false" aria-controls="hosts-of-{pk}">&#9656; {name}</a>',
-            page=page,
+            page=self.page_url,
             pk=record.pk,
-            expand=expand,
+            expand=self.expand_url.format(record.pk),
             name=record.name,
         )
 
-    def render_host_count(self, value):
-        return f"{value:,}"
+    def cell_host_count(self, record):
+        return f"{record.host_count:,}"
+
+    def _severity(self, record, severity: int):
+        return (record.open_findings or {}).get(str(severity)) or EMPTY
+
+    def cell_sev5(self, record):
+        return self._severity(record, 5)
+
+    def cell_sev4(self, record):
+        return self._severity(record, 4)
+
+    def cell_sev3(self, record):
+        return self._severity(record, 3)
+
+    def cell_sev2(self, record):
+        return self._severity(record, 2)
+
+    def cell_sev1(self, record):
+        return self._severity(record, 1)
 
 
-class HostTable(tables.Table):
+class HostTable(FastBodyTable):
     """A page of one network's hosts in IP order (keyset pages: see selectors)."""
 
     select = tables.CheckBoxColumn(accessor="pk", orderable=False)
-    ip = tables.Column(
-        verbose_name="IP",
-        linkify=True,
-        orderable=False,
-        attrs={"td": {"class": "ip"}, "a": LEAVE_TABLE},
-    )
+    ip = tables.Column(verbose_name="IP", orderable=False, attrs={"td": {"class": "ip"}})
     dns = tables.Column(verbose_name="DNS", orderable=False)
     netbios = tables.Column(verbose_name="NetBIOS", orderable=False)
     os = tables.Column(verbose_name="OS", orderable=False)
     tags = tables.Column(empty_values=(), orderable=False)
-    first_found = tables.DateTimeColumn(format="Y-m-d H:i", orderable=False)
-    last_scanned = tables.DateTimeColumn(format="Y-m-d H:i", orderable=False)
+    first_found = tables.Column(orderable=False)
+    last_scanned = tables.Column(orderable=False)
 
     class Meta:
         model = Host
@@ -93,23 +157,42 @@ class HostTable(tables.Table):
         attrs = {"class": "hosts"}
         empty_text = "No hosts match."
 
-    def __init__(self, *args, keyset=None, page_url="", form_id="tag-form", **kwargs):
+    def __init__(self, *args, keyset=None, form_id="tag-form", **kwargs):
         if form_id is None:
             kwargs.setdefault("exclude", ("select",))
         super().__init__(*args, **kwargs)
         self.keyset = keyset
-        self.page_url = page_url
+        self.form_id = form_id
+        self.detail_url = reverse("assets:host_detail", args=[0]).replace("/0/", "/{}/")
         if form_id:
             self.columns["select"].column.attrs = {
-                "td__input": {"name": "hosts", "form": form_id},
                 "th__input": {"aria-label": "Select all", "onclick": SELECT_ALL},
             }
 
-    def render_tags(self, record):
+    def cell_select(self, record):
+        return format_html(
+            '<input type="checkbox" name="hosts" value="{}" form="{}" aria-label="Select {}">',
+            record.pk,
+            self.form_id,
+            record.ip,
+        )
+
+    def cell_ip(self, record):
+        return format_html(
+            '<a href="{}" hx-boost="false">{}</a>', self.detail_url.format(record.pk), record.ip
+        )
+
+    def cell_tags(self, record):
         tags = record.tags.all()  # prefetched
         if not tags:
-            return "—"
+            return EMPTY
         return format_html_join(" ", '<span class="badge">{}</span>', ((t.name,) for t in tags))
+
+    def cell_first_found(self, record):
+        return _when(record.first_found)
+
+    def cell_last_scanned(self, record):
+        return _when(record.last_scanned)
 
 
 class AssetGroupTable(tables.Table):
@@ -143,26 +226,36 @@ class TagTable(tables.Table):
         order_by = ("name",)
 
 
-class OverlapTable(tables.Table):
-    network_a = tables.Column(
-        verbose_name="Network", linkify=True, orderable=False, attrs={"a": LEAVE_TABLE}
-    )
-    network_b = tables.Column(
-        verbose_name="Overlaps with", linkify=True, orderable=False, attrs={"a": LEAVE_TABLE}
-    )
-    ranges = tables.Column(
-        accessor="ranges_text", verbose_name="Overlapping ranges", orderable=False
-    )
+class OverlapTable(FastBodyTable):
+    network_a = tables.Column(verbose_name="Network", orderable=False)
+    network_b = tables.Column(verbose_name="Overlaps with", orderable=False)
+    ranges = tables.Column(verbose_name="Overlapping ranges", orderable=False)
     hosts_in_both = tables.Column(verbose_name="Hosts in both", empty_values=(), orderable=False)
 
     class Meta:
+        template_name = "assets/includes/fast_table.html"
         attrs = {"class": "overlaps"}
         empty_text = "No two networks' address spaces overlap."
 
-    def render_ranges(self, value):
-        return format_html("<code>{}</code>", value)
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.network_url = reverse("networks:network_detail", args=[0]).replace("/0/", "/{}/")
 
-    def render_hosts_in_both(self, record):
+    def _network(self, network):
+        return format_html(
+            '<a href="{}" hx-boost="false">{}</a>', self.network_url.format(network.pk), network
+        )
+
+    def cell_network_a(self, record):
+        return self._network(record.network_a)
+
+    def cell_network_b(self, record):
+        return self._network(record.network_b)
+
+    def cell_ranges(self, record):
+        return format_html("<code>{}</code>", record.ranges_text)
+
+    def cell_hosts_in_both(self, record):
         if record.hosts_in_both is None:
             return mark_safe('<span class="muted">not counted yet</span>')  # noqa: S308
         return f"{record.hosts_in_both:,}"

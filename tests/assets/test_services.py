@@ -1,9 +1,13 @@
+import random
+from itertools import combinations
+
 import pytest
 from django.core.exceptions import ValidationError
 
 from accounts.models import AuditEntry
 from assets import selectors, services
 from assets.models import AssetGroup, AssetGroupRange, Host, NetworkOverlap
+from networks import iprange
 from networks.models import Network
 from tests.factories import HostFactory, NetworkFactory, TagFactory
 
@@ -242,3 +246,23 @@ def test_keyset_pages_walk_a_network_in_numeric_ip_order(acme):
     back = selectors.keyset_page(queryset, before=page.rows[0].ip, size=50)
     assert [h.ip for h in back.rows] == expected[50:100]
     assert back.has_previous and back.next_after == expected[99]
+
+
+def test_overlap_sweep_matches_pairwise_intersection():
+    """The sweep in overlap_pairs finds exactly what intersecting every pair finds."""
+    base = iprange.parse_address("10.0.0.0")
+    rng = random.Random(5)
+    networks = []
+    for _ in range(12):
+        blocks = []
+        for _ in range(rng.randrange(1, 5)):
+            start = base + rng.randrange(0, 4000)
+            blocks.append(iprange.IPRange(start, start + rng.randrange(0, 600)))
+        networks.append(NetworkFactory(space=iprange.format_ranges(blocks)))
+    expected = {}
+    for a, b in combinations(networks, 2):
+        common = iprange.intersect(a.ranges(), b.ranges())
+        if common:
+            expected[(a.pk, b.pk)] = iprange.format_ranges(common)
+    found = {(o.network_a.pk, o.network_b.pk): o.ranges_text for o in selectors.overlap_pairs()}
+    assert found == expected and len(expected) > 10

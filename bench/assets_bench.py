@@ -1,0 +1,133 @@
+"""Server time of the Host Assets pages on the 1,000,000-host inventory.
+
+Run bench/assets_generate.py first, then:
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/enclave_bench_assets \\
+        .venv/bin/python bench/assets_bench.py [--runs 30]
+
+Each page is requested in-process through Django's test client (the whole
+request: middleware, session, view, queries, template), after warm-up; it
+prints the median, the 95th percentile and the SQL queries of one request,
+and fails (exit 1) when a median passes the 150 ms budget.
+"""
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+os.environ.setdefault("DJANGO_DEBUG", "0")
+
+import django  # noqa: E402
+
+django.setup()
+
+from django.db import connection  # noqa: E402
+from django.test import Client  # noqa: E402
+from django.test.utils import CaptureQueriesContext  # noqa: E402
+from django.urls import reverse  # noqa: E402
+
+from accounts.models import User  # noqa: E402
+from assets.models import Host  # noqa: E402
+from networks.models import Network  # noqa: E402
+
+BUDGET_MS = 150.0
+
+
+def pages() -> list[tuple[str, str, dict]]:
+    network = Network.objects.custom().order_by("name")[10]
+    keys = Host.objects.filter(network=network).order_by("ip_key").values_list("ip", flat=True)
+    total = network.host_count
+    deep = keys[total - 60]  # the last page but one: the deepest a user can page to
+    middle = keys[total // 2]
+    host = Host.objects.filter(network=network, detections__isnull=False).first()
+    twin = Host.objects.filter(ip_key=host.ip_key).exclude(pk=host.pk).first()
+    expand = reverse("assets:network_hosts", args=[network.pk])
+    return [
+        ("Host Assets page (50 networks)", reverse("assets:host_list"), {}),
+        ("expansion, first page (htmx)", expand, {"HTTP_HX_REQUEST": "true"}),
+        (
+            f"expansion, middle page (after {middle})",
+            f"{expand}?after={middle}",
+            {"HTTP_HX_REQUEST": "true"},
+        ),
+        (
+            f"expansion, deep page (after {deep})",
+            f"{expand}?after={deep}",
+            {"HTTP_HX_REQUEST": "true"},
+        ),
+        (
+            "expansion, filtered by range /24",
+            f"{expand}?range={middle}/24",
+            {"HTTP_HX_REQUEST": "true"},
+        ),
+        (
+            "expansion, filtered by OS (deep)",
+            f"{expand}?os=windows&after={middle}",
+            {"HTTP_HX_REQUEST": "true"},
+        ),
+        (
+            "Host Assets with the network open (no JS)",
+            f"{reverse('assets:host_list')}?open={network.pk}",
+            {},
+        ),
+        (
+            "host detail (findings, same IP elsewhere)",
+            reverse("assets:host_detail", args=[host.pk]),
+            {},
+        ),
+        (
+            "host detail (no findings)",
+            reverse("assets:host_detail", args=[twin.pk]) if twin else "",
+            {},
+        ),
+        ("overlap view (1,225 pairs)", reverse("assets:overlap_list"), {}),
+        ("overlap API", "/api/v1/networks/overlaps/?page_size=1000", {}),
+    ]
+
+
+def measure(client: Client, url: str, headers: dict, runs: int) -> tuple[list[float], int, int]:
+    for _ in range(3):
+        response = client.get(url, **headers)
+        assert response.status_code == 200, (url, response.status_code)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        response = client.get(url, **headers)
+        times.append((time.perf_counter() - start) * 1000)
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url, **headers)
+    return times, len(queries), len(response.content)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Host Assets page timings")
+    parser.add_argument("--runs", type=int, default=30)
+    args = parser.parse_args()
+    if connection.vendor != "postgresql":
+        sys.exit("Set DATABASE_URL to the benchmark database (enclave_bench_assets).")
+    hosts = Host.objects.count()
+    networks = Network.objects.custom().count()
+    print(f"{hosts:,} hosts in {networks} custom networks; {args.runs} runs per page\n")
+    client = Client()
+    client.force_login(User.objects.get(username="bench"))
+    failed = False
+    print(f"{'page':<58} {'median':>8} {'p95':>8} {'queries':>8} {'KB':>6}")
+    for name, url, headers in pages():
+        if not url:
+            continue
+        times, queries, size = measure(client, url, headers, args.runs)
+        median = statistics.median(times)
+        p95 = sorted(times)[int(len(times) * 0.95) - 1]
+        flag = "" if median < BUDGET_MS else "  OVER BUDGET"
+        failed |= bool(flag)
+        print(f"{name:<58} {median:7.1f}ms {p95:7.1f}ms {queries:8d} {size / 1024:6.0f}{flag}")
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
