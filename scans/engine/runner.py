@@ -9,6 +9,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import math
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -125,6 +126,8 @@ def scan_ports(
     spec: SliceSpec, ips: list[str], should_cancel: ShouldCancel | None = None
 ) -> dict[str, NmapHost]:
     """Open ports and (with service_detection) services of hosts known to be up."""
+    if spec.udp_ports and os.geteuid() != 0:
+        logger.warning("UDP ports %s skipped: nmap's UDP scan needs root", spec.udp_ports)
     groups = [
         (ipv6, [ip for ip in ips if _is_ipv6(ip) == ipv6])
         for ipv6 in (False, True)
