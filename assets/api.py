@@ -214,10 +214,9 @@ class OverlapSerializer(serializers.Serializer):
     hosts_in_both = serializers.IntegerField(
         allow_null=True, help_text="null until counted since the overlap last changed."
     )
-    counted_at = serializers.DateTimeField(allow_null=True)
 
     def get_ranges(self, overlap) -> list[str]:
-        return [str(r) for r in overlap.ranges]
+        return overlap.ranges_text.split(", ")
 
 
 class OverlapViewSet(viewsets.ViewSet):

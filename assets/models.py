@@ -113,6 +113,9 @@ class NetworkOverlap(models.Model):
     ranges = models.TextField()
     hosts_in_both = models.PositiveIntegerField(default=0)
     counted_at = models.DateTimeField(default=timezone.now)
+    # assets.selectors.space_fingerprint of every custom network's address
+    # space when this row was counted: while it matches, the rows are current.
+    space_fingerprint = models.CharField(max_length=64, blank=True, db_index=True)
 
     class Meta:
         ordering = ["network_a", "network_b"]
@@ -126,3 +129,7 @@ class NetworkOverlap(models.Model):
 
     def __str__(self) -> str:
         return f"{self.network_a_id} ∩ {self.network_b_id}: {self.ranges}"
+
+    @property
+    def ranges_text(self) -> str:
+        return self.ranges

@@ -7,6 +7,7 @@ any depth; OFFSET pagination reads and sorts the whole network (MEASURED.md).
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -186,13 +187,13 @@ def tag_list() -> QuerySet[Tag]:
 
 @dataclass
 class Overlap:
+    """One overlapping pair, computed live from the address ranges."""
+
     network_a: Network
     network_b: Network
-    ranges: list[iprange.IPRange]
-    ranges_text: str = ""
+    ranges_text: str
     # None until overlaps_refresh has counted this overlap.
     hosts_in_both: int | None = None
-    counted_at: object = None
 
 
 @lru_cache(maxsize=4096)
@@ -200,64 +201,89 @@ def _ranges_text(ranges: tuple[iprange.IPRange, ...]) -> str:
     return iprange.format_ranges(ranges)
 
 
-def overlap_pairs() -> list[Overlap]:
-    """Every pair of custom networks whose address spaces overlap, and where.
-
-    Two queries (networks, ranges), then one sweep over all range rows sorted
-    by start: each range meets only the ranges still open at its start, so
-    the work grows with the overlaps, not with the square of the networks.
-    Built-in networks have no address space, so they overlap nothing by space.
-    """
+def custom_space_rows() -> list[tuple[int, str, str]]:
+    """(network id, start key, end key) of every custom network's ranges, in order."""
     if not settings.ENCLAVE_NETWORKS_ENABLED:
         return []
-    networks = {n.pk: n for n in Network.objects.custom()}
-    rows = sorted(
-        (iprange.from_key(start), iprange.from_key(end), network_id)
-        for network_id, start, end in AddressRange.objects.filter(
-            network__kind=NetworkKind.CUSTOM
-        ).values_list("network_id", "start_key", "end_key")
+    return list(
+        AddressRange.objects.filter(network__kind=NetworkKind.CUSTOM)
+        .order_by("network_id", "start_key")
+        .values_list("network_id", "start_key", "end_key")
     )
+
+
+def space_fingerprint(rows: list[tuple[int, str, str]]) -> str:
+    """A digest of every custom network's address space: the overlap figures
+    are current while the digest they were counted under still matches."""
+    digest = hashlib.sha256()
+    for network_id, start, end in rows:
+        digest.update(f"{network_id}:{start}-{end};".encode())
+    return digest.hexdigest()
+
+
+def overlap_pairs(rows: list[tuple[int, str, str]] | None = None) -> list[Overlap]:
+    """Every pair of custom networks whose address spaces overlap, and where.
+
+    Two queries (ranges, network names), then one sweep over all range rows
+    sorted by start: each range meets only the ranges still open at its
+    start, so the work grows with the overlaps, not with the square of the
+    networks. Built-in networks have no address space: they overlap nothing.
+    """
+    if rows is None:
+        rows = custom_space_rows()
+    ordered = sorted((iprange.from_key(s), iprange.from_key(e), n) for n, s, e in rows)
     pieces: dict[tuple[int, int], list[iprange.IPRange]] = defaultdict(list)
     open_rows: list[tuple[int, int, int]] = []
-    for start, end, network_id in rows:
+    for start, end, network_id in ordered:
         open_rows = [r for r in open_rows if r[1] >= start]
         for _, other_end, other_id in open_rows:
             if other_id != network_id:
                 pair = (min(network_id, other_id), max(network_id, other_id))
                 pieces[pair].append(iprange.IPRange(start, min(end, other_end)))
         open_rows.append((start, end, network_id))
-    out = []
-    for (a, b), found in pieces.items():
-        common = tuple(iprange.merge(found))
-        out.append(
-            Overlap(
-                network_a=networks[a],
-                network_b=networks[b],
-                ranges=list(common),
-                ranges_text=_ranges_text(common),
-            )
+    if not pieces:
+        return []
+    networks = {n.pk: n for n in Network.objects.custom().only("id", "name", "kind")}
+    out = [
+        Overlap(
+            network_a=networks[a],
+            network_b=networks[b],
+            ranges_text=_ranges_text(tuple(iprange.merge(found))),
         )
+        for (a, b), found in pieces.items()
+    ]
     out.sort(key=lambda o: (o.network_a.name.lower(), o.network_b.name.lower()))
     return out
 
 
-def network_overlaps() -> list[Overlap]:
-    """The overlapping pairs with the counted hosts that exist in both.
+def network_overlaps() -> QuerySet[NetworkOverlap] | list[Overlap]:
+    """The overlapping pairs, where they overlap, and the hosts in both.
 
-    Three queries whatever the number of networks or hosts. A pair whose
-    overlap changed since it was counted shows no figure (None).
+    While the address spaces are those the figures were counted under, the
+    stored rows are the answer: a queryset that pages in the database (a
+    count and one page), whatever the number of pairs. Otherwise the pairs
+    are computed live, each with its stored figure when its overlap is
+    unchanged, or None ("not counted yet").
     """
-    pairs = overlap_pairs()
-    if not pairs:
-        return pairs
+    rows = custom_space_rows()
+    if not rows:
+        return []
+    stored = (
+        NetworkOverlap.objects.filter(space_fingerprint=space_fingerprint(rows))
+        .select_related("network_a", "network_b")
+        .order_by(Lower("network_a__name"), Lower("network_b__name"))
+    )
+    if stored.exists():
+        return stored
+    pairs = overlap_pairs(rows)
     counted = {
-        (a, b): (ranges, hosts, when)
-        for a, b, ranges, hosts, when in NetworkOverlap.objects.values_list(
-            "network_a_id", "network_b_id", "ranges", "hosts_in_both", "counted_at"
+        (a, b): (ranges, hosts)
+        for a, b, ranges, hosts in NetworkOverlap.objects.values_list(
+            "network_a_id", "network_b_id", "ranges", "hosts_in_both"
         )
     }
     for pair in pairs:
-        stored = counted.get((pair.network_a.pk, pair.network_b.pk))
-        if stored is not None and stored[0] == pair.ranges_text:
-            pair.hosts_in_both, pair.counted_at = stored[1], stored[2]
+        found = counted.get((pair.network_a.pk, pair.network_b.pk))
+        if found is not None and found[0] == pair.ranges_text:
+            pair.hosts_in_both = found[1]
     return pairs

@@ -421,21 +421,25 @@ def overlaps_refresh() -> int:
     services keep the figures in step one host at a time. Returns the number
     of overlapping pairs.
     """
-    pairs = selectors.overlap_pairs()
+    rows = selectors.custom_space_rows()
+    fingerprint = selectors.space_fingerprint(rows)
     now = timezone.now()
-    rows = [
+    counted = [
         NetworkOverlap(
-            network_a=p.network_a,
-            network_b=p.network_b,
-            ranges=p.ranges_text,
-            hosts_in_both=_count_hosts_in_both(a=p.network_a.pk, b=p.network_b.pk, ranges=p.ranges),
+            network_a=pair.network_a,
+            network_b=pair.network_b,
+            ranges=pair.ranges_text,
+            hosts_in_both=_count_hosts_in_both(
+                a=pair.network_a.pk, b=pair.network_b.pk, ranges=iprange.parse(pair.ranges_text)
+            ),
             counted_at=now,
+            space_fingerprint=fingerprint,
         )
-        for p in pairs
+        for pair in selectors.overlap_pairs(rows)
     ]
     NetworkOverlap.objects.all().delete()
-    NetworkOverlap.objects.bulk_create(rows)
-    return len(rows)
+    NetworkOverlap.objects.bulk_create(counted)
+    return len(counted)
 
 
 def _overlaps_adjust(*, host: Host, delta: int) -> None:

@@ -366,7 +366,8 @@ class OverlapListView(RoleRequiredMixin, PartialMixin, TemplateView):
         RequestConfig(self.request, paginate={"per_page": 100}).configure(table)
         return super().get_context_data(
             table=table,
-            uncounted=any(o.hosts_in_both is None for o in overlaps),
+            # Stored rows (a queryset) are current; a live list may hold uncounted pairs.
+            uncounted=isinstance(overlaps, list) and any(o.hosts_in_both is None for o in overlaps),
             can_recount=self.request.user.has_role(ASSET_WRITE_ROLE),
             **kwargs,
         )

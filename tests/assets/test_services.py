@@ -6,8 +6,9 @@ from django.core.exceptions import ValidationError
 
 from accounts.models import AuditEntry
 from assets import selectors, services
-from assets.models import AssetGroup, AssetGroupRange, Host, NetworkOverlap
+from assets.models import AssetGroup, AssetGroupRange, Host
 from networks import iprange
+from networks import services as network_services
 from networks.models import Network
 from tests.factories import HostFactory, NetworkFactory, TagFactory
 
@@ -211,11 +212,24 @@ def test_overlap_pairs_and_hosts_in_both(acme, globex):
     assert selectors.network_overlaps()[0].hosts_in_both == 1
 
 
-def test_changed_address_space_shows_no_stale_figure(acme, globex):
+def test_changed_address_space_shows_no_stale_figure(acme, globex, manager):
+    services.host_create(network=acme, ip="10.0.0.1")
+    services.host_create(network=globex, ip="10.0.0.1")
+    NetworkFactory(name="Initech", space="172.16.0.0/12")
     services.overlaps_refresh()
-    assert selectors.network_overlaps()[0].hosts_in_both == 0
-    NetworkOverlap.objects.update(ranges="10.0.0.0/25")  # as if the space had changed since
-    assert selectors.network_overlaps()[0].hosts_in_both is None
+    assert [o.hosts_in_both for o in selectors.network_overlaps()] == [1]
+    # Globex's space changes: the overlap moves, its old figure is not shown.
+    network_services.network_update(actor=manager, network=globex, address_space="10.0.0.0/25")
+    [moved] = selectors.network_overlaps()
+    assert (moved.ranges_text, moved.hosts_in_both) == ("10.0.0.0/25", None)
+    # A change elsewhere keeps the unchanged overlap's figure, live.
+    network_services.network_update(actor=manager, network=globex, address_space="10.0.0.0/24")
+    initech = Network.objects.get(name="Initech")
+    network_services.network_update(actor=manager, network=initech, address_space="172.16.0.0/16")
+    [same] = selectors.network_overlaps()
+    assert isinstance(selectors.network_overlaps(), list) and same.hosts_in_both == 1
+    services.overlaps_refresh()
+    assert not isinstance(selectors.network_overlaps(), list)
 
 
 def test_built_in_networks_overlap_nothing(acme):
