@@ -93,17 +93,21 @@ def broker(tmp_path):
             "ENCLAVE_BROKER_DIR": str(folder),
             "ENCLAVE_BROKER_POLL": "0.05",
         }
-    saved = (app.conf.broker_url, app.conf.broker_transport_options)
+    keys = ("broker_url", "broker_read_url", "broker_write_url", "broker_transport_options")
+    saved = {key: app.conf.get(key) for key in keys}
 
     def reset_pools():
         app._pool = None
         if "amqp" in app.__dict__:
             app.amqp._producer_pool = None
 
-    app.conf.broker_url, app.conf.broker_transport_options = url, options
+    # The read and write URLs too: Celery resolves them once from broker_url.
+    app.conf.update(
+        broker_url=url, broker_read_url=url, broker_write_url=url, broker_transport_options=options
+    )
     reset_pools()
     yield env
-    app.conf.broker_url, app.conf.broker_transport_options = saved
+    app.conf.update(saved)
     reset_pools()
 
 

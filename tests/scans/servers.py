@@ -7,6 +7,7 @@ import datetime
 import http.server
 import ipaddress
 import random
+import socketserver
 import ssl
 import threading
 from pathlib import Path
@@ -59,13 +60,26 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 class Server:
     """An HTTP(S) server in a thread; stop() and start() again on the same port."""
 
-    def __init__(self, ip: str, port: int = 0, tls: tuple[Path, Path] | None = None):
-        self.ip, self.port, self.tls = ip, port, tls
+    def __init__(
+        self, ip: str, ports: tuple[int, ...] = (0,), tls: tuple[Path, Path] | None = None
+    ):
+        # Well-known ports first: without nmap -sV a port's service name comes
+        # from nmap's table (8443 is "https-alt"), which is what checks look at.
+        self.ip, self.ports, self.tls = ip, ports, tls
+        self.port = 0
         self.httpd = None
 
-    def start(self) -> Server:
-        httpd = http.server.ThreadingHTTPServer((self.ip, self.port), _Quiet)
-        httpd.daemon_threads = True
+    def _bind(self) -> http.server.ThreadingHTTPServer:
+        if self.port:
+            return http.server.ThreadingHTTPServer((self.ip, self.port), _Quiet)
+        for port in self.ports:
+            try:
+                return http.server.ThreadingHTTPServer((self.ip, port), _Quiet)
+            except OSError:
+                continue
+        return http.server.ThreadingHTTPServer((self.ip, 0), _Quiet)
+
+    def _wrap(self, httpd):
         if self.tls:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(*self.tls)
@@ -74,9 +88,16 @@ class Server:
             httpd.socket = context.wrap_socket(
                 httpd.socket, server_side=True, do_handshake_on_connect=False
             )
+        return httpd
+
+    def start(self) -> Server:
+        httpd = self._wrap(self._bind())
+        httpd.daemon_threads = True
         self.port = httpd.server_address[1]
         self.httpd = httpd
-        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True).start()
+        threading.Thread(
+            target=httpd.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        ).start()
         return self
 
     def stop(self) -> None:
@@ -84,3 +105,62 @@ class Server:
             self.httpd.shutdown()
             self.httpd.server_close()
             self.httpd = None
+
+
+class _Banner(socketserver.BaseRequestHandler):
+    def handle(self):
+        sock = self.request
+        sock.settimeout(5)
+        try:
+            if self.server.tls_context is not None:
+                sock = self.server.tls_context.wrap_socket(sock, server_side=True)
+            sock.sendall(self.server.banner)
+            while sock.recv(4096):  # answer nothing more; wait for the client to go
+                pass
+        except (OSError, ssl.SSLError):
+            pass
+
+
+class _ReusableTCPServer(socketserver.ThreadingTCPServer):
+    allow_reuse_address = True  # restart on the same port at once
+
+
+class BannerServer(Server):
+    """A line-based service that greets first (as POP3 does), optionally in TLS.
+
+    nmap's service detection names a greeting service at once, where a web
+    server costs it a 6 s wait for a banner that never comes.
+    """
+
+    def __init__(self, ip, ports=(0,), tls=None, banner=b"+OK Dovecot ready.\r\n"):
+        super().__init__(ip, ports, tls)
+        self.banner = banner
+
+    def _bind(self):
+        candidates = (self.port,) if self.port else (*self.ports, 0)
+        error = None
+        for port in candidates:
+            try:
+                server = _ReusableTCPServer((self.ip, port), _Banner)
+                break
+            except OSError as exc:
+                error = exc
+        else:
+            raise error
+        server.daemon_threads = True
+        server.banner = self.banner
+        server.tls_context = None
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            server.tls_context = context
+        return server
+
+    def start(self) -> Server:
+        server = self._bind()
+        self.port = server.server_address[1]
+        self.httpd = server
+        threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
+        ).start()
+        return self

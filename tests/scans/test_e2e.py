@@ -11,11 +11,11 @@ from scans.engine.runner import ENGINE_VERSION
 from scans.models import Detection, DetectionStatus, ScanHost, ScanStatus
 
 from .conftest import wait_for
-from .servers import Server, expired_self_signed, loopback_ip
+from .servers import BannerServer, Server, expired_self_signed, loopback_ip
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 
-EXPIRED, SELF_SIGNED = 38100, 38101
+EXPIRED, SELF_SIGNED, MISSING_XFO = 38100, 38101, 86001
 
 
 def appliance_online(name):
@@ -36,27 +36,25 @@ def run_scan(network, appliance, profile, ip, *, title):
         targets=ip,
         option_profile=profile,
     )
-    wait_for(
-        lambda: scan.refresh_from_db() or scan.is_done, timeout=60, what=f"{title} to finish"
-    )
+    wait_for(lambda: scan.refresh_from_db() or scan.is_done, timeout=60, what=f"{title} to finish")
     assert scan.status == ScanStatus.FINISHED, scan.status_reason
     return scan
 
 
 def tls_statuses(port):
     return dict(
-        Detection.objects.filter(port=port, vulnerability_id__in=(EXPIRED, SELF_SIGNED)).values_list(
-            "vulnerability_id", "status"
-        )
+        Detection.objects.filter(
+            port=port, vulnerability_id__in=(EXPIRED, SELF_SIGNED)
+        ).values_list("vulnerability_id", "status")
     )
 
 
-def test_vulnerability_scans_find_fix_and_reopen(
-    lab, tmp_path, ingest_worker, appliance_process, django_db_serialized_rollback=None
-):
+def test_vulnerability_scans_find_fix_and_reopen(lab, tmp_path, ingest_worker, appliance_process):
     ip = loopback_ip()
-    http = Server(ip).start()
-    tls = Server(ip, tls=expired_self_signed(tmp_path, ip)).start()
+    http = Server(ip, ports=(8080,)).start()
+    # A greeting service in TLS: nmap names it at once (a TLS web server costs
+    # its service detection ~19 s of banner waits). 8443 is a port nmap tries TLS on first.
+    tls = BannerServer(ip, ports=(8443, 443), tls=expired_self_signed(tmp_path, ip)).start()
     name = f"e2e-{ip.replace('.', '-')}"
     appliance = ScannerAppliance.objects.create(name=name, network=lab)
     profile = services.option_profile_create(
@@ -75,6 +73,8 @@ def test_vulnerability_scans_find_fix_and_reopen(
 
         first = run_scan(lab, None, profile, ip, title="first")
         assert tls_statuses(tls.port) == {EXPIRED: "new", SELF_SIGNED: "new"}
+        # The web server's missing headers, found by the HTTP check.
+        assert Detection.objects.filter(port=http.port, vulnerability_id=MISSING_XFO).exists()
         expired = Detection.objects.get(vulnerability_id=EXPIRED, port=tls.port)
         assert expired.results  # the evidence the check saw, e.g. the notAfter date
         assert expired.network == lab and expired.host.ip == ip
@@ -87,6 +87,8 @@ def test_vulnerability_scans_find_fix_and_reopen(
         tls.stop()
         run_scan(lab, None, profile, ip, title="second")
         assert tls_statuses(tls.port) == {EXPIRED: "fixed", SELF_SIGNED: "fixed"}
+        still = Detection.objects.get(port=http.port, vulnerability_id=MISSING_XFO)
+        assert (still.status, still.times_found) == (DetectionStatus.ACTIVE, 2)
 
         tls.start()
         third = run_scan(lab, appliance, profile, ip, title="third")

@@ -12,9 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 def launch(network, targets="127.0.0.1-127.0.0.4", type="vulnerability"):
-    return services.scan_launch(
-        actor=None, title="t", type=type, network=network, targets=targets
-    )
+    return services.scan_launch(actor=None, title="t", type=type, network=network, targets=targets)
 
 
 def result_for(scan, hosts, error=""):
@@ -136,7 +134,9 @@ def test_result_after_cancel_is_ignored(lab, online, sent, kb):
     online("lab-a")
     scan = launch(lab)
     services.scan_cancel(actor=None, scan=scan)
-    assert not services.slice_ingest(result=result_for(scan, [tls_host("127.0.0.2", cert())])).ingested
+    assert not services.slice_ingest(
+        result=result_for(scan, [tls_host("127.0.0.2", cert())])
+    ).ingested
     assert not Host.objects.exists()
 
 

@@ -48,7 +48,9 @@ def test_launch_spreads_targets_over_online_appliances_after_commit(
     assert sent[0]["task_id"] == slices[0].task_id
 
 
-def test_launch_with_a_named_appliance_sends_one_slice_to_it(lab, online, sent, django_capture_on_commit_callbacks):
+def test_launch_with_a_named_appliance_sends_one_slice_to_it(
+    lab, online, sent, django_capture_on_commit_callbacks
+):
     online("lab-a")
     chosen = online("lab-b")
     with django_capture_on_commit_callbacks(execute=True):
@@ -57,7 +59,9 @@ def test_launch_with_a_named_appliance_sends_one_slice_to_it(lab, online, sent, 
     assert scan.slices.get().addresses == 256
 
 
-def test_launch_with_no_online_appliance_waits_and_says_why(lab, sent, django_capture_on_commit_callbacks):
+def test_launch_with_no_online_appliance_waits_and_says_why(
+    lab, sent, django_capture_on_commit_callbacks
+):
     ApplianceFactory(name="sleepy", network=lab, last_seen=timezone.now() - timedelta(hours=1))
     with django_capture_on_commit_callbacks(execute=True):
         scan = launch(lab, targets="127.0.0.1")
@@ -70,7 +74,9 @@ def test_launch_with_no_online_appliance_waits_and_says_why(lab, sent, django_ca
 def test_asset_groups_add_their_ranges(lab, online, sent):
     online("lab-a")
     group = AssetGroupFactory(network=lab)
-    group.ip_ranges.create(start_key=iprange.ip_key("127.0.5.1"), end_key=iprange.ip_key("127.0.5.8"))
+    group.ip_ranges.create(
+        start_key=iprange.ip_key("127.0.5.1"), end_key=iprange.ip_key("127.0.5.8")
+    )
     scan = launch(lab, targets="127.0.0.1", asset_groups=[group])
     assert scan.hosts_total == 9
     assert list(scan.asset_groups.all()) == [group]
@@ -79,7 +85,11 @@ def test_asset_groups_add_their_ranges(lab, online, sent):
 @pytest.mark.parametrize(
     ("kwargs", "field", "text"),
     [
-        ({"targets": "10.0.0.1"}, "targets", "10.0.0.1 is outside the address space of network 'Lab'"),
+        (
+            {"targets": "10.0.0.1"},
+            "targets",
+            "10.0.0.1 is outside the address space of network 'Lab'",
+        ),
         ({"targets": "127.0.0.300"}, "targets", "'127.0.0.300' is not an IP address"),
         ({"targets": ""}, "targets", "Give IPs or ranges"),
         ({"targets": "127.0.0.1", "title": " "}, "title", "needs a title"),
@@ -101,12 +111,16 @@ def test_launch_refuses_asset_group_and_appliance_of_another_network(lab, sent):
     with pytest.raises(ValidationError) as error:
         launch(lab, targets="127.0.0.1", asset_groups=[group], appliance=appliance)
     errors = error.value.message_dict
-    assert "Asset group 'Theirs' belongs to network 'Other', not to 'Lab'." in errors["asset_groups"]
+    assert (
+        "Asset group 'Theirs' belongs to network 'Other', not to 'Lab'." in errors["asset_groups"]
+    )
     assert "Scanner appliance 'their-scanner' belongs to network 'Other'" in errors["appliance"][0]
     assert not Scan.objects.exists()
 
 
-def test_cancel_marks_open_slices_and_revokes_their_tasks(lab, online, sent, django_capture_on_commit_callbacks):
+def test_cancel_marks_open_slices_and_revokes_their_tasks(
+    lab, online, sent, django_capture_on_commit_callbacks
+):
     online("lab-a")
     with django_capture_on_commit_callbacks(execute=True):
         scan = launch(lab, targets="127.0.0.1")
