@@ -1,10 +1,12 @@
 """REST resources of the assets app (API.md): hosts/, asset-groups/, tags/,
 networks/overlaps/."""
 
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
+from rest_framework.exceptions import ValidationError
 
 from accounts.models import Role
 from config.api import Pagination, raise_api_error
@@ -100,7 +102,10 @@ class HostViewSet(viewsets.ReadOnlyModelViewSet):
 class AssetGroupSerializer(serializers.ModelSerializer):
     network = serializers.PrimaryKeyRelatedField(
         queryset=Network.objects.all(),
-        help_text="Set on create, never changed: a PATCH that changes it is refused (400).",
+        required=False,
+        help_text="Set on create, never changed: a PATCH that changes it is refused (400). "
+        "Required on create while network support is on; otherwise the Global Default "
+        "Network.",
     )
     ips = serializers.CharField(
         required=False, allow_blank=True, help_text="Addresses, a-b ranges and CIDR blocks."
@@ -131,10 +136,13 @@ class AssetGroupViewSet(viewsets.ModelViewSet):
         return selectors.asset_group_list().order_by("id")
 
     def perform_create(self, serializer):
+        data = dict(serializer.validated_data)
+        if "network" not in data:
+            if settings.ENCLAVE_NETWORKS_ENABLED:
+                raise ValidationError({"network": ["This field is required."]})
+            data["network"] = Network.objects.global_default()
         try:
-            serializer.instance = services.asset_group_create(
-                actor=self.request.user, **serializer.validated_data
-            )
+            serializer.instance = services.asset_group_create(actor=self.request.user, **data)
         except DjangoValidationError as error:
             raise_api_error(error)
 

@@ -157,3 +157,16 @@ def test_overlaps_api(api_as, acme, globex):
     assert row["ranges"] == ["10.0.0.0/24"] and row["hosts_in_both"] == 1
     # The networks' own routes still work beside it.
     assert api_as("reader").get(f"{API}networks/{acme.pk}/").status_code == 200
+
+
+def test_asset_group_api_needs_a_network_unless_network_support_is_off(api_as, settings):
+    api = api_as("scanner")
+    missing = api.post(API + "asset-groups/", {"title": "Web"}, format="json")
+    assert missing.status_code == 400 and "network" in missing.json()
+    settings.ENCLAVE_NETWORKS_ENABLED = False
+    created = api.post(API + "asset-groups/", {"title": "Web", "ips": "8.8.8.8"}, format="json")
+    assert created.status_code == 201
+    assert AssetGroup.objects.get(title="Web").network.kind == "global_default"
+    other = NetworkFactory(name="Hidden", space="10.0.0.0/8")
+    refused = api.post(API + "asset-groups/", {"title": "X", "network": other.pk}, format="json")
+    assert refused.status_code == 400 and "Global Default" in refused.json()["network"][0]
