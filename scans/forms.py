@@ -37,7 +37,9 @@ class ScanForm(forms.Form):
         self.fields["network"].queryset = networks_visible()
         appliances = ScannerAppliance.objects.select_related("network").order_by("name")
         groups = AssetGroup.objects.select_related("network")
-        if network is not None:
+        # A submitted form accepts any appliance and group, so the service can
+        # refuse one of another network by name instead of "not a valid choice".
+        if network is not None and not self.is_bound:
             appliances = appliances.filter(network=network)
             groups = groups.filter(network=network)
             self.fields["appliance"].label_from_instance = lambda a: f"{a.name} ({a.status})"

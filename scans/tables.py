@@ -1,6 +1,6 @@
 import django_tables2 as tables
 from django.urls import NoReverseMatch, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from .models import OptionProfile, Scan, ScanHost, ScanSlice, Vulnerability
 
@@ -96,12 +96,10 @@ class ScanHostTable(tables.Table):
 
     def render_by_severity(self, record):
         counts = record.findings or {}
-        return format_html(
-            " ".join(
-                f'<span class="sev sev-{s}" title="severity {s}">{int(counts.get(str(s), 0))}'
-                "</span>"
-                for s in range(5, 0, -1)
-            )
+        return format_html_join(
+            " ",
+            '<span class="sev sev-{}" title="severity {}">{}</span>',
+            ((s, s, int(counts.get(str(s), 0))) for s in range(5, 0, -1)),
         )
 
 
