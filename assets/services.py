@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import AuditEntry, User
@@ -414,17 +414,27 @@ def _count_hosts_in_both(*, a: int, b: int, ranges: list[iprange.IPRange]) -> in
 
 
 @transaction.atomic
-def overlaps_refresh() -> int:
-    """Recounts, for every overlapping pair of networks, the hosts in both.
+def overlaps_refresh(*, network: Network | None = None) -> int:
+    """Recounts the hosts in both networks of overlapping pairs.
 
-    Runs after bulk loads (ingest) and address-space changes; the host
-    services keep the figures in step one host at a time. Returns the number
-    of overlapping pairs.
+    With ``network``, only the pairs that involve it (what an ingest into
+    that network can change), as long as the other figures were counted
+    under the current address spaces; otherwise, and without ``network``,
+    every pair. Bulk loaders (scan ingest) call it after loading, and
+    address-space changes call it without ``network``; the host services
+    keep the figures in step one host at a time. Returns the pairs counted.
     """
     rows = selectors.custom_space_rows()
     fingerprint = selectors.space_fingerprint(rows)
+    pairs = selectors.overlap_pairs(rows)
+    current = NetworkOverlap.objects.filter(space_fingerprint=fingerprint)
+    if network is not None and current.exists():
+        pairs = [p for p in pairs if network.pk in (p.network_a.pk, p.network_b.pk)]
+        current.filter(Q(network_a=network) | Q(network_b=network)).delete()
+    else:
+        NetworkOverlap.objects.all().delete()
     now = timezone.now()
-    counted = [
+    NetworkOverlap.objects.bulk_create(
         NetworkOverlap(
             network_a=pair.network_a,
             network_b=pair.network_b,
@@ -435,11 +445,9 @@ def overlaps_refresh() -> int:
             counted_at=now,
             space_fingerprint=fingerprint,
         )
-        for pair in selectors.overlap_pairs(rows)
-    ]
-    NetworkOverlap.objects.all().delete()
-    NetworkOverlap.objects.bulk_create(counted)
-    return len(counted)
+        for pair in pairs
+    )
+    return len(pairs)
 
 
 def _overlaps_adjust(*, host: Host, delta: int) -> None:

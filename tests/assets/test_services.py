@@ -280,3 +280,25 @@ def test_overlap_sweep_matches_pairwise_intersection():
             expected[(a.pk, b.pk)] = iprange.format_ranges(common)
     found = {(o.network_a.pk, o.network_b.pk): o.ranges_text for o in selectors.overlap_pairs()}
     assert found == expected and len(expected) > 10
+
+
+def test_overlaps_refresh_for_one_network_recounts_only_its_pairs(acme, globex):
+    initech = NetworkFactory(name="Initech", space="10.0.0.0/8")
+    services.overlaps_refresh()
+    # Hosts loaded in bulk (as ingest does) bypass the host services.
+    HostFactory(network=acme, ip="10.0.0.9")
+    HostFactory(network=globex, ip="10.0.0.9")
+    HostFactory(network=initech, ip="10.0.0.9")
+    figures = {
+        (o.network_a.name, o.network_b.name): o.hosts_in_both for o in selectors.network_overlaps()
+    }
+    assert set(figures.values()) == {0}
+    assert services.overlaps_refresh(network=globex) == 2
+    figures = {
+        (o.network_a.name, o.network_b.name): o.hosts_in_both for o in selectors.network_overlaps()
+    }
+    assert figures == {("Acme", "Globex"): 1, ("Acme", "Initech"): 0, ("Globex", "Initech"): 1}
+    from assets.tasks import refresh_overlaps
+
+    assert refresh_overlaps(network_id=None) == 3
+    assert {o.hosts_in_both for o in selectors.network_overlaps()} == {1}
