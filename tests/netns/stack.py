@@ -85,12 +85,14 @@ class Stack:
 
     # --- processes ---------------------------------------------------------------------
 
-    def start_central(self, *, beat: bool = True) -> None:
+    def start_central(self, *, beat: bool = True, concurrency: int = 4) -> None:
         env = {
             "ENCLAVE_APPLIANCE_OFFLINE_AFTER": str(OFFLINE_AFTER),
             "ENCLAVE_HEARTBEAT_INTERVAL": str(HEARTBEAT_INTERVAL),
         }
-        self.central.append(self.lab.start_central_worker(self.db_url, **env))
+        self.central.append(
+            self.lab.start_central_worker(self.db_url, concurrency=concurrency, **env)
+        )
         if beat:
             schedule = self.lab.workdir / f"beat-schedule-{time.monotonic_ns()}"
             self.central.append(

@@ -54,3 +54,60 @@ def test_killed_appliance_hands_its_slice_to_the_other_and_the_scan_finishes(sta
     assert len(keys) == len(set(keys))  # no duplicate detections
     assert {d["ip"] for d in detections} == HOSTS
     assert {d["times_found"] for d in detections} == {1}  # no slice ingested twice
+
+
+GIVE_UP_WAIT = 12  # seconds after the last appliance of the network died
+
+
+def test_with_every_appliance_dead_the_scan_errors_keeps_partial_results_and_borrows_nothing(
+    stack,
+):
+    net = _network_with_two_appliances(stack)
+    other = stack.network("Plant B")  # same subnet, its appliance alive throughout
+    stack.appliance("netns-b1", other, "b")
+    stack.wait_online("netns-b1")
+    profile = stack.option_profile()
+
+    scan_id = stack.launch("Both scanners, then none", net, TARGETS, profile)
+    _kill_mid_slice(stack, "netns-a2")
+    first = ScanSlice.objects.get(scan_id=scan_id, number=1)
+    wait_for(
+        lambda: ScanSlice.objects.filter(pk=first.pk, ingested_at__isnull=False).exists(),
+        timeout=60,
+        what="netns-a1 to finish its own slice",
+    )
+    stack.appliances["netns-a1"].kill9()
+    stack.wait_offline("netns-a1", "netns-a2")
+
+    # Never another network's appliance: Plant B's is online the whole time.
+    def borrowed():
+        return ScanSlice.objects.filter(scan_id=scan_id, appliance__network_id=other).exists()
+
+    try:
+        done = wait_for(
+            lambda: borrowed() or ((b := stack.scan(scan_id))["status"] in ("error",) and b),
+            timeout=GIVE_UP_WAIT,
+            what="the scan to end in error",
+        )
+    except AssertionError:
+        done = stack.scan(scan_id)
+    assert not borrowed()
+    assert "Task scans.tasks.run_slice[" not in stack.appliances["netns-b1"].output(100_000)
+    assert not stack.all_pages(f"/api/v1/hosts/?network={other}")
+
+    # The first slice's results are kept.
+    kept = {h["ip"] for h in stack.all_pages(f"/api/v1/hosts/?network={net}")}
+    assert kept == {"10.77.0.5", "10.77.0.6"}, kept
+    services = ScanHost.objects.get(scan_id=scan_id, host__ip="10.77.0.5").services
+    assert {s["port"] for s in services} == {80}  # network a's machine, not b's
+    assert stack.detections(network=net)
+
+    if done["status"] in ("queued", "running"):
+        pytest.xfail(
+            "platform gap: with every appliance of its network offline, an 'All Scanners in "
+            f"Network' scan keeps waiting instead of ending in error (status {done['status']!r}, "
+            f"reason {done['status_reason']!r} {GIVE_UP_WAIT}s after the last one died)"
+        )
+    assert done["status"] == "error", done
+    reason = done["status_reason"].lower()
+    assert "appliance" in reason and ("offline" in reason or "no " in reason), reason

@@ -43,8 +43,8 @@ VENV_PYTHON = Path(sys.executable)
 # No TCP port, no persistence: a restart of the broker loses what was queued.
 REDIS_ARGV = ["redis-server", "--port", "0", "--unixsocketperm", "700", "--save", "",
               "--appendonly", "no", "--daemonize", "no"]  # fmt: skip
-CENTRAL_WORKER_OPTIONS = ["--pool", "threads", "--concurrency", "4", "--loglevel", "INFO",
-                          "--without-gossip", "--without-mingle"]  # fmt: skip
+CENTRAL_WORKER_OPTIONS = ["--pool", "threads", "--loglevel", "INFO", "--without-gossip",
+                          "--without-mingle"]  # fmt: skip
 
 
 # --- the lab's shape --------------------------------------------------------------------
@@ -511,6 +511,7 @@ class NetLab:
         *,
         queues: str = "ingest,central",
         name: str = "central_worker",
+        concurrency: int = 4,
         **extra_env: str,
     ) -> Proc:
         """The central Celery worker (ingest and the rest), in the root namespace."""
@@ -521,6 +522,8 @@ class NetLab:
                 *CENTRAL_WORKER_OPTIONS,
                 "-Q",
                 queues,
+                "--concurrency",
+                str(concurrency),
                 "-n",
                 f"{name}-{os.getpid()}@%h",
             ],  # fmt: skip
