@@ -8,7 +8,8 @@ import contextlib
 
 import django_filters
 from django import forms
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import StrIndex, Upper
 
 from networks import iprange
 from networks.models import Network
@@ -47,14 +48,29 @@ class IPRangesFilter(django_filters.CharFilter):
     field_class = IPRangesField
 
 
+def contains(queryset, fields: tuple[str, ...], value: str):
+    """Rows where any of ``fields`` contains ``value``, ignoring case.
+
+    Written as ``strpos(upper(field), VALUE) > 0`` rather than ``icontains``
+    (``LIKE '%VALUE%'``): PostgreSQL guesses a LIKE matches almost nothing,
+    so it sorts the whole network instead of reading it in IP order and
+    stopping at a page (40 ms against 1 ms at 20,000 hosts a network).
+    """
+    aliases = {f"_at_{field}": StrIndex(Upper(field), Value(value.upper())) for field in fields}
+    query = Q()
+    for alias in aliases:
+        query |= Q(**{f"{alias}__gt": 0})
+    return queryset.alias(**aliases).filter(query)
+
+
 class HostFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="Search")
     ip = IPAddressFilter(method="filter_ip", label="IP")
     range = IPRangesFilter(
         method="filter_range", label="IP range", help_text="10.0.0.0/24, 10.0.0.1-10.0.0.9"
     )
-    dns = django_filters.CharFilter(lookup_expr="icontains", label="DNS")
-    os = django_filters.CharFilter(lookup_expr="icontains", label="OS")
+    dns = django_filters.CharFilter(method="filter_contains", label="DNS")
+    os = django_filters.CharFilter(method="filter_contains", label="OS")
     tag = django_filters.ModelChoiceFilter(
         queryset=Tag.objects.order_by("name"), field_name="tags", label="Tag"
     )
@@ -67,10 +83,14 @@ class HostFilterSet(django_filters.FilterSet):
         value = value.strip()
         if not value:
             return queryset
-        query = Q(dns__icontains=value) | Q(netbios__icontains=value) | Q(os__icontains=value)
         with contextlib.suppress(iprange.IPRangeError):
-            query |= Q(ip_key=iprange.ip_key(value))
-        return queryset.filter(query)
+            # An address: that host (indexed), not a substring search.
+            return queryset.filter(ip_key=iprange.ip_key(value))
+        return contains(queryset, ("ip", "dns", "netbios", "os"), value)
+
+    def filter_contains(self, queryset, name, value):
+        value = value.strip()
+        return contains(queryset, (name,), value) if value else queryset
 
     def filter_ip(self, queryset, name, value):
         if not value:

@@ -24,7 +24,12 @@ class Tag(models.Model):
 class Host(models.Model):
     """One IP in one network: identity is (network, ip), never the IP alone."""
 
-    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="hosts")
+    # No index of its own: the (network, ip_key) unique index serves every
+    # per-network query, and a second one lures the planner into sorting a
+    # whole network instead of reading it in IP order.
+    network = models.ForeignKey(
+        Network, on_delete=models.PROTECT, related_name="hosts", db_index=False
+    )
     ip = models.CharField(max_length=45)
     # Sortable 32-hex-digit key (networks.iprange): numeric order, indexed ranges.
     ip_key = models.CharField(max_length=32)
@@ -85,7 +90,10 @@ class AssetGroup(models.Model):
 
 
 class AssetGroupRange(models.Model):
-    group = models.ForeignKey(AssetGroup, on_delete=models.CASCADE, related_name="ip_ranges")
+    # Indexed by (group, start_key, end_key) below.
+    group = models.ForeignKey(
+        AssetGroup, on_delete=models.CASCADE, related_name="ip_ranges", db_index=False
+    )
     start_key = models.CharField(max_length=32)
     end_key = models.CharField(max_length=32)
 

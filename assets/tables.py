@@ -19,8 +19,11 @@ SELECT_ALL = (
 EMPTY = "—"
 
 
-def _when(value) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M") if value else EMPTY
+def _when(value, zone) -> str:
+    if not value:
+        return EMPTY
+    v = value.astimezone(zone)
+    return f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}"
 
 
 class FastBodyTable(tables.Table):
@@ -164,6 +167,7 @@ class HostTable(FastBodyTable):
         self.keyset = keyset
         self.form_id = form_id
         self.detail_url = reverse("assets:host_detail", args=[0]).replace("/0/", "/{}/")
+        self.zone = timezone.get_current_timezone()
         if form_id:
             self.columns["select"].column.attrs = {
                 "th__input": {"aria-label": "Select all", "onclick": SELECT_ALL},
@@ -189,10 +193,10 @@ class HostTable(FastBodyTable):
         return format_html_join(" ", '<span class="badge">{}</span>', ((t.name,) for t in tags))
 
     def cell_first_found(self, record):
-        return _when(record.first_found)
+        return _when(record.first_found, self.zone)
 
     def cell_last_scanned(self, record):
-        return _when(record.last_scanned)
+        return _when(record.last_scanned, self.zone)
 
 
 class AssetGroupTable(tables.Table):

@@ -328,3 +328,20 @@ def test_networks_tab_loads_the_overlap_section(client_as, two_networks):
     partial = client.get(reverse("assets:overlap_list"), HTTP_HX_REQUEST="true").content.decode()
     assert partial.lstrip().startswith('<div id="overlaps-panel">') and "<html" not in partial
     assert "10.0.0.0/24" in partial
+
+
+def test_search_matches_dns_netbios_os_and_partial_ip_in_ip_order(client_as):
+    net = NetworkFactory(name="Lab", space="10.0.0.0/16")
+    HostFactory(network=net, ip="10.0.0.10", dns="Mail.lab", os="Debian")
+    HostFactory(network=net, ip="10.0.0.9", netbios="MAILSRV", os="Windows Server")
+    HostFactory(network=net, ip="10.0.1.1", dns="www.lab", os="windows 11")
+    client = client_as("reader")
+    url = reverse("assets:network_hosts", args=[net.pk])
+    mail = client.get(url, {"q": "mail"}).content.decode()
+    assert mail.index("10.0.0.9<") < mail.index("10.0.0.10<") and "10.0.1.1<" not in mail
+    windows = client.get(url, {"os": "WINDOWS"}).content.decode()
+    assert "10.0.0.9<" in windows and "10.0.1.1<" in windows and "10.0.0.10<" not in windows
+    partial = client.get(url, {"q": "10.0.1."}).content.decode()
+    assert "10.0.1.1<" in partial and "10.0.0.9<" not in partial
+    exact = client.get(url, {"q": "10.0.0.9"}).content.decode()
+    assert "10.0.0.9<" in exact and "10.0.0.10<" not in exact
