@@ -368,7 +368,8 @@ def tag_assign(*, actor: User | None, tag: Tag, hosts: Iterable[Host | int]) -> 
             actor=actor,
             action=AuditEntry.Action.UPDATE,
             instance=tag,
-            changes={"assigned_to_hosts": [t.host_id for t in new]},
+            # A count, and the first ids: a bulk assignment may touch thousands.
+            changes={"assigned": len(new), "hosts": [t.host_id for t in new[:100]]},
         )
     return len(new)
 
@@ -385,7 +386,7 @@ def tag_remove(*, actor: User | None, tag: Tag, hosts: Iterable[Host | int]) -> 
             actor=actor,
             action=AuditEntry.Action.UPDATE,
             instance=tag,
-            changes={"removed_from_hosts": ids},
+            changes={"removed": removed, "hosts": ids[:100]},
         )
     return removed
 

@@ -170,3 +170,21 @@ def test_asset_group_api_needs_a_network_unless_network_support_is_off(api_as, s
     other = NetworkFactory(name="Hidden", space="10.0.0.0/8")
     refused = api.post(API + "asset-groups/", {"title": "X", "network": other.pk}, format="json")
     assert refused.status_code == 400 and "Global Default" in refused.json()["network"][0]
+
+
+def test_api_lists_have_bounded_queries(api_as, acme, django_assert_max_num_queries):
+    tags = [TagFactory() for _ in range(3)]
+    for i in range(40):
+        host = HostFactory(network=acme, ip=f"10.0.0.{i + 1}")
+        host.tags.add(*tags)
+        AssetGroupFactory(network=acme, title=f"G{i}")
+    api = api_as("reader")
+    api.get(API + "hosts/")  # token lookup warmed
+    for path in ("hosts/", "tags/", "asset-groups/", "networks/overlaps/"):
+        with django_assert_max_num_queries(6):
+            assert api.get(API + path).status_code == 200
+    host = acme.hosts.first()
+    for qid in range(5):
+        DetectionFactory(host=host, vulnerability=VulnerabilityFactory(qid=990200 + qid))
+    with django_assert_max_num_queries(6):
+        assert len(api.get(f"{API}hosts/{host.pk}/").json()["detections"]) == 5
