@@ -31,6 +31,10 @@ def test_reads_need_auth(acme):
     anonymous = APIClient()
     for path in ("hosts/", "asset-groups/", "tags/", "networks/overlaps/"):
         assert anonymous.get(API + path).status_code == 401, path
+    assert anonymous.post(API + "tags/", {"name": "x"}).status_code == 401
+    body = {"title": "x", "network": acme.pk}
+    assert anonymous.post(API + "asset-groups/", body).status_code == 401
+    assert not Tag.objects.exists() and not AssetGroup.objects.exists()
 
 
 @pytest.mark.parametrize("role", ["reader", "scanner", "manager"])
