@@ -222,4 +222,4 @@ LOGGING = {
 }
 
 # Where "/" leads; the first tab users need.
-ENCLAVE_HOME_URL = os.environ.get("ENCLAVE_HOME_URL", "networks:network_list")
+ENCLAVE_HOME_URL = os.environ.get("ENCLAVE_HOME_URL", "assets:host_list")

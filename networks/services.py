@@ -38,6 +38,14 @@ def _check_name(name: str, *, exclude_pk: int | None = None) -> None:
         raise ValidationError({"name": f"A network named '{name}' already exists."})
 
 
+def _recount_overlaps_after_commit() -> None:
+    """Address spaces changed: the overlap figures (assets app) are recounted in
+    the background once this transaction commits."""
+    from assets.tasks import refresh_overlaps
+
+    transaction.on_commit(refresh_overlaps.delay)
+
+
 def _assign_appliances(
     *, actor: User | None, network: Network, appliances: list[ScannerAppliance]
 ) -> None:
@@ -122,6 +130,7 @@ def network_update(
             old = network.address_space
             _set_ranges(network, ranges)
             changes["address_space"] = [old, network.address_space]
+            _recount_overlaps_after_commit()
     network.save()
     if appliances is not None:
         _assign_appliances(actor=actor, network=network, appliances=list(appliances))
