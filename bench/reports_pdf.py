@@ -9,7 +9,7 @@ import argparse
 import tempfile
 import time
 
-from reports_common import PeakMemory, bench_user, make_data, setup_django
+from reports_common import CpuClock, PeakMemory, bench_user, make_data, setup_django
 
 
 def main():
@@ -19,6 +19,9 @@ def main():
     args = parser.parse_args()
     media = tempfile.mkdtemp(prefix="enclave-bench-pdf-")
     setup_django(media)
+    import logging
+
+    logging.getLogger("reports").setLevel(logging.INFO)
 
     from pypdf import PdfReader
 
@@ -40,7 +43,7 @@ def main():
             network="all",
             statuses=["new", "active", "reopened", "fixed"],
         )
-        with PeakMemory() as memory:
+        with PeakMemory() as memory, CpuClock() as cpu:
             started = time.perf_counter()
             report = services.report_generate(report=report)
             elapsed = time.perf_counter() - started
@@ -53,6 +56,7 @@ def main():
             f"peak memory {memory.peak / 2**20:.0f} MB (all processes)  "
             f"[aim < 60 s, < 1024 MB: {verdict}]"
         )
+        print(f"  {cpu.describe()}")
         if args.keep:
             print(f"  {report.file.path}")
 

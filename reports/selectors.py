@@ -17,7 +17,7 @@ from networks import iprange
 from networks.models import Network
 from scans.models import Detection, Vulnerability
 
-from .models import Report, ReportSort, ReportTemplate
+from .models import ALL_KINDS, ALL_SEVERITIES, ALL_STATUSES, Report, ReportSort, ReportTemplate
 
 
 def report_template_list() -> QuerySet[ReportTemplate]:
@@ -103,12 +103,14 @@ def report_detections(*, report: Report) -> QuerySet[Detection]:
     """The findings a report prints: its hosts' detections kept by the filters, in
     the report's order (by host: IP key then network; by vulnerability: severity,
     QID, then IP key and network)."""
-    detections = Detection.objects.filter(
-        host__in=report_hosts(report=report).values("pk"),
-        severity__in=report.severities,
-        status__in=report.statuses,
-        vulnerability__kind__in=report.kinds,
-    )
+    detections = Detection.objects.filter(host__in=report_hosts(report=report).values("pk"))
+    # A filter that keeps everything is left out: the kind filter is a join.
+    if set(report.severities) != set(ALL_SEVERITIES):
+        detections = detections.filter(severity__in=report.severities)
+    if set(report.statuses) != set(ALL_STATUSES):
+        detections = detections.filter(status__in=report.statuses)
+    if set(report.kinds) != set(ALL_KINDS):
+        detections = detections.filter(vulnerability__kind__in=report.kinds)
     if report.sort == ReportSort.VULNERABILITY:
         return detections.order_by(
             "-severity",

@@ -1,32 +1,36 @@
 """PDF reports with WeasyPrint, in chunks.
 
 One WeasyPrint document of 20,000 findings takes minutes and gigabytes
-(MEASURED.md), so the body is cut into chunks of about ``CHUNK_ROWS`` findings
-rendered by up to ``PROCESSES`` worker processes at once, each into its own
-file. pypdf joins them; a second WeasyPrint document holding only the running
-header and footer ("page X of Y" needs the total, known only after the join) is
-laid over every page; content streams are compressed on the way out.
+(MEASURED.md), so the body is cut into chunks of about ``chunk_rows()`` findings
+rendered by up to ``processes()`` worker processes at once, each into its own
+file. "Page X of Y" needs the total, known only once every chunk is laid out;
+so a second round, again in parallel, lays the running header and footer over
+each chunk's pages (numbered from that chunk's offset) and compresses them.
+pypdf then joins the chunks. Memory stays that of a few chunks at a time.
 """
 
 from __future__ import annotations
 
-import io
+import logging
 import multiprocessing
 import os
 import shutil
+import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
 
 from django.conf import settings
-from django.template.loader import get_template
-from pypdf import PdfReader, PdfWriter
+from django.utils.dateformat import format as date_format
+from pypdf import PdfWriter
 
 from ..models import Report
 from . import RenderCounts
 from .document import prepare, report_css, static_base_url
-from .pdf_worker import render_chunk
+from .pdf_worker import render_chunk, stamp_chunk
+
+logger = logging.getLogger(__name__)
 
 
 def _setting(name: str, default: int) -> int:
@@ -41,126 +45,134 @@ def processes() -> int:
     return max(1, _setting("ENCLAVE_REPORT_PDF_PROCESSES", min(2, os.cpu_count() or 1)))
 
 
-class _ChunkRunner:
+class _Chunks:
     """Runs chunks in this process until a second chunk shows the report is big
-    enough to be worth worker processes; then in a pool, a bounded number in flight."""
+    enough to be worth worker processes; then in a pool, a bounded number in flight
+    (so the HTML waiting for a worker stays a few chunks, whatever the report)."""
 
     def __init__(self, workdir: Path, css: str, base_url: str, workers: int):
         self.workdir, self.css, self.base_url, self.workers = workdir, css, base_url, workers
         self.pool: ProcessPoolExecutor | None = None
-        self.first: tuple[str, int] | None = None
-        self.pending: deque[tuple[Future, int]] = deque()
+        self.held: tuple[str, int] | None = None
+        self.pending: deque[tuple[int, Future, int]] = deque()
         self.files: list[Path] = []
-        self.pages = 0
+        self.pages: dict[int, int] = {}
 
-    def _path(self, index: int) -> Path:
-        return self.workdir / f"chunk-{index:05d}.pdf"
-
-    def submit(self, body: str, rows: int) -> int:
-        """Queues a chunk; returns the rows of chunks finished meanwhile."""
-        if self.workers <= 1:
-            return self._run_here(body, rows)
-        if self.pool is None and self.first is None:
-            self.first = (body, rows)
-            return 0
-        if self.pool is None:
+    def submit(self, body: str, rows: int) -> Iterator[int]:
+        """Queues a chunk; yields the rows of chunks that finished meanwhile."""
+        if self.workers > 1 and self.pool is None and self.held is None:
+            self.held = (body, rows)
+            return
+        if self.workers > 1 and self.pool is None:
             self.pool = ProcessPoolExecutor(
                 max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
             )
-            first, self.first = self.first, None
-            self._submit(*first)
-        self._submit(body, rows)
-        done = 0
+            held, self.held = self.held, None
+            self._queue(*held)
+        self._queue(body, rows)
         while len(self.pending) > self.workers * 2:
-            done += self._collect()
-        return done
+            yield self._collect()
 
-    def _run_here(self, body: str, rows: int) -> int:
-        path = self._path(len(self.files))
-        self.pages += render_chunk(body, self.css, self.base_url, str(path))
-        self.files.append(path)
-        return rows
-
-    def _submit(self, body: str, rows: int) -> None:
-        path = self._path(len(self.files))
-        self.files.append(path)
-        future = self.pool.submit(render_chunk, body, self.css, self.base_url, str(path))
-        self.pending.append((future, rows))
-
-    def _collect(self) -> int:
-        future, rows = self.pending.popleft()
-        self.pages += future.result()
-        return rows
-
-    def drain(self):
-        """Yields the rows of each chunk as it finishes, until all are done."""
-        if self.first is not None:
-            yield self._run_here(*self.first)
-            self.first = None
+    def drain(self) -> Iterator[int]:
+        if self.held is not None:
+            self._queue(*self.held)
+            self.held = None
         while self.pending:
             yield self._collect()
+
+    def _queue(self, body: str, rows: int) -> None:
+        index = len(self.files)
+        path = self.workdir / f"chunk-{index:05d}.pdf"
+        self.files.append(path)
+        args = (body, self.css, self.base_url, str(path))
+        if self.pool is None:
+            self.pages[index] = render_chunk(*args)
+            self.pending.append((index, None, rows))
+        else:
+            self.pending.append((index, self.pool.submit(render_chunk, *args), rows))
+
+    def _collect(self) -> int:
+        index, future, rows = self.pending.popleft()
+        if future is not None:
+            self.pages[index] = future.result()
+        return rows
+
+    def stamp(self, *, title: str, generated: str) -> int:
+        """Numbers and stamps every chunk (in parallel); returns the page total."""
+        total = sum(self.pages.values())
+        first, jobs = 1, []
+        for index, path in enumerate(self.files):
+            kwargs = {
+                "first_page": first,
+                "total": total,
+                "title": title,
+                "generated": generated,
+                "css": self.css,
+                "base_url": self.base_url,
+            }
+            first += self.pages[index]
+            if self.pool is None:
+                stamp_chunk(str(path), **kwargs)
+            else:
+                jobs.append(self.pool.submit(stamp_chunk, str(path), **kwargs))
+        for job in jobs:
+            job.result()
+        return total
 
     def close(self) -> None:
         if self.pool is not None:
             self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _stamp(writer: PdfWriter, *, title: str, generated_at, css: str, base_url: str) -> None:
-    """Lays the running header and footer over every page, then compresses."""
-    from weasyprint import CSS, HTML
-
-    total = len(writer.pages)
-    html = get_template("reports/document/stamp.html").render(
-        {"title": title, "generated_at": generated_at, "pages": range(total)}
-    )
-    stamp = PdfReader(
-        io.BytesIO(HTML(string=html, base_url=base_url).write_pdf(stylesheets=[CSS(string=css)]))
-    )
-    for page, overlay in zip(writer.pages, stamp.pages, strict=True):
-        page.merge_page(overlay)
-        page.compress_content_streams()
+            self.pool = None
 
 
 def render(*, report: Report, path: Path, progress: Callable[[int], None]) -> RenderCounts:
+    started = time.perf_counter()
     document = prepare(report=report)
     css, base_url = report_css(), static_base_url()
     total = max(document.summary.findings, 1)
     workdir = path.parent / f".chunks-{path.stem}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    runner = _ChunkRunner(workdir, css, base_url, processes())
+    chunks = _Chunks(workdir, css, base_url, processes())
     done = 0
     progress(3)
     try:
         # The cover opens the first chunk, so a small report is one document.
         cover = document.cover_html
         for body, rows in document.chunks(chunk_rows()):
-            finished = runner.submit(cover + body, rows)
-            cover = ""
-            if finished:
+            for finished in chunks.submit(cover + body, rows):
                 done += finished
-                progress(5 + 85 * done // total)
+                progress(3 + 82 * done // total)
+            cover = ""
         if cover:  # no findings at all: the cover alone
-            runner.submit(cover, 0)
-        for finished in runner.drain():
+            list(chunks.submit(cover, 0))
+        for finished in chunks.drain():
             done += finished
-            progress(5 + 85 * done // total)
-        runner.close()
-        writer = PdfWriter()
-        for chunk in runner.files:
-            writer.append(str(chunk))
-        progress(92)
-        _stamp(
-            writer,
+            progress(3 + 82 * done // total)
+        rendered = time.perf_counter()
+        pages = chunks.stamp(
             title=report.title,
-            generated_at=document.generated_at,
-            css=css,
-            base_url=base_url,
+            generated="Generated " + date_format(document.generated_at, "Y-m-d H:i T"),
         )
+        progress(95)
+        stamped = time.perf_counter()
+        chunks.close()
+        writer = PdfWriter()
+        for chunk in chunks.files:
+            writer.append(str(chunk))
         writer.add_metadata({"/Title": report.title, "/Creator": "Enclave"})
         with open(path, "wb") as out:
             writer.write(out)
+        logger.info(
+            "PDF report %s: %d chunks, %d pages; chunks %.1f s, header/footer %.1f s, join %.1f s",
+            report.pk,
+            len(chunks.files),
+            pages,
+            rendered - started,
+            stamped - rendered,
+            time.perf_counter() - stamped,
+        )
     finally:
-        runner.close()
+        chunks.close()
         shutil.rmtree(workdir, ignore_errors=True)
     return RenderCounts(hosts=document.summary.hosts, findings=done)

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import connection
 
 from accounts.models import Role
 from reports import services, tasks
@@ -79,7 +80,25 @@ def test_csv_has_one_row_per_finding_with_the_network(twin_networks, reader):
         ("Beta Inc", "10.0.0.5", "45017", "Active"),
     ]
     assert rows[0]["CVEs"] == "CVE-2024-0001" and rows[0]["Port"] == "443"
-    assert rows[2]["Type"] == "Information gathered"
+    assert rows[2]["Type"] == "Information gathered" and rows[2]["Port"] == ""
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", rows[0]["First found (UTC)"])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
+def test_postgresql_copy_writes_what_the_row_by_row_path_writes(twin_networks, reader, settings):
+    t = twin_networks
+    t["ssl"].cves = ["CVE-2024-0001", "CVE-2024-0002"]
+    t["ssl"].save()
+    t["alpha5"].detections.update(results='Expired "2024-01-01",\nsecond line')
+    kwargs = {"format": "csv", "targets": "10.0.0.0/16", "statuses": ALL}
+    copied = run(make(reader, sort="vulnerability", **kwargs))
+    settings.ENCLAVE_REPORT_CSV_NO_COPY = True
+    written = run(make(reader, sort="vulnerability", **kwargs))
+    assert csv_rows(copied.file.path) == csv_rows(written.file.path)
+    assert copied.findings_count == written.findings_count == 5
+    rows = csv_rows(copied.file.path)
+    assert rows[0]["CVEs"] == "CVE-2024-0001 CVE-2024-0002"
+    assert 'Expired "2024-01-01",\nsecond line' in [r["Results"] for r in rows]
 
 
 def test_html_prints_both_hosts_with_their_networks(twin_networks, reader):
