@@ -85,5 +85,5 @@ def stack(lab, transactional_db, settings, api_as):
         yield platform
     finally:
         # Before the database is flushed: nothing may write to it afterwards.
-        stop_all([*platform.appliances.values(), *platform.central])
+        stop_all([*platform.appliances.values(), *platform.central], timeout=1.5)
         restore_celery(saved)
