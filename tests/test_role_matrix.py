@@ -1,0 +1,239 @@
+"""Every URL of the project, called by each role: anonymous, Reader, Scanner, Manager.
+
+The tables below are the contract. A URL added without a line here fails
+``test_every_url_is_in_the_matrix``, so no page escapes the check.
+"""
+
+import pytest
+from django.core.files.base import ContentFile
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from accounts.models import ROLE_RANK, Role
+from assets.models import Tag
+from reports.models import Report, ReportStatus, ReportTemplate
+from scans.models import OptionProfile, Scan, Vulnerability
+from tests.factories import (
+    ApplianceFactory,
+    AssetGroupFactory,
+    HostFactory,
+    NetworkFactory,
+    UserFactory,
+)
+
+R, S, M = Role.READER, Role.SCANNER, Role.MANAGER
+PUBLIC = "public"
+
+# url name: (least role for GET, least role for POST); None: the method is not offered.
+PAGES = {
+    "home": (R, None),
+    "accounts:login": (PUBLIC, PUBLIC),
+    "accounts:logout": (None, PUBLIC),
+    "accounts:user_list": (M, None),
+    "accounts:user_create": (M, M),
+    "accounts:user_update": (M, M),
+    "accounts:audit_list": (M, None),
+    "networks:network_list": (R, None),
+    "networks:network_create": (M, M),
+    "networks:network_detail": (R, None),
+    "networks:network_update": (M, M),
+    "networks:network_delete": (M, M),
+    "networks:appliance_list": (R, None),
+    "networks:appliance_create": (M, M),
+    "networks:appliance_update": (M, M),
+    "networks:appliance_delete": (M, M),
+    "assets:host_list": (R, None),
+    "assets:host_detail": (R, None),
+    "assets:host_tags": (None, S),
+    "assets:network_hosts": (R, None),
+    "assets:asset_group_list": (R, None),
+    "assets:asset_group_create": (S, S),
+    "assets:asset_group_detail": (R, None),
+    "assets:asset_group_update": (S, S),
+    "assets:asset_group_delete": (S, S),
+    "assets:tag_list": (R, None),
+    "assets:tag_create": (S, S),
+    "assets:tag_update": (S, S),
+    "assets:tag_delete": (S, S),
+    "assets:overlap_list": (R, None),
+    "assets:overlap_refresh": (None, S),
+    "scans:scan_list": (R, None),
+    "scans:scan_create": (S, S),
+    "scans:scan_detail": (R, None),
+    "scans:scan_cancel": (None, S),
+    "scans:scan_results": (R, None),
+    "scans:option_profile_list": (R, None),
+    "scans:option_profile_create": (S, S),
+    "scans:option_profile_update": (S, S),
+    "scans:kb_list": (R, None),
+    "scans:kb_detail": (R, None),
+    "reports:report_list": (R, None),
+    "reports:report_create": (R, R),
+    "reports:template_list": (R, None),
+    "reports:template_create": (S, S),
+    "reports:template_update": (S, S),
+    "reports:template_delete": (S, S),
+    # A report is its owner's (here: the Reader's) or any Manager's; others get 404.
+    "reports:report_detail": ("owner", None),
+    "reports:report_download": ("owner", None),
+    "reports:report_delete": ("owner", "owner"),
+    # The API's own pages: the schema and its browsable docs, for logged-in users.
+    "api_token": (None, PUBLIC),
+    "api_schema": ("api", None),
+    "api_docs": ("api", None),
+    "api-root": ("api", None),
+}
+
+# API resource: (least role to read, least role to write); None: read-only resource.
+API = {
+    "users": (M, M),
+    "networks": (R, M),
+    "appliances": (R, M),
+    "hosts": (R, None),
+    "asset-groups": (R, S),
+    "tags": (R, S),
+    "networks/overlaps": (R, None),
+    "scans": (R, S),
+    "option-profiles": (R, S),
+    "detections": (R, None),
+    "kb": (R, None),
+    "reports": (R, R),
+}
+
+OPTIONAL = {"scans:schedule_list", "scans:schedule_create", "scans:schedule_detail",
+            "scans:schedule_update", "scans:schedule_delete"}
+
+
+def project_url_names():
+    def walk(resolver, namespace=None):
+        for pattern in resolver.url_patterns:
+            if isinstance(pattern, URLResolver):
+                if pattern.namespace == "admin":
+                    continue
+                yield from walk(pattern, pattern.namespace or namespace)
+            elif isinstance(pattern, URLPattern) and pattern.name and \
+                    not str(pattern.pattern).startswith("^"):  # DRF router: see API below
+                yield f"{namespace}:{pattern.name}" if namespace else pattern.name
+
+    return sorted(set(walk(get_resolver())))
+
+
+def test_every_url_is_in_the_matrix():
+    missing = [n for n in project_url_names() if n not in PAGES and n not in OPTIONAL]
+    assert not missing, f"add these URLs to the role matrix: {missing}"
+
+
+def test_every_api_resource_is_in_the_matrix():
+    from config.api_urls import router
+
+    assert {prefix for prefix, _, _ in router.registry} - set(API) == set()
+
+
+@pytest.fixture
+def world(db):
+    """One of everything a URL can name."""
+    owner = UserFactory(username="reader-user", role=R)
+    network = NetworkFactory(name="Acme", space="10.0.0.0/16")
+    profile = OptionProfile.objects.filter(is_default=True).first() or \
+        OptionProfile.objects.create(name="Default", is_default=True)
+    vulnerability = Vulnerability.objects.first()
+    return {
+        "user": owner,
+        "network": network,
+        "appliance": ApplianceFactory(network=network),
+        "host": HostFactory(network=network, ip="10.0.0.5"),
+        "group": AssetGroupFactory(network=network),
+        "tag": Tag.objects.create(name="dmz"),
+        "scan": Scan.objects.create(title="s", type="discovery", network=network,
+                                    targets="10.0.0.5", option_profile=profile),
+        "profile": profile,
+        "qid": vulnerability.qid,
+        "report": Report.objects.create(title="r", owner=owner, format="csv",
+                                        status=ReportStatus.FINISHED,
+                                        file=ContentFile(b"ip,network\n", name="r.csv")),
+        "template": ReportTemplate.objects.create(title="t"),
+    }
+
+
+# Which object a URL's argument names, by the URL name's prefix (first match wins).
+ARGUMENTS = [
+    ("accounts:user_", "user"), ("networks:network_", "network"),
+    ("networks:appliance_", "appliance"), ("assets:host_", "host"),
+    ("assets:network_hosts", "network"), ("assets:asset_group_", "group"),
+    ("assets:tag_", "tag"), ("scans:scan_", "scan"), ("scans:option_profile_", "profile"),
+    ("scans:kb_", "qid"), ("reports:report_", "report"), ("reports:template_", "template"),
+]
+
+
+def url_for(name, world):
+    try:
+        return reverse(name)
+    except Exception:  # noqa: BLE001 - the URL takes an argument
+        key = next(k for prefix, k in ARGUMENTS if name.startswith(prefix))
+        value = world[key] if key == "qid" else world[key].pk
+        kwarg = "qid" if key == "qid" else "pk"
+        return reverse(name, kwargs={kwarg: value})
+
+
+def allowed(least, role):
+    if least in (PUBLIC, "api"):
+        return True
+    if least == "owner":
+        return role in (R, M)  # the owner is the Reader; Managers see every report
+    return ROLE_RANK[role] >= ROLE_RANK[least]
+
+
+def page_cases():
+    for name, (get_role, post_role) in PAGES.items():
+        for role in (None, R, S, M):
+            if get_role is not None:
+                yield name, "get", get_role, role
+            if post_role is not None:
+                yield name, "post", post_role, role
+
+
+@pytest.mark.parametrize("name, method, least, role", list(page_cases()))
+def test_page_role_matrix(client, world, name, method, least, role):
+    if role is not None:
+        user = world["user"] if role == R else UserFactory(username=f"{role}-user", role=role)
+        client.force_login(user)
+    url = url_for(name, world)
+    response = getattr(client, method)(url)
+    if least == PUBLIC:
+        assert response.status_code in (200, 302, 400)
+    elif least == "api":  # DRF pages answer 401/403 instead of redirecting
+        assert response.status_code == (200 if role else 401)
+    elif role is None:
+        assert response.status_code == 302
+        assert response["Location"].startswith(reverse("accounts:login"))
+    elif allowed(least, role):
+        assert response.status_code in (200, 302, 400), response.status_code
+    elif least == "owner":
+        assert response.status_code == 404
+    else:
+        assert response.status_code == 403
+
+
+def api_cases():
+    for prefix, (read_role, write_role) in API.items():
+        for role in (None, R, S, M):
+            yield prefix, read_role, write_role, role
+
+
+@pytest.mark.parametrize("prefix, read_role, write_role, role", list(api_cases()))
+def test_api_role_matrix(api_as, world, prefix, read_role, write_role, role):
+    from rest_framework.test import APIClient
+
+    api = APIClient() if role is None else api_as(role)
+    url = f"/api/v1/{prefix}/"
+    listing = api.get(url)
+    write = api.post(url, {}, format="json")
+    if role is None:
+        assert (listing.status_code, write.status_code) == (401, 401)
+        return
+    assert listing.status_code == (200 if allowed(read_role, role) else 403)
+    if write_role is None:
+        assert write.status_code in (403, 405)
+    elif allowed(write_role, role):
+        assert write.status_code == 400  # allowed, and the empty body is refused
+    else:
+        assert write.status_code == 403
