@@ -46,6 +46,7 @@ VULN = Vulnerability._meta.db_table
 HOST = Host._meta.db_table
 STAGE = "scans_stage_detection"
 STAGE_CHECKS = "scans_stage_check"
+STAGE_HOSTS = "scans_stage_host"
 OPEN_SQL = ", ".join(f"'{s.value}'" for s in OPEN_STATUSES)
 
 
@@ -68,36 +69,43 @@ def hosts_upsert(*, network: Network, hosts: list[HostResult], now) -> dict[str,
     rows = {}
     for h in hosts:
         ip = iprange.normalise_ip(h.ip)
-        rows[iprange.ip_key(ip)] = (
-            network.pk,
-            ip,
-            iprange.ip_key(ip),
-            (h.dns or "")[:255],
-            (h.netbios or "")[:64],
-            (h.os or "")[:255],
-            now,
-            now,
-        )
+        key = iprange.ip_key(ip)
+        rows[key] = (ip, key, (h.dns or "")[:255], (h.netbios or "")[:64], (h.os or "")[:255])
     if not rows:
         return {}
     keep = "CASE WHEN excluded.{f} <> '' THEN excluded.{f} ELSE {t}.{f} END"
-    sql = (
-        f"INSERT INTO {HOST} (network_id, ip, ip_key, dns, netbios, os, first_found, last_scanned)"
-        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-        " ON CONFLICT (network_id, ip_key) DO UPDATE SET last_scanned = excluded.last_scanned, "
-        + ", ".join(f"{f} = {keep.format(f=f, t=HOST)}" for f in ("dns", "netbios", "os"))
-    )
     with connection.cursor() as cursor:
-        cursor.executemany(sql, list(rows.values()))
-    ids: dict[str, int] = {}
-    keys = list(rows)
-    for start in range(0, len(keys), 900):  # SQLite's bound-parameter limit
-        ids.update(
-            Host.objects.filter(network=network, ip_key__in=keys[start : start + 900]).values_list(
-                "ip_key", "pk"
-            )
+        _temp_table(
+            cursor,
+            STAGE_HOSTS,
+            "ip varchar(45), ip_key varchar(32), dns varchar(255), netbios varchar(64),"
+            " os varchar(255)",
         )
+        _stage_rows(cursor, STAGE_HOSTS, ["ip", "ip_key", "dns", "netbios", "os"], rows.values())
+        cursor.execute(
+            f"INSERT INTO {HOST} (network_id, ip, ip_key, dns, netbios, os, first_found,"
+            f" last_scanned) SELECT %s, ip, ip_key, dns, netbios, os, %s, %s FROM {STAGE_HOSTS}"
+            " WHERE true ORDER BY ip_key"
+            " ON CONFLICT (network_id, ip_key) DO UPDATE SET last_scanned = excluded.last_scanned, "
+            + ", ".join(f"{f} = {keep.format(f=f, t=HOST)}" for f in ("dns", "netbios", "os"))
+            + " RETURNING ip_key, id",
+            [network.pk, now, now],
+        )
+        ids = dict(cursor.fetchall())
+        _drop_temp(cursor, STAGE_HOSTS)
     return ids
+
+
+def _temp_table(cursor, name: str, columns: str) -> None:
+    cursor.execute(f"DROP TABLE IF EXISTS {name}")
+    # PostgreSQL drops it at commit; SQLite has no such clause (_drop_temp does it).
+    drop = "ON COMMIT DROP" if _is_postgres() else ""
+    cursor.execute(f"CREATE TEMPORARY TABLE {name} ({columns}) {drop}")
+
+
+def _drop_temp(cursor, name: str) -> None:
+    if not _is_postgres():
+        cursor.execute(f"DROP TABLE {name}")
 
 
 def _stage_rows(cursor, table: str, columns: list[str], rows: list[tuple]) -> None:
@@ -116,27 +124,24 @@ def detections_upsert(
     findings: list[tuple[int, int, int, str, str]],
     checks_run: list[tuple[int, str]],
     now,
-) -> int:
+) -> tuple[int, dict[str, int]]:
     """Writes one batch of detections and moves their statuses.
 
     ``findings``: (host id, qid, port, protocol, results), one per detection
     seen now. ``checks_run``: (host id, check name) for every check that looked
     at a host; its open detections that were not seen become Fixed.
-    Returns the number of findings written.
+    Returns the number of findings written and the change in open detections
+    by severity ({"2": +3, "4": -1}) the batch made.
     """
     # One row per detection key: ON CONFLICT may not touch a row twice.
     unique = {(h, q, p, pr): r for h, q, p, pr, r in findings}
     with connection.cursor() as cursor:
-        temp = "ON COMMIT DROP" if _is_postgres() else ""
-        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
-        cursor.execute(f"DROP TABLE IF EXISTS {STAGE_CHECKS}")
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {STAGE} (host_id bigint, qid integer, port integer,"
-            f" protocol varchar(8), results text) {temp}"
+        _temp_table(
+            cursor,
+            STAGE,
+            "host_id bigint, qid integer, port integer, protocol varchar(8), results text",
         )
-        cursor.execute(
-            f"CREATE TEMPORARY TABLE {STAGE_CHECKS} (host_id bigint, check_name varchar(64)) {temp}"
-        )
+        _temp_table(cursor, STAGE_CHECKS, "host_id bigint, check_name varchar(64)")
         _stage_rows(
             cursor,
             STAGE,
@@ -144,12 +149,21 @@ def detections_upsert(
             [(*key, results) for key, results in unique.items()],
         )
         _stage_rows(cursor, STAGE_CHECKS, ["host_id", "check_name"], list(set(checks_run)))
+        # Temporary tables have no statistics until analysed; without them
+        # PostgreSQL plans the joins below as if they were empty.
+        cursor.execute(f"ANALYZE {STAGE}")
+        cursor.execute(f"ANALYZE {STAGE_CHECKS}")
+        delta: dict[str, int] = {}
         if unique:
-            cursor.execute(
+            # Rows left New were inserted, Re-Opened were fixed: both newly open.
+            opened = _counted(
+                cursor,
                 f"INSERT INTO {DETECTION} (network_id, host_id, qid, port, protocol, severity,"
                 " status, first_found, last_found, times_found, fixed_at, results)"
                 f" SELECT %s, s.host_id, s.qid, s.port, s.protocol, v.severity, %s, %s, %s, 1,"
-                f" NULL, s.results FROM {STAGE} s JOIN {VULN} v ON v.qid = s.qid WHERE true"
+                f" NULL, s.results FROM {STAGE} s JOIN {VULN} v ON v.qid = s.qid"
+                # Key order: the unique index is filled in order, not at random.
+                " WHERE true ORDER BY s.host_id, s.qid, s.port, s.protocol"
                 " ON CONFLICT (host_id, qid, port, protocol) DO UPDATE SET"
                 f" status = CASE WHEN {DETECTION}.status = %s THEN %s ELSE %s END,"
                 " last_found = excluded.last_found,"
@@ -164,24 +178,74 @@ def detections_upsert(
                     DetectionStatus.REOPENED.value,
                     DetectionStatus.ACTIVE.value,
                 ],
+                statuses=(DetectionStatus.NEW.value, DetectionStatus.REOPENED.value),
             )
+            for severity, n in opened.items():
+                delta[severity] = delta.get(severity, 0) + n
         if checks_run:
-            cursor.execute(
+            # The (host, QID) pairs some check looked for; of those, the open
+            # detections this batch did not see are fixed. A join, not a
+            # correlated subquery per row: this is the slow part otherwise.
+            fixed = _counted(
+                cursor,
                 f"UPDATE {DETECTION} SET status = %s, fixed_at = %s"
-                f" WHERE status IN ({OPEN_SQL})"
-                f" AND host_id IN (SELECT host_id FROM {STAGE_CHECKS})"
-                f" AND EXISTS (SELECT 1 FROM {STAGE_CHECKS} c JOIN {VULN} v"
-                f"  ON v.check_name = c.check_name"
-                f"  WHERE c.host_id = {DETECTION}.host_id AND v.qid = {DETECTION}.qid)"
+                f" FROM (SELECT DISTINCT c.host_id, v.qid FROM {STAGE_CHECKS} c"
+                f"  JOIN {VULN} v ON v.check_name = c.check_name) looked"
+                f" WHERE {DETECTION}.host_id = looked.host_id AND {DETECTION}.qid = looked.qid"
+                f" AND {DETECTION}.status IN ({OPEN_SQL})"
                 f" AND NOT EXISTS (SELECT 1 FROM {STAGE} s WHERE s.host_id = {DETECTION}.host_id"
                 f"  AND s.qid = {DETECTION}.qid AND s.port = {DETECTION}.port"
                 f"  AND s.protocol = {DETECTION}.protocol)",
                 [DetectionStatus.FIXED.value, now],
+                statuses=(DetectionStatus.FIXED.value,),
             )
-        if not _is_postgres():
-            cursor.execute(f"DROP TABLE {STAGE}")
-            cursor.execute(f"DROP TABLE {STAGE_CHECKS}")
-    return len(unique)
+            for severity, n in fixed.items():
+                delta[severity] = delta.get(severity, 0) - n
+        _drop_temp(cursor, STAGE)
+        _drop_temp(cursor, STAGE_CHECKS)
+    return len(unique), {s: n for s, n in delta.items() if n}
+
+
+def _counted(cursor, sql: str, params: list, *, statuses: tuple[str, ...]) -> dict[str, int]:
+    """Runs an INSERT/UPDATE and counts the rows it left in ``statuses``, by severity.
+
+    PostgreSQL counts inside the statement (a data-modifying CTE); SQLite, the
+    small-scale path, returns the rows.
+    """
+    marks = ", ".join(f"'{status}'" for status in statuses)
+    if _is_postgres():
+        cursor.execute(
+            f"WITH changed AS ({sql} RETURNING severity, status) SELECT severity, COUNT(*)"
+            f" FROM changed WHERE status IN ({marks}) GROUP BY severity",
+            params,
+        )
+        return {str(severity): n for severity, n in cursor.fetchall()}
+    cursor.execute(f"{sql} RETURNING severity, status", params)
+    counts: dict[str, int] = {}
+    for severity, status in cursor.fetchall():
+        if status in statuses:
+            counts[str(severity)] = counts.get(str(severity), 0) + 1
+    return counts
+
+
+def _network_counters_add(*, network: Network, hosts: int, open_delta: dict[str, int]) -> None:
+    """Adds one batch's changes to the network's counters (its row is locked)."""
+    if not hosts and not open_delta:
+        return
+    counts = {str(s): 0 for s in range(1, 6)}
+    counts.update(network.open_findings or {})
+    for severity, n in open_delta.items():
+        counts[severity] = max(0, counts.get(severity, 0) + n)
+    network.host_count += hosts
+    network.open_findings = counts
+    network.save(update_fields=["host_count", "open_findings"])
+
+
+def _hosts_known(*, network: Network, keys: list[str]) -> int:
+    known = 0
+    for start in range(0, len(keys), 900):  # SQLite's bound-parameter limit
+        known += Host.objects.filter(network=network, ip_key__in=keys[start : start + 900]).count()
+    return known
 
 
 def network_counters_refresh(*, network: Network) -> None:
@@ -227,11 +291,15 @@ def slice_ingest(*, result: SliceResult) -> IngestOutcome:
         scan: Scan = scan_slice.scan
         if scan.is_done or scan_slice.status == SliceStatus.CANCELED:
             return IngestOutcome(ingested=False)
-        network = scan.network
+        # One ingest per network at a time: the counters it adds up stay exact.
+        network = Network.objects.select_for_update().get(pk=scan.network_id)
         now = timezone.now()
         ranges = iprange.parse(scan_slice.targets)
         hosts = [h for h in result.hosts if _inside(ranges, h.ip)]
+        keys = list({iprange.ip_key(h.ip) for h in hosts})
+        new_hosts = len(keys) - _hosts_known(network=network, keys=keys)
         host_ids = hosts_upsert(network=network, hosts=hosts, now=now)
+        open_delta: dict[str, int] = {}
         by_host = {iprange.ip_key(h.ip): h for h in hosts}
         written = 0
         severities: dict[int, int] = {}
@@ -250,7 +318,7 @@ def slice_ingest(*, result: SliceResult) -> IngestOutcome:
                 if f.qid in severities
             ]
             checks = [(host_ids[key], c) for key, h in by_host.items() for c in h.checks_run]
-            written = detections_upsert(
+            written, open_delta = detections_upsert(
                 network=network, findings=findings, checks_run=checks, now=now
             )
         scan_hosts = []
@@ -296,5 +364,9 @@ def slice_ingest(*, result: SliceResult) -> IngestOutcome:
         Scan.objects.filter(pk=scan.pk).update(hosts_found=scan.scan_hosts.count())
         scan.refresh_from_db()
         scan_refresh_progress(scan=scan, now=now)
-        network_counters_refresh(network=network)
+        if scan.is_done:
+            # Once a scan: a full recount heals any drift (hosts deleted elsewhere).
+            network_counters_refresh(network=network)
+        else:
+            _network_counters_add(network=network, hosts=new_hosts, open_delta=open_delta)
     return IngestOutcome(ingested=True, hosts=len(hosts), detections=written)

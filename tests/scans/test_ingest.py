@@ -159,3 +159,31 @@ def test_scan_results_count_findings_by_severity(lab, online, sent, kb):
         tls_host("127.0.0.3", Finding(qid=986001, port=80, protocol="tcp")),
     )
     assert scan_findings_by_severity(scan=scan) == {"1": 1, "2": 1, "3": 1, "4": 0, "5": 0}
+
+
+def test_counters_add_up_slice_by_slice_while_the_scan_runs(lab, online, sent, kb):
+    online("lab-a")
+    online("lab-b")
+    scan = launch(lab, targets="127.0.0.1-127.0.0.4")
+    first, second = scan.slices.order_by("number")
+    assert (first.targets, second.targets) == ("127.0.0.1-127.0.0.2", "127.0.0.3-127.0.0.4")
+
+    def result(piece, hosts):
+        return SliceResult(scan.pk, piece.pk, piece.appliance.name, "", "", hosts=hosts)
+
+    services.slice_ingest(
+        result=result(first, [tls_host("127.0.0.1", cert(), cert(9443)), tls_host("127.0.0.2")])
+    )
+    lab.refresh_from_db()
+    scan.refresh_from_db()
+    assert scan.status == ScanStatus.RUNNING and scan.hosts_done == 2
+    assert lab.host_count == 2 and lab.open_findings["2"] == 2
+    services.slice_ingest(result=result(second, [tls_host("127.0.0.3", cert())]))
+    lab.refresh_from_db()
+    assert lab.host_count == 3 and lab.open_findings["2"] == 3
+    # The next scan fixes one of them: the counter goes down by one mid-scan.
+    scan = launch(lab, targets="127.0.0.1-127.0.0.4")
+    first = scan.slices.order_by("number").first()
+    services.slice_ingest(result=result(first, [tls_host("127.0.0.1", cert())]))
+    lab.refresh_from_db()
+    assert lab.open_findings["2"] == 2 and lab.host_count == 3
