@@ -8,8 +8,10 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name=settings.ENCLAVE_HOME_URL), name="home"),
     path("accounts/", include("accounts.urls")),
     # The overlap view lives with the assets it counts; the Networks tab links it here too.
-    path("networks/overlaps/", RedirectView.as_view(pattern_name="assets:overlap_list",
-                                                    query_string=True)),
+    path(
+        "networks/overlaps/",
+        RedirectView.as_view(pattern_name="assets:overlap_list", query_string=True),
+    ),
     path("networks/", include("networks.urls")),
     path("assets/", include("assets.urls")),
     path("scans/", include("scans.urls")),

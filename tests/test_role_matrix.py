@@ -99,8 +99,13 @@ API = {
     "reports": (R, R),
 }
 
-OPTIONAL = {"scans:schedule_list", "scans:schedule_create", "scans:schedule_detail",
-            "scans:schedule_update", "scans:schedule_delete"}
+OPTIONAL = {
+    "scans:schedule_list",
+    "scans:schedule_create",
+    "scans:schedule_detail",
+    "scans:schedule_update",
+    "scans:schedule_delete",
+}
 
 
 def project_url_names():
@@ -110,8 +115,11 @@ def project_url_names():
                 if pattern.namespace == "admin":
                     continue
                 yield from walk(pattern, pattern.namespace or namespace)
-            elif isinstance(pattern, URLPattern) and pattern.name and \
-                    not str(pattern.pattern).startswith("^"):  # DRF router: see API below
+            elif (
+                isinstance(pattern, URLPattern)
+                and pattern.name
+                and not str(pattern.pattern).startswith("^")
+            ):  # DRF router: see API below
                 yield f"{namespace}:{pattern.name}" if namespace else pattern.name
 
     return sorted(set(walk(get_resolver())))
@@ -133,8 +141,9 @@ def world(db):
     """One of everything a URL can name."""
     owner = UserFactory(username="reader-user", role=R)
     network = NetworkFactory(name="Acme", space="10.0.0.0/16")
-    profile = OptionProfile.objects.filter(is_default=True).first() or \
-        OptionProfile.objects.create(name="Default", is_default=True)
+    profile = OptionProfile.objects.filter(is_default=True).first() or OptionProfile.objects.create(
+        name="Default", is_default=True
+    )
     vulnerability = Vulnerability.objects.first()
     return {
         "user": owner,
@@ -143,24 +152,36 @@ def world(db):
         "host": HostFactory(network=network, ip="10.0.0.5"),
         "group": AssetGroupFactory(network=network),
         "tag": Tag.objects.create(name="dmz"),
-        "scan": Scan.objects.create(title="s", type="discovery", network=network,
-                                    targets="10.0.0.5", option_profile=profile),
+        "scan": Scan.objects.create(
+            title="s", type="discovery", network=network, targets="10.0.0.5", option_profile=profile
+        ),
         "profile": profile,
         "qid": vulnerability.qid,
-        "report": Report.objects.create(title="r", owner=owner, format="csv",
-                                        status=ReportStatus.FINISHED,
-                                        file=ContentFile(b"ip,network\n", name="r.csv")),
+        "report": Report.objects.create(
+            title="r",
+            owner=owner,
+            format="csv",
+            status=ReportStatus.FINISHED,
+            file=ContentFile(b"ip,network\n", name="r.csv"),
+        ),
         "template": ReportTemplate.objects.create(title="t"),
     }
 
 
 # Which object a URL's argument names, by the URL name's prefix (first match wins).
 ARGUMENTS = [
-    ("accounts:user_", "user"), ("networks:network_", "network"),
-    ("networks:appliance_", "appliance"), ("assets:host_", "host"),
-    ("assets:network_hosts", "network"), ("assets:asset_group_", "group"),
-    ("assets:tag_", "tag"), ("scans:scan_", "scan"), ("scans:option_profile_", "profile"),
-    ("scans:kb_", "qid"), ("reports:report_", "report"), ("reports:template_", "template"),
+    ("accounts:user_", "user"),
+    ("networks:network_", "network"),
+    ("networks:appliance_", "appliance"),
+    ("assets:host_", "host"),
+    ("assets:network_hosts", "network"),
+    ("assets:asset_group_", "group"),
+    ("assets:tag_", "tag"),
+    ("scans:scan_", "scan"),
+    ("scans:option_profile_", "profile"),
+    ("scans:kb_", "qid"),
+    ("reports:report_", "report"),
+    ("reports:template_", "template"),
 ]
 
 

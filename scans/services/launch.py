@@ -83,6 +83,14 @@ def _waiting_reason(network: Network) -> str:
     )
 
 
+def _orphaned_reason(appliance: ScannerAppliance | None, network: Network) -> str:
+    name = f"'{appliance.name}'" if appliance is not None else "of this slice"
+    return (
+        f"Appliance {name} went offline mid-scan and no other scanner appliance of "
+        f"network '{network.name}' is online; its addresses were not scanned."
+    )
+
+
 def _target_ranges(
     *, network: Network, targets: str, asset_groups: Iterable[AssetGroup]
 ) -> list[iprange.IPRange]:
@@ -436,10 +444,18 @@ def slices_reassign() -> int:
                 if old_task and previous is not None:
                     transaction.on_commit(lambda t=old_task: _revoke([t]))
             elif locked.status != SliceStatus.PENDING:
-                locked.status = SliceStatus.PENDING
-                locked.appliance = None
-                locked.addresses_done = 0
-                locked.save(update_fields=["status", "appliance", "addresses_done"])
+                # Its appliance died mid-slice and the network has no other: the
+                # scan ends in error (with what other slices found) instead of
+                # waiting for an appliance that may never return. Never another
+                # network's appliance: its targets mean other machines there.
+                locked.status = SliceStatus.ERROR
+                locked.error = _orphaned_reason(previous, network)
+                locked.save(update_fields=["status", "error"])
+                if old_task:
+                    transaction.on_commit(lambda t=old_task: _revoke([t]))
+                logger.warning(
+                    "Slice %s of scan %s: %s", locked.number, locked.scan_id, locked.error
+                )
             scan = locked.scan
             waiting = scan.slices.filter(status=SliceStatus.PENDING).exists()
             reason = _waiting_reason(network) if waiting else ""

@@ -19,7 +19,11 @@ from scans.models import OPEN_STATUSES, Detection, ScanSlice
 
 from .stack import DONE, wait_for
 
-pytestmark = [pytest.mark.netns, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.xdist_group("netns"),
+    pytest.mark.django_db(transaction=True),
+]
 
 IP = "10.77.0.5"
 

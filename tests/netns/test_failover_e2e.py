@@ -11,7 +11,11 @@ from scans.models import ScanHost, ScanSlice
 
 from .stack import wait_for
 
-pytestmark = [pytest.mark.netns, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.xdist_group("netns"),
+    pytest.mark.django_db(transaction=True),
+]
 
 TARGETS = "10.77.0.5-10.77.0.8"
 HOSTS = {f"10.77.0.{n}" for n in (5, 6, 7, 8)}

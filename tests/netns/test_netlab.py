@@ -20,7 +20,7 @@ import pytest
 
 from .netlab import REPO_ROOT, lab_namespaces, namespace_pids
 
-pytestmark = [pytest.mark.netns]
+pytestmark = [pytest.mark.netns, pytest.mark.xdist_group("netns")]
 
 TARGET = "10.77.0.5"
 LAB_PORTS = "22,80,443"

@@ -11,7 +11,11 @@ import pytest
 
 from scans.models import ScanHost
 
-pytestmark = [pytest.mark.netns, pytest.mark.django_db(transaction=True)]
+pytestmark = [
+    pytest.mark.netns,
+    pytest.mark.xdist_group("netns"),
+    pytest.mark.django_db(transaction=True),
+]
 
 IP = "10.77.0.5"
 TLS_EXPIRED, TLS_SELF_SIGNED, SSH_VERSION = 38100, 38101, 38600

@@ -148,30 +148,45 @@ def test_progress_moves_scan_to_running_and_ignores_other_appliances(lab, online
 def test_failover_resends_to_another_online_appliance_of_the_same_network_only(
     lab, online, sent, django_capture_on_commit_callbacks
 ):
-    first = online("lab-a")
+    dead, survivor = online("lab-a"), online("lab-b")
+    with django_capture_on_commit_callbacks(execute=True):
+        scan = launch(lab, targets="127.0.0.1-127.0.0.4")
+    piece = scan.slices.get(appliance=dead)
+    old_task = piece.task_id
+    # lab-a goes silent; a twin in another network is online but must not get its slice.
+    type(dead).objects.filter(pk=dead.pk).update(last_seen=timezone.now() - timedelta(hours=1))
+    other = NetworkFactory(name="Twin", space="127.0.0.0/8")
+    ApplianceFactory(name="twin-a", network=other, last_seen=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.slices_reassign() == 1
+    piece.refresh_from_db()
+    assert piece.appliance == survivor and piece.attempts == 2 and piece.task_id != old_task
+    assert sent[-2]["queue"] == "appliance.lab-b"
+    assert all(c.get("queue") != "appliance.twin-a" for c in sent)
+    assert {"revoke": [old_task]} in sent
+
+
+def test_scan_ends_in_error_when_every_appliance_of_its_network_died_mid_scan(
+    lab, online, sent, django_capture_on_commit_callbacks
+):
+    only = online("lab-a")
     with django_capture_on_commit_callbacks(execute=True):
         scan = launch(lab, targets="127.0.0.1-127.0.0.4")
     piece = scan.slices.get()
-    old_task = piece.task_id
-    # lab-a goes silent; a twin in another network is online but must not get it.
-    type(first).objects.filter(pk=first.pk).update(last_seen=timezone.now() - timedelta(hours=1))
+    services.slice_progress_record(slice_id=piece.pk, appliance="lab-a", done=1, total=4)
+    type(only).objects.filter(pk=only.pk).update(last_seen=timezone.now() - timedelta(hours=1))
     other = NetworkFactory(name="Twin", space="127.0.0.0/8")
     ApplianceFactory(name="twin-a", network=other, last_seen=timezone.now())
     with django_capture_on_commit_callbacks(execute=True):
         assert services.slices_reassign() == 0
     piece.refresh_from_db()
-    assert piece.status == SliceStatus.PENDING and piece.appliance is None
     scan.refresh_from_db()
-    assert "no scanner appliance of network 'Lab' is online" in scan.status_reason
-    second = online("lab-b")
-    with django_capture_on_commit_callbacks(execute=True):
-        assert services.slices_reassign() == 1
-    piece.refresh_from_db()
-    assert piece.appliance == second and piece.attempts == 2 and piece.task_id != old_task
-    assert sent[-1]["queue"] == "appliance.lab-b"
+    assert piece.status == SliceStatus.ERROR
+    assert scan.status == ScanStatus.ERROR and scan.finished is not None
+    assert "'lab-a' went offline" in scan.status_reason
+    assert "no other scanner appliance of network 'Lab' is online" in scan.status_reason
     assert all(c.get("queue") != "appliance.twin-a" for c in sent)
-    scan.refresh_from_db()
-    assert scan.status_reason == ""
+    assert {"revoke": [piece.task_id]} in sent
 
 
 def test_reassign_leaves_slices_of_live_appliances_alone(lab, online, sent):

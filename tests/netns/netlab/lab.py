@@ -460,7 +460,7 @@ class NetLab:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("PYTEST_", "DJANGO_", "CELERY_"))
+            if not k.startswith(("PYTEST_", "DJANGO_", "CELERY_", "ENCLAVE_BROKER_"))
         }
         env.update(
             DJANGO_SETTINGS_MODULE="config.settings",
