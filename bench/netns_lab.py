@@ -42,7 +42,7 @@ from django.core.management import call_command  # noqa: E402
 from rest_framework.test import APIClient  # noqa: E402
 
 from accounts.models import Role, User  # noqa: E402
-from tests.netns.stack import Stack, database_url, point_celery_at  # noqa: E402
+from tests.netns.stack import Stack, broker_for_this_process, database_url  # noqa: E402
 
 A_TARGETS, B_TARGETS = "10.77.0.5-10.77.0.8", "10.77.0.5"
 
@@ -72,8 +72,6 @@ def manager_api() -> APIClient:
 
 def one_run(lab: NetLab, run: int) -> dict[str, float]:
     clock = Clock()
-    lab.start_broker()
-    point_celery_at(lab.broker.url)
     stack = Stack(lab=lab, api=manager_api(), db_url=database_url())
     stamp = time.strftime("%H%M%S")
     try:
@@ -141,7 +139,9 @@ def main() -> int:
             print(f"    {what:<50} {time.monotonic() - t1:7.2f} s")
         for run in range(1, args.runs + 1):
             print(f"run {run}:")
-            runs.append(one_run(lab, run))
+            lab.start_broker()
+            with broker_for_this_process(lab.broker.url):
+                runs.append(one_run(lab, run))
         t1 = time.monotonic()
     print(f"  {'lab down':<52} {time.monotonic() - t1:7.2f} s")
     if len(runs) > 1:

@@ -71,19 +71,17 @@ def stack(lab, transactional_db, settings, api_as):
         HEARTBEAT_INTERVAL,
         OFFLINE_AFTER,
         Stack,
+        broker_for_this_process,
         database_url,
-        point_celery_at,
-        restore_celery,
     )
 
     settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER = OFFLINE_AFTER
     settings.ENCLAVE_HEARTBEAT_INTERVAL = HEARTBEAT_INTERVAL
-    saved = point_celery_at(lab.broker.url)
-    platform = Stack(lab=lab, api=api_as("manager"), db_url=database_url())
-    try:
-        platform.start_central()
-        yield platform
-    finally:
-        # Before the database is flushed: nothing may write to it afterwards.
-        stop_all([*platform.appliances.values(), *platform.central], timeout=1.5)
-        restore_celery(saved)
+    with broker_for_this_process(lab.broker.url):
+        platform = Stack(lab=lab, api=api_as("manager"), db_url=database_url())
+        try:
+            platform.start_central()
+            yield platform
+        finally:
+            # Before the database is flushed: nothing may write to it afterwards.
+            stop_all([*platform.appliances.values(), *platform.central], timeout=1.5)

@@ -50,28 +50,11 @@ def database_url() -> str:
     raise RuntimeError(f"no subprocess URL for a {connection.vendor} database")
 
 
-def point_celery_at(url: str) -> tuple:
-    """This process's Celery app (scan launch, revoke) sends to ``url``; returns the old conf."""
-    from config.celery import app
+def broker_for_this_process(url: str):
+    """This process's Celery app (scan launch, revoke) sends to ``url`` while inside."""
+    from tests.brokers import celery_broker
 
-    saved = (app.conf.broker_url, app.conf.broker_transport_options)
-    app.conf.broker_url = url
-    app.conf.broker_transport_options = {"visibility_timeout": 3600}
-    _reset_pools(app)
-    return saved
-
-
-def restore_celery(saved: tuple) -> None:
-    from config.celery import app
-
-    app.conf.broker_url, app.conf.broker_transport_options = saved
-    _reset_pools(app)
-
-
-def _reset_pools(app) -> None:
-    app._pool = None
-    if "amqp" in app.__dict__:
-        app.amqp._producer_pool = None
+    return celery_broker(url, {"visibility_timeout": 3600})
 
 
 @dataclass

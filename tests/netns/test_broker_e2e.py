@@ -35,22 +35,6 @@ def _finding_keys(stack, net) -> dict[tuple, dict]:
     return keys
 
 
-def _celery_survives_broker_loss() -> bool:
-    """Celery/kombu 5.7.0: a worker holding an unacknowledged message when the Redis
-    connection drops dies ("Unrecoverable error: AttributeError: 'NoneType' object has
-    no attribute 'hostname'", in kombu's restore_unacked on channel close); 5.6 reconnects."""
-    import kombu
-
-    return tuple(int(p) for p in kombu.__version__.split(".")[:2]) != (5, 7)
-
-
-@pytest.mark.xfail(
-    not _celery_survives_broker_loss(),
-    strict=True,
-    reason="kombu/celery 5.7.0: the appliance (a slice in flight, unacked) and the central "
-    "worker exit when Redis goes away instead of reconnecting, so the scan never ends; "
-    "celery 5.6.3 + kombu 5.6.2 reconnect (see the netns report)",
-)
 def test_broker_restart_mid_scan_loses_and_doubles_nothing(stack):
     net = stack.network("Plant A")
     stack.appliance("netns-a1", net, "a")
@@ -133,7 +117,13 @@ def test_two_scans_of_one_host_ingested_at_the_same_moment_stay_consistent(stack
     stack.start_central(concurrency=16)
     done = [stack.wait_done(one), stack.wait_done(two)]
     assert [d["status"] for d in done] == ["finished", "finished"], done
-    assert _ingested_at_once(stack.central[0].output(200_000)), "the ingests did not overlap"
+    # The worker writes its log after the task returns: wait for both lines.
+    log = wait_for(
+        lambda: (out := stack.central[0].output(200_000)).count("ingest_slice[") >= 4 and out,
+        timeout=10,
+        what="the central worker to log both ingests",
+    )
+    assert _ingested_at_once(log), "the ingests did not overlap"
 
     network = Network.objects.get(pk=net)
     assert Host.objects.filter(network=network, ip=IP).count() == 1

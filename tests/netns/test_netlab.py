@@ -74,7 +74,9 @@ def test_no_namespace_has_a_way_out(lab):
 
 
 def test_a_celery_worker_inside_each_network_gets_tasks_over_the_unix_socket(lab):
-    env = {**os.environ, "PROBE_BROKER_URL": lab.broker.url, "PYTHONPATH": str(REPO_ROOT)}
+    # Not CELERY_BROKER_URL: Celery would take it over the app's own broker.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CELERY_")}
+    env.update(PROBE_BROKER_URL=lab.broker.url, PYTHONPATH=str(REPO_ROOT))
     for key in ("a", "b"):
         lab.spawn(
             [sys.executable, "-m", "celery", "-A", "tests.netns.probe_app", "worker",
@@ -85,8 +87,11 @@ def test_a_celery_worker_inside_each_network_gets_tasks_over_the_unix_socket(lab
 
     from tests.netns import probe_app
 
-    probe_app.app.conf.broker_url = lab.broker.url
-    probe_app.app.conf.result_backend = lab.broker.url
+    url = lab.broker.url
+    probe_app.app.conf.update(
+        broker_url=url, broker_read_url=url, broker_write_url=url, result_backend=url
+    )
+    probe_app.app._pool = None
     from_a = probe_app.look.apply_async(args=[TARGET, 80, "HEAD / HTTP/1.0\r\n\r\n"],
                                         queue="probe.a")  # fmt: skip
     from_b = probe_app.look.apply_async(args=[TARGET, 22], queue="probe.b")

@@ -12,6 +12,7 @@ from celery.contrib.testing.worker import start_worker
 
 from config.celery import app
 from reports.models import ReportTemplate
+from tests.brokers import celery_broker
 from tests.factories import (
     DetectionFactory,
     HostFactory,
@@ -28,15 +29,11 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 @pytest.fixture
 def celery_worker():
-    saved = {key: app.conf[key] for key in ("broker_url", "broker_transport_options")}
-    app.conf.update(broker_url="memory://", broker_transport_options={})
-    app._pool = None  # drop connections made for another broker
-    try:
-        with start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING") as w:
-            yield w
-    finally:
-        app.conf.update(saved)
-        app._pool = None
+    with (
+        celery_broker("memory://"),
+        start_worker(app, pool="solo", perform_ping_check=False, loglevel="WARNING") as w,
+    ):
+        yield w
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 import pytest
 from django.utils import timezone
 
+from tests.brokers import celery_broker
 from tests.factories import ApplianceFactory, NetworkFactory, VulnerabilityFactory
 
 
@@ -67,8 +68,6 @@ def broker(tmp_path):
     Points this process's Celery app at it and returns the environment that
     sends subprocesses there too.
     """
-    from config.celery import app
-
     url = os.environ.get("CELERY_BROKER_URL", "filesystem://")
     if url.startswith("redis"):
         base = url.rsplit("/", 1)[0] if url.count("/") > 2 else url
@@ -93,22 +92,8 @@ def broker(tmp_path):
             "ENCLAVE_BROKER_DIR": str(folder),
             "ENCLAVE_BROKER_POLL": "0.05",
         }
-    keys = ("broker_url", "broker_read_url", "broker_write_url", "broker_transport_options")
-    saved = {key: app.conf.get(key) for key in keys}
-
-    def reset_pools():
-        app._pool = None
-        if "amqp" in app.__dict__:
-            app.amqp._producer_pool = None
-
-    # The read and write URLs too: Celery resolves them once from broker_url.
-    app.conf.update(
-        broker_url=url, broker_read_url=url, broker_write_url=url, broker_transport_options=options
-    )
-    reset_pools()
-    yield env
-    app.conf.update(saved)
-    reset_pools()
+    with celery_broker(url, options):
+        yield env
 
 
 @pytest.fixture

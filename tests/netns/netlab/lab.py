@@ -327,6 +327,7 @@ class NetLab:
         command = ["ip", "netns", "exec", ns, *argv] if ns else list(argv)
         log = self.workdir / f"{name}.log"
         with open(log, "ab") as out:
+            log_start = out.tell()
             popen = subprocess.Popen(
                 command,
                 stdin=subprocess.DEVNULL,
@@ -337,7 +338,7 @@ class NetLab:
                 start_new_session=True,
                 preexec_fn=die_with_parent,
             )
-        proc = Proc(name=name, ns=ns, popen=popen, log=log)
+        proc = Proc(name=name, ns=ns, popen=popen, log=log, log_start=log_start)
         self.procs.append(proc)
         with open(self.workdir / "pids", "a") as pids:
             pids.write(f"{popen.pid} {start_time(popen.pid)}\n")

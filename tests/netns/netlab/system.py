@@ -141,6 +141,9 @@ class Proc:
     ns: str | None
     popen: subprocess.Popen
     log: Path
+    # Where this process's lines start: a log name is reused by later
+    # processes of the same name (the file is opened for append).
+    log_start: int = 0
 
     @property
     def pid(self) -> int:
@@ -195,7 +198,9 @@ class Proc:
 
     def output(self, tail: int = 4000) -> str:
         try:
-            data = self.log.read_bytes()
+            with self.log.open("rb") as log:
+                log.seek(self.log_start)
+                data = log.read()
         except OSError:
             return ""
         return data[-tail:].decode(errors="replace")
