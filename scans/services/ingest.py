@@ -21,8 +21,9 @@ from django.db.models import Count
 from django.utils import timezone
 
 from assets.models import Host
+from assets.tasks import refresh_overlaps
 from networks import iprange
-from networks.models import Network
+from networks.models import Network, NetworkKind
 from scans.engine.results import HostResult, SliceResult
 
 from ..models import (
@@ -369,4 +370,9 @@ def slice_ingest(*, result: SliceResult) -> IngestOutcome:
             network_counters_refresh(network=network)
         else:
             _network_counters_add(network=network, hosts=new_hosts, open_delta=open_delta)
+        if new_hosts and network.kind == NetworkKind.CUSTOM:
+            # New hosts may be twins of hosts in overlapping networks: recount
+            # this network's pairs (bulk writes skip the per-host bookkeeping).
+            network_id = network.pk
+            transaction.on_commit(lambda: refresh_overlaps.delay(network_id=network_id))
     return IngestOutcome(ingested=True, hosts=len(hosts), detections=written)

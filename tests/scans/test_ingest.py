@@ -187,3 +187,28 @@ def test_counters_add_up_slice_by_slice_while_the_scan_runs(lab, online, sent, k
     services.slice_ingest(result=result(first, [tls_host("127.0.0.1", cert())]))
     lab.refresh_from_db()
     assert lab.open_findings["2"] == 2 and lab.host_count == 3
+
+
+def test_ingest_that_adds_hosts_recounts_the_networks_overlaps(
+    lab, online, sent, kb, monkeypatch, django_capture_on_commit_callbacks
+):
+    from assets.models import NetworkOverlap
+    from assets.tasks import refresh_overlaps
+
+    calls = []
+    monkeypatch.setattr(
+        "scans.services.ingest.refresh_overlaps.delay",
+        lambda **kw: calls.append(kw) or refresh_overlaps(**kw),
+    )
+    online("lab-a")
+    twin = NetworkFactory(name="Twin", space="127.0.0.0/8")
+    online("twin-a", network=twin)
+    with django_capture_on_commit_callbacks(execute=True):
+        scan_once(lab, tls_host("127.0.0.2"), tls_host("127.0.0.3"))
+    with django_capture_on_commit_callbacks(execute=True):
+        scan_once(twin, tls_host("127.0.0.2"))
+    assert calls == [{"network_id": lab.pk}, {"network_id": twin.pk}]
+    assert NetworkOverlap.objects.get().hosts_in_both == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        scan_once(lab, tls_host("127.0.0.2"))  # no new host: nothing to recount
+    assert len(calls) == 2
