@@ -118,7 +118,7 @@ def make_data(*, networks: int, hosts_per_network: int, findings_per_host: int, 
         # COPY text, a block of lines per write; the indexes are built after.
         cursor.execute(
             "SELECT indexdef FROM pg_indexes WHERE tablename = 'scans_detection' "
-            "AND indexname NOT LIKE '%%pkey'"
+            "AND indexname NOT IN (SELECT conname FROM pg_constraint)"  # keys stay
         )
         index_defs = [row[0] for row in cursor.fetchall()]
         for definition in index_defs:

@@ -16,12 +16,14 @@ Both write the same columns and values (tests compare them on PostgreSQL).
 from __future__ import annotations
 
 import csv
+import logging
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
-from django.db import connection
+from django.db import connection, connections
 from django.db.models import Case, CharField, F, Func, Value, When
 from django.db.models.functions import Cast
 
@@ -29,6 +31,8 @@ from .. import selectors
 from ..models import Report
 from . import RenderCounts
 from .content import KIND_LABELS, STATUS_LABELS
+
+logger = logging.getLogger(__name__)
 
 HEADER = [
     "Network",
@@ -130,19 +134,34 @@ def _copy_out(detections, path: Path, total: int, progress: Callable[[int], None
     # COPY takes no parameters: psycopg quotes them into the statement.
     statement = psycopg.ClientCursor(connection.connection).mogrify(sql, params)
     rows = 0
-    with _sort_memory(), open(path, "wb") as out:
-        out.write((",".join(HEADER) + "\n").encode())
-        with connection.connection.cursor() as cursor:
-            with cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)") as copy:
-                seen = 0
-                for block in copy:
-                    out.write(block)
-                    seen += bytes(block).count(b"\n")
-                    if seen - rows >= PROGRESS_EVERY:
-                        rows = seen
-                        progress(5 + 90 * min(rows, total) // total)
-            rows = cursor.rowcount
+    # Progress goes through a thread of its own, hence a connection of its own:
+    # on this one, busy streaming the COPY, an UPDATE would wait for the COPY
+    # to end while the COPY waits for this loop to read (a deadlock).
+    side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-progress")
+    try:
+        with _sort_memory(), open(path, "wb") as out:
+            out.write((",".join(HEADER) + "\n").encode())
+            with connection.connection.cursor() as cursor:
+                with cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)") as copy:
+                    seen = 0
+                    for block in copy:
+                        out.write(block)
+                        seen += bytes(block).count(b"\n")
+                        if seen - rows >= PROGRESS_EVERY:
+                            rows = seen
+                            side.submit(_quietly, progress, 5 + 90 * min(rows, total) // total)
+                rows = cursor.rowcount
+    finally:
+        side.submit(connections.close_all)  # that thread's connection
+        side.shutdown(wait=True)
     return rows
+
+
+def _quietly(call: Callable[[int], None], value: int) -> None:
+    try:
+        call(value)
+    except Exception:  # progress is a courtesy; the report goes on
+        logger.exception("Report progress not recorded")
 
 
 _CVES_TEXT = "array_to_string(ARRAY(SELECT jsonb_array_elements_text(%(expressions)s)), ' ')"

@@ -85,13 +85,29 @@ def test_csv_has_one_row_per_finding_with_the_network(twin_networks, reader):
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="COPY is PostgreSQL's")
-def test_postgresql_copy_writes_what_the_row_by_row_path_writes(twin_networks, reader, settings):
+def test_postgresql_copy_writes_what_the_row_by_row_path_writes(
+    twin_networks, reader, settings, monkeypatch
+):
+    from reports import services
+    from reports.renderers import csv_report
+
+    # Progress is recorded while COPY streams (from another thread: no deadlock).
+    recorded = []
+    original = services.report_set_progress
+
+    def record(*, report_id, progress):
+        recorded.append(progress)
+        original(report_id=report_id, progress=progress)
+
+    monkeypatch.setattr(services, "report_set_progress", record)
+    monkeypatch.setattr(csv_report, "PROGRESS_EVERY", 1)
     t = twin_networks
     t["ssl"].cves = ["CVE-2024-0001", "CVE-2024-0002"]
     t["ssl"].save()
     t["alpha5"].detections.update(results='Expired "2024-01-01",\nsecond line')
     kwargs = {"format": "csv", "targets": "10.0.0.0/16", "statuses": ALL}
     copied = run(make(reader, sort="vulnerability", **kwargs))
+    assert 95 in recorded  # 5 of 5 rows streamed, said while COPY ran
     settings.ENCLAVE_REPORT_CSV_NO_COPY = True
     written = run(make(reader, sort="vulnerability", **kwargs))
     assert csv_rows(copied.file.path) == csv_rows(written.file.path)
