@@ -12,7 +12,7 @@ import time
 from reports_common import CpuClock, PeakMemory, bench_user, make_data, setup_django
 
 
-def run(user, *, title, targets, network):
+def run(user, *, title, targets, network, aim=True):
     from reports import services
     from reports.models import ReportStatus
 
@@ -31,10 +31,10 @@ def run(user, *, title, targets, network):
         elapsed = time.perf_counter() - started
     assert report.status == ReportStatus.FINISHED, report.error
     rate = report.findings_count / elapsed
-    verdict = "OK" if rate >= 100_000 else "MISSED"
+    verdict = (" [aim >= 100,000: " + ("OK]" if rate >= 100_000 else "MISSED]")) if aim else ""
     print(
         f"CSV {title}: {report.findings_count:,} rows, {report.size / 2**20:.0f} MB in "
-        f"{elapsed:.1f} s = {rate:,.0f} rows/s [aim >= 100,000: {verdict}]; memory "
+        f"{elapsed:.1f} s = {rate:,.0f} rows/s{verdict}; memory "
         f"{baseline / 2**20:.0f} MB before, peak {memory.peak / 2**20:.0f} MB "
         f"(+{(memory.peak - baseline) / 2**20:.0f} MB)"
     )
@@ -46,7 +46,8 @@ def main():
     setup_django(tempfile.mkdtemp(prefix="enclave-bench-csv-"))
     nets = make_data(networks=2, hosts_per_network=25_000, findings_per_host=20)
     user = bench_user()
-    small = run(user, title="100k", targets="10.0.0.0-10.0.9.255", network=nets[0].pk)
+    # A twentieth of the rows, to compare memory with (its fixed costs weigh more).
+    small = run(user, title="small", targets="10.0.0.0-10.0.9.255", network=nets[0].pk, aim=False)
     large = run(user, title="1M", targets="10.0.0.0/8", network="all")
     print(
         f"memory growth: +{small / 2**20:.0f} MB for 51,200 rows, +{large / 2**20:.0f} MB "
