@@ -11,7 +11,17 @@ from networks.models import Network, ScannerAppliance
 
 from . import selectors, services
 from .filters import DetectionFilterSet, VulnerabilityFilterSet
-from .models import Detection, OptionProfile, Scan, ScanStatus, ScanType, TcpPortSet, Vulnerability
+from .models import (
+    Detection,
+    OptionProfile,
+    Recurrence,
+    Scan,
+    ScanStatus,
+    ScanType,
+    Schedule,
+    TcpPortSet,
+    Vulnerability,
+)
 
 # --- Option profiles --------------------------------------------------------------------
 
@@ -176,6 +186,106 @@ class ScanViewSet(
         return Response(self.get_serializer(scan).data, status=status.HTTP_200_OK)
 
 
+# --- Schedules -------------------------------------------------------------------------------
+
+
+class ScheduleSerializer(serializers.ModelSerializer):
+    type = serializers.ChoiceField(choices=ScanType.choices)
+    network = serializers.PrimaryKeyRelatedField(queryset=Network.objects.all())
+    appliance = serializers.PrimaryKeyRelatedField(
+        queryset=ScannerAppliance.objects.select_related("network"),
+        allow_null=True,
+        required=False,
+        help_text="null: All Scanners in Network.",
+    )
+    targets = serializers.CharField(required=False, allow_blank=True)
+    asset_groups = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=AssetGroup.objects.select_related("network")
+    )
+    option_profile = serializers.PrimaryKeyRelatedField(
+        queryset=OptionProfile.objects.all(), required=False, allow_null=True
+    )
+    recurrence = serializers.ChoiceField(choices=Recurrence.choices)
+    start = serializers.DateTimeField(
+        required=False, help_text="The first run; later runs follow it on the calendar."
+    )
+    next_run = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="Out: when the next scan launches (null: finished). In: the same as start.",
+    )
+    network_name = serializers.CharField(source="network.name", read_only=True)
+    owner = serializers.CharField(source="owner.username", read_only=True, default=None)
+
+    class Meta:
+        model = Schedule
+        fields = [
+            "id",
+            "title",
+            "type",
+            "network",
+            "network_name",
+            "appliance",
+            "targets",
+            "asset_groups",
+            "option_profile",
+            "recurrence",
+            "start",
+            "next_run",
+            "active",
+            "owner",
+            "last_scan",
+            "last_error",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["last_scan", "last_error", "created_at", "updated_at"]
+
+    def validate(self, attrs):
+        # API.md names next_run as a field: written, it sets the (first) run.
+        next_run = attrs.pop("next_run", None)
+        if next_run is not None and "start" not in attrs:
+            attrs["start"] = next_run
+        if self.instance is None and "start" not in attrs:
+            raise serializers.ValidationError({"start": ["Give start (or next_run)."]})
+        return attrs
+
+
+class ScheduleViewSet(viewsets.ModelViewSet):
+    """Schedules: Scanners and Managers write, everyone reads. PATCH may move one to
+    another network; it is validated like a launch."""
+
+    serializer_class = ScheduleSerializer
+    read_role, write_role = Role.READER, Role.SCANNER
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_queryset(self):
+        return (
+            Schedule.objects.select_related("network", "owner")
+            .prefetch_related("asset_groups")
+            .order_by("id")
+        )
+
+    def perform_create(self, serializer):
+        try:
+            serializer.instance = services.schedule_create(
+                actor=self.request.user, **serializer.validated_data
+            )
+        except DjangoValidationError as error:
+            raise_api_error(error)
+
+    def perform_update(self, serializer):
+        try:
+            serializer.instance = services.schedule_update(
+                actor=self.request.user, schedule=serializer.instance, **serializer.validated_data
+            )
+        except DjangoValidationError as error:
+            raise_api_error(error)
+
+    def perform_destroy(self, instance):
+        services.schedule_delete(actor=self.request.user, schedule=instance)
+
+
 # --- Detections and the KB ---------------------------------------------------------------
 
 
@@ -249,6 +359,7 @@ class KnowledgeBaseViewSet(viewsets.ReadOnlyModelViewSet):
 def register(router) -> None:
     """Registers this app's REST resources (API.md) on the /api/v1/ router."""
     router.register("scans", ScanViewSet, basename="scan")
+    router.register("schedules", ScheduleViewSet, basename="schedule")
     router.register("option-profiles", OptionProfileViewSet, basename="option-profile")
     router.register("detections", DetectionViewSet, basename="detection")
     router.register("kb", KnowledgeBaseViewSet, basename="kb")

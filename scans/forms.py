@@ -4,7 +4,7 @@ from assets.models import AssetGroup
 from networks.models import Network, ScannerAppliance
 from networks.selectors import networks_visible
 
-from .models import OptionProfile, ScanType, TcpPortSet
+from .models import OptionProfile, Recurrence, ScanType, TcpPortSet
 from .services.profiles import available_checks
 
 
@@ -52,6 +52,19 @@ class ScanForm(forms.Form):
             self.fields["asset_groups"].label_from_instance = lambda g: f"{g.title} ({g.network})"
         self.fields["appliance"].queryset = appliances
         self.fields["asset_groups"].queryset = groups
+
+
+class ScheduleForm(ScanForm):
+    """A scan's fields plus when it runs; the network (and appliance) may change later."""
+
+    recurrence = forms.ChoiceField(choices=Recurrence.choices, initial=Recurrence.WEEKLY)
+    start = forms.DateTimeField(
+        label="First run",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Later runs fall on the same time of day; weekly on the same weekday; "
+        "monthly on the same day (or the month's last day when it is shorter).",
+    )
+    active = forms.BooleanField(required=False, initial=True)
 
 
 class OptionProfileForm(forms.Form):

@@ -344,18 +344,25 @@ class ScanHost(models.Model):
         return f"{self.host} in {self.scan}"
 
 
-class Schedule(models.Model):
-    """A recurring scan; its network and appliance may change between runs."""
+class Recurrence(models.TextChoices):
+    ONCE = "once", "Once"
+    DAILY = "daily", "Daily"
+    WEEKLY = "weekly", "Weekly"
+    MONTHLY = "monthly", "Monthly"
 
-    class Recurrence(models.TextChoices):
-        HOURLY = "hourly", "Hourly"
-        DAILY = "daily", "Daily"
-        WEEKLY = "weekly", "Weekly"
-        MONTHLY = "monthly", "Monthly"
+
+class Schedule(models.Model):
+    """A recurring scan; its network and appliance may change between runs.
+
+    Runs fall on the calendar from ``start`` (same time of day; weekly on the
+    same weekday; monthly on the same day, or the month's last day when it is
+    shorter). ``next_run`` is null once a one-time schedule has run.
+    """
 
     title = models.CharField(max_length=200)
     type = models.CharField(max_length=16, choices=ScanType.choices)
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="schedules")
+    # Null: "All Scanners in Network".
     appliance = models.ForeignKey(
         ScannerAppliance,
         null=True,
@@ -363,22 +370,50 @@ class Schedule(models.Model):
         on_delete=models.SET_NULL,
         related_name="schedules",
     )
+    # Normalised text of the typed IPs/ranges (asset groups are kept apart).
     targets = models.TextField(blank=True)
     asset_groups = models.ManyToManyField("assets.AssetGroup", blank=True, related_name="schedules")
     option_profile = models.ForeignKey(
         OptionProfile, on_delete=models.PROTECT, related_name="schedules"
     )
     recurrence = models.CharField(max_length=16, choices=Recurrence.choices)
-    next_run = models.DateTimeField()
+    start = models.DateTimeField()
+    next_run = models.DateTimeField(null=True, blank=True, db_index=True)
     active = models.BooleanField(default=True)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    # The scans run as this user (who must still be allowed to launch scans).
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="schedules",
     )
+    last_scan = models.ForeignKey(
+        Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # Why the last run launched nothing, in words for the user; "" after a launch.
+    last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["next_run", "id"]
-        indexes = [models.Index(fields=["active", "next_run"])]
+        ordering = [models.F("next_run").asc(nulls_last=True), "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(recurrence__in=Recurrence.values),
+                name="schedule_recurrence_valid",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(type__in=ScanType.values), name="schedule_type_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("scans:schedule_detail", args=[self.pk])
+
+    @property
+    def scanner_display(self) -> str:
+        return self.appliance.name if self.appliance_id else "All Scanners in Network"

@@ -1,8 +1,9 @@
 import django_tables2 as tables
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from .models import OptionProfile, Scan, ScanHost, ScanSlice, Vulnerability
+from .models import OptionProfile, Scan, ScanHost, ScanSlice, Schedule, Vulnerability
 
 
 def severity_badge(value) -> str:
@@ -49,6 +50,45 @@ class ScanTable(tables.Table):
             record.hosts_done,
             record.hosts_total,
         )
+
+
+class ScheduleTable(tables.Table):
+    title = tables.Column(linkify=True)
+    network = tables.Column()
+    scanner = tables.Column(empty_values=(), verbose_name="Scanner", order_by=("appliance__name",))
+    next_run = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Next run", default="—")
+    active = tables.BooleanColumn()
+    last_scan = tables.Column(
+        empty_values=(), verbose_name="Last scan", order_by=("last_scan__created_at",)
+    )
+
+    class Meta:
+        model = Schedule
+        fields = ("title", "type", "network", "scanner", "recurrence", "next_run", "active")
+        sequence = (*fields, "last_scan")
+        order_by = ("next_run",)
+
+    def render_scanner(self, record):
+        return record.scanner_display
+
+    def render_last_scan(self, record):
+        scan = record.last_scan
+        link = (
+            format_html(
+                '<a href="{}">{}</a>',
+                scan.get_absolute_url(),
+                timezone.localtime(scan.created_at).strftime("%Y-%m-%d %H:%M"),
+            )
+            if scan is not None
+            else "—"
+        )
+        if record.last_error:
+            return format_html(
+                '{} <span class="badge scan-error" title="{}">last run failed</span>',
+                link,
+                record.last_error,
+            )
+        return link
 
 
 class ScanSliceTable(tables.Table):

@@ -71,5 +71,4 @@ def schedules_run_due() -> None:
     """Periodic (beat): launches the scans of schedules that are due."""
     from scans import services
 
-    if hasattr(services, "schedules_run_due"):
-        services.schedules_run_due()
+    services.schedules_run_due()

@@ -10,6 +10,11 @@ urlpatterns = [
     path("<int:pk>/", views.ScanDetailView.as_view(), name="scan_detail"),
     path("<int:pk>/cancel/", views.ScanCancelView.as_view(), name="scan_cancel"),
     path("<int:pk>/results/", views.ScanResultsView.as_view(), name="scan_results"),
+    path("schedules/", views.ScheduleListView.as_view(), name="schedule_list"),
+    path("schedules/new/", views.ScheduleCreateView.as_view(), name="schedule_create"),
+    path("schedules/<int:pk>/", views.ScheduleDetailView.as_view(), name="schedule_detail"),
+    path("schedules/<int:pk>/edit/", views.ScheduleUpdateView.as_view(), name="schedule_update"),
+    path("schedules/<int:pk>/delete/", views.ScheduleDeleteView.as_view(), name="schedule_delete"),
     path("option-profiles/", views.OptionProfileListView.as_view(), name="option_profile_list"),
     path(
         "option-profiles/new/",

@@ -2,7 +2,8 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
-from django.views.generic import DetailView, FormView, View
+from django.urls import reverse
+from django.views.generic import DetailView, FormView, TemplateView, View
 
 from accounts.models import Role
 from accounts.permissions import RoleRequiredMixin
@@ -12,14 +13,15 @@ from networks.models import Network
 
 from . import selectors, services
 from .filters import ScanFilterSet, VulnerabilityFilterSet
-from .forms import OptionProfileForm, ScanForm
-from .models import OptionProfile, Scan, Vulnerability
+from .forms import OptionProfileForm, ScanForm, ScheduleForm
+from .models import OptionProfile, Scan, Schedule, Vulnerability
 from .services.profiles import option_profile_default
 from .tables import (
     OptionProfileTable,
     ScanHostTable,
     ScanSliceTable,
     ScanTable,
+    ScheduleTable,
     VulnerabilityTable,
 )
 
@@ -141,6 +143,136 @@ class ScanResultsView(RoleRequiredMixin, DetailView):
         context["by_severity"] = [(s, by_severity.get(str(s), 0)) for s in range(5, 0, -1)]
         context["findings_total"] = sum(by_severity.values())
         return context
+
+
+# --- Schedules -----------------------------------------------------------------------------
+
+
+def schedule_queryset():
+    return Schedule.objects.select_related(
+        "network", "appliance", "option_profile", "owner", "last_scan"
+    )
+
+
+class ScheduleListView(ListPageView):
+    table_class = ScheduleTable
+    template_name = "scans/schedule_list.html"
+
+    def get_queryset(self):
+        return schedule_queryset()
+
+
+class ScheduleDetailView(RoleRequiredMixin, DetailView):
+    template_name = "scans/schedule_detail.html"
+    context_object_name = "schedule"
+
+    def get_queryset(self):
+        return schedule_queryset()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        table = ScanTable(selectors.scan_list().filter(schedule=self.object))
+        table.paginate(page=self.request.GET.get("page", 1), per_page=50)
+        context["scan_table"] = table
+        context["asset_groups"] = list(self.object.asset_groups.all())
+        return context
+
+
+class ScheduleFormView(RoleRequiredMixin, FormView):
+    """New and Edit: the scanner and asset group choices follow the network (htmx)."""
+
+    required_role = write_role = Role.SCANNER
+    form_class = ScheduleForm
+    template_name = "scans/schedule_form.html"
+    schedule = None
+
+    def chosen_network(self):
+        value = self.request.POST.get("network") or self.request.GET.get("network")
+        if value and str(value).isdigit():
+            return Network.objects.filter(pk=value).first()
+        return self.schedule.network if self.schedule else None
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "network": self.chosen_network()}
+
+    def get_template_names(self):
+        htmx = getattr(self.request, "htmx", False)
+        if htmx and self.request.method == "GET" and htmx.target == "network-fields":
+            return [f"{self.template_name}#network_fields"]
+        return [self.template_name]
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(schedule=self.schedule, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            schedule = self.save(form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Schedule “{schedule.title}” saved.")
+        return redirect(schedule)
+
+
+class ScheduleCreateView(ScheduleFormView):
+    def get_initial(self):
+        return {
+            "network": self.chosen_network(),
+            "option_profile": option_profile_default(),
+            "active": True,
+        }
+
+    def save(self, data):
+        return services.schedule_create(actor=self.request.user, **data)
+
+
+class ScheduleUpdateView(ScheduleFormView):
+    def dispatch(self, request, *args, **kwargs):
+        self.schedule = get_object_or_404(schedule_queryset(), pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self):
+        s = self.schedule
+        network = self.chosen_network()
+        same_network = network is not None and network.pk == s.network_id
+        return {
+            "title": s.title,
+            "type": s.type,
+            "network": network,
+            # Another network chosen: its scanners and groups start unticked.
+            "appliance": s.appliance if same_network else None,
+            "asset_groups": list(s.asset_groups.all()) if same_network else [],
+            "targets": s.targets,
+            "option_profile": s.option_profile,
+            "recurrence": s.recurrence,
+            "start": s.start,
+            "active": s.active,
+        }
+
+    def save(self, data):
+        return services.schedule_update(actor=self.request.user, schedule=self.schedule, **data)
+
+
+class ScheduleDeleteView(RoleRequiredMixin, TemplateView):
+    required_role = write_role = Role.SCANNER
+    template_name = "includes/confirm_delete.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.object = get_object_or_404(Schedule, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            object=self.object,
+            object_type="schedule",
+            cancel_url=self.object.get_absolute_url(),
+            **kwargs,
+        )
+
+    def post(self, request, *args, **kwargs):
+        services.schedule_delete(actor=request.user, schedule=self.object)
+        messages.success(request, f"Schedule “{self.object.title}” deleted.")
+        return redirect(reverse("scans:schedule_list"))
 
 
 # --- Option profiles ----------------------------------------------------------------------

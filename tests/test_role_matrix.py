@@ -4,14 +4,17 @@ The tables below are the contract. A URL added without a line here fails
 ``test_every_url_is_in_the_matrix``, so no page escapes the check.
 """
 
+from datetime import timedelta
+
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from accounts.models import ROLE_RANK, Role
 from assets.models import Tag
 from reports.models import Report, ReportStatus, ReportTemplate
-from scans.models import OptionProfile, Scan, Vulnerability
+from scans.models import OptionProfile, Scan, Schedule, Vulnerability
 from tests.factories import (
     ApplianceFactory,
     AssetGroupFactory,
@@ -61,6 +64,11 @@ PAGES = {
     "scans:scan_detail": (R, None),
     "scans:scan_cancel": (None, S),
     "scans:scan_results": (R, None),
+    "scans:schedule_list": (R, None),
+    "scans:schedule_create": (S, S),
+    "scans:schedule_detail": (R, None),
+    "scans:schedule_update": (S, S),
+    "scans:schedule_delete": (S, S),
     "scans:option_profile_list": (R, None),
     "scans:option_profile_create": (S, S),
     "scans:option_profile_update": (S, S),
@@ -94,17 +102,10 @@ API = {
     "networks/overlaps": (R, None),
     "scans": (R, S),
     "option-profiles": (R, S),
+    "schedules": (R, S),
     "detections": (R, None),
     "kb": (R, None),
     "reports": (R, R),
-}
-
-OPTIONAL = {
-    "scans:schedule_list",
-    "scans:schedule_create",
-    "scans:schedule_detail",
-    "scans:schedule_update",
-    "scans:schedule_delete",
 }
 
 
@@ -126,7 +127,7 @@ def project_url_names():
 
 
 def test_every_url_is_in_the_matrix():
-    missing = [n for n in project_url_names() if n not in PAGES and n not in OPTIONAL]
+    missing = [n for n in project_url_names() if n not in PAGES]
     assert not missing, f"add these URLs to the role matrix: {missing}"
 
 
@@ -134,6 +135,7 @@ def test_every_api_resource_is_in_the_matrix():
     from config.api_urls import router
 
     assert {prefix for prefix, _, _ in router.registry} - set(API) == set()
+    assert "schedules" in API
 
 
 @pytest.fixture
@@ -156,6 +158,16 @@ def world(db):
             title="s", type="discovery", network=network, targets="10.0.0.5", option_profile=profile
         ),
         "profile": profile,
+        "schedule": Schedule.objects.create(
+            title="nightly",
+            type="discovery",
+            network=network,
+            targets="10.0.0.5",
+            option_profile=profile,
+            recurrence="daily",
+            start=timezone.now(),
+            next_run=timezone.now() + timedelta(days=1),
+        ),
         "qid": vulnerability.qid,
         "report": Report.objects.create(
             title="r",
@@ -178,6 +190,7 @@ ARGUMENTS = [
     ("assets:asset_group_", "group"),
     ("assets:tag_", "tag"),
     ("scans:scan_", "scan"),
+    ("scans:schedule_", "schedule"),
     ("scans:option_profile_", "profile"),
     ("scans:kb_", "qid"),
     ("reports:report_", "report"),

@@ -1,4 +1,4 @@
-"""Every write to scans, slices, option profiles, detections and the KB.
+"""Every write to scans, schedules, slices, option profiles, detections and the KB.
 
 Views, the API, tasks and commands call these; none of them holds a rule.
 """
@@ -13,15 +13,27 @@ from .launch import (
     slices_reassign,
 )
 from .profiles import option_profile_create, option_profile_default, option_profile_update
+from .schedules import (
+    next_run_after,
+    schedule_create,
+    schedule_delete,
+    schedule_update,
+    schedules_run_due,
+)
 
 __all__ = [
     "MAX_SCAN_ADDRESSES",
     "kb_load",
+    "next_run_after",
     "option_profile_create",
     "option_profile_default",
     "option_profile_update",
     "scan_cancel",
     "scan_launch",
+    "schedule_create",
+    "schedule_delete",
+    "schedule_update",
+    "schedules_run_due",
     "slice_ingest",
     "slice_progress_record",
     "slices_reassign",
