@@ -78,6 +78,12 @@ def next_run_after(schedule: Schedule, now: datetime) -> datetime | None:
     return candidate
 
 
+def _whole_minute(moment: datetime | None) -> datetime | None:
+    # Runs are launched by a once-a-minute beat, and the form edits minutes:
+    # seconds would only make an unchanged start look changed.
+    return moment.replace(second=0, microsecond=0) if moment is not None else None
+
+
 def _validated(
     *,
     title: str,
@@ -158,10 +164,12 @@ def schedule_create(
 ) -> Schedule:
     """Creates a schedule owned by ``actor``; its scans run as that user.
 
+    ``start`` is kept to the minute.
     Refuses (ValidationError naming the field) what a launch refuses, an
     unknown recurrence, a missing start, and a one-time start in the past.
     """
     asset_groups = list(asset_groups)
+    start = _whole_minute(start)
     title, typed = _validated(
         title=title,
         type=type,
@@ -237,6 +245,8 @@ def schedule_update(
         "start": start,
         "active": active,
     }
+    if start is not _UNSET:
+        start = _whole_minute(start)
     start_changed = start is not _UNSET and start != locked.start
     timing_changed = (
         start_changed

@@ -1,11 +1,13 @@
 """Scan schedules: the calendar, running due schedules, moving a schedule between
 networks, and the pages and API that manage them."""
 
+import threading
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -145,8 +147,9 @@ def test_create_refuses_what_a_launch_refuses(owner, lab, branch):
 
 
 def test_a_past_start_runs_next_at_its_next_calendar_slot(owner, lab):
-    start = timezone.now() - timedelta(days=3, hours=1)
-    schedule = make(owner, lab, start=start)
+    start = (timezone.now() - timedelta(days=3, hours=1)).replace(second=0, microsecond=0)
+    schedule = make(owner, lab, start=start + timedelta(seconds=42))
+    assert schedule.start == start  # kept to the minute
     assert schedule.next_run == start + timedelta(days=4)
 
 
@@ -221,6 +224,38 @@ def test_an_owner_who_may_no_longer_scan_launches_nothing(owner, lab, online, se
     schedule.refresh_from_db()
     assert "'owner' may no longer launch scans" in schedule.last_error
     assert schedule.next_run > schedule.start and not Scan.objects.exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_schedule_another_process_is_running_is_skipped_not_waited_for(owner, lab, online, sent):
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    online("lab-a")
+    schedule = make(owner, lab)
+    due = schedule.start + timedelta(minutes=1)
+    locked, release = threading.Event(), threading.Event()
+
+    def other_worker():
+        from django.db import connection as own
+
+        try:
+            with transaction.atomic():
+                list(Schedule.objects.select_for_update().filter(pk=schedule.pk))
+                locked.set()
+                release.wait(10)
+        finally:
+            own.close()
+
+    thread = threading.Thread(target=other_worker)
+    thread.start()
+    try:
+        assert locked.wait(10)
+        assert services.schedules_run_due(now=due) == 0
+    finally:
+        release.set()
+        thread.join()
+    assert not Scan.objects.exists()
+    assert services.schedules_run_due(now=due) == 1
 
 
 def test_the_beat_task_runs_the_service(owner, lab, online, sent, monkeypatch):
@@ -391,6 +426,28 @@ def test_form_errors_name_the_problem(client_as, lab, branch, schedule):
     assert schedule.network == lab
 
 
+def test_editing_a_one_time_schedule_that_ran_keeps_it_finished(
+    client_as, owner, lab, branch, online, sent
+):
+    online("lab-a")
+    schedule = make(owner, lab, recurrence="once", start=timezone.now() + timedelta(minutes=2))
+    services.schedules_run_due(now=timezone.now() + timedelta(minutes=3))
+    schedule.refresh_from_db()
+    assert schedule.next_run is None
+    client = client_as("scanner")
+    url = reverse("scans:schedule_update", args=[schedule.pk])
+    form = client.get(url).context["form"]
+    data = {name: form[name].value() for name in form.fields}
+    data.update(network=branch.pk, targets="10.0.0.1", appliance="", active="on")
+    data["start"] = form["start"].field.widget.format_value(form["start"].value())
+    data["asset_groups"] = []
+    response = client.post(url, data)
+    assert response.status_code == 302, response.context["form"].errors
+    schedule.refresh_from_db()
+    assert schedule.network == branch and schedule.next_run is None
+    assert services.schedules_run_due(now=timezone.now() + timedelta(days=1)) == 0
+
+
 def test_scanner_choices_follow_the_network_on_the_edit_page(client_as, lab, branch, schedule):
     ApplianceFactory(name="branch-a", network=branch)
     ApplianceFactory(name="lab-a", network=lab)
@@ -457,7 +514,7 @@ def test_api_next_run_may_be_given_instead_of_start(api_as, lab):
     del data["start"]
     response = api_as("scanner").post("/api/v1/schedules/", data, format="json")
     assert response.status_code == 201, response.json()
-    assert Schedule.objects.get().start == when
+    assert Schedule.objects.get().start == when.replace(second=0, microsecond=0)
 
 
 def test_api_patch_moves_the_schedule_to_another_network(api_as, lab, branch):
