@@ -1,8 +1,11 @@
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
+from django.utils import timezone
 from django.views.generic import DetailView, FormView, TemplateView, View
 
 from accounts.models import Role
@@ -220,6 +223,9 @@ class ScheduleCreateView(ScheduleFormView):
             "network": self.chosen_network(),
             "option_profile": option_profile_default(),
             "active": True,
+            # The next full hour: a start in the past would make a one-time schedule refused.
+            "start": timezone.localtime().replace(minute=0, second=0, microsecond=0)
+            + timedelta(hours=1),
         }
 
     def save(self, data):
