@@ -32,9 +32,17 @@ def _tabs(request):
             url = reverse(url_name)
         except NoReverseMatch:
             continue
-        sections.setdefault(section, []).append(
-            {"label": label, "url": url, "active": request.path.startswith(url)}
-        )
+        sections.setdefault(section, []).append({"label": label, "url": url, "active": False})
+    # The current page is the link with the longest URL the path starts with:
+    # /scans/kb/ is KnowledgeBase, not Scans as well.
+    matches = [
+        link
+        for links in sections.values()
+        for link in links
+        if request.path.startswith(link["url"])
+    ]
+    if matches:
+        max(matches, key=lambda link: len(link["url"]))["active"] = True
     return [
         {"name": name, "links": links, "active": any(link["active"] for link in links)}
         for name, links in sections.items()

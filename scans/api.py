@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -100,9 +101,12 @@ class OptionProfileViewSet(
 # --- Scans ---------------------------------------------------------------------------------
 
 
-class ScanSerializer(serializers.ModelSerializer):
+class ScanFieldsSerializer(serializers.ModelSerializer):
+    """What a scan and a schedule share. Without ``network`` on create: an error,
+    or Global Default when network support is off."""
+
     type = serializers.ChoiceField(choices=ScanType.choices)
-    network = serializers.PrimaryKeyRelatedField(queryset=Network.objects.all())
+    network = serializers.PrimaryKeyRelatedField(queryset=Network.objects.all(), required=False)
     appliance = serializers.PrimaryKeyRelatedField(
         queryset=ScannerAppliance.objects.select_related("network"),
         allow_null=True,
@@ -116,9 +120,19 @@ class ScanSerializer(serializers.ModelSerializer):
     option_profile = serializers.PrimaryKeyRelatedField(
         queryset=OptionProfile.objects.all(), required=False, allow_null=True
     )
+    network_name = serializers.CharField(source="network.name", read_only=True)
+
+    def validate(self, attrs):
+        if self.instance is None and "network" not in attrs:
+            if settings.ENCLAVE_NETWORKS_ENABLED:
+                raise serializers.ValidationError({"network": ["This field is required."]})
+            attrs["network"] = Network.objects.global_default()
+        return attrs
+
+
+class ScanSerializer(ScanFieldsSerializer):
     status = serializers.ChoiceField(choices=ScanStatus.choices, read_only=True)
     progress = serializers.IntegerField(read_only=True)
-    network_name = serializers.CharField(source="network.name", read_only=True)
 
     class Meta:
         model = Scan
@@ -189,22 +203,7 @@ class ScanViewSet(
 # --- Schedules -------------------------------------------------------------------------------
 
 
-class ScheduleSerializer(serializers.ModelSerializer):
-    type = serializers.ChoiceField(choices=ScanType.choices)
-    network = serializers.PrimaryKeyRelatedField(queryset=Network.objects.all())
-    appliance = serializers.PrimaryKeyRelatedField(
-        queryset=ScannerAppliance.objects.select_related("network"),
-        allow_null=True,
-        required=False,
-        help_text="null: All Scanners in Network.",
-    )
-    targets = serializers.CharField(required=False, allow_blank=True)
-    asset_groups = serializers.PrimaryKeyRelatedField(
-        many=True, required=False, queryset=AssetGroup.objects.select_related("network")
-    )
-    option_profile = serializers.PrimaryKeyRelatedField(
-        queryset=OptionProfile.objects.all(), required=False, allow_null=True
-    )
+class ScheduleSerializer(ScanFieldsSerializer):
     recurrence = serializers.ChoiceField(choices=Recurrence.choices)
     start = serializers.DateTimeField(
         required=False, help_text="The first run; later runs follow it on the calendar."
@@ -214,7 +213,6 @@ class ScheduleSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="Out: when the next scan launches (null: finished). In: the same as start.",
     )
-    network_name = serializers.CharField(source="network.name", read_only=True)
     owner = serializers.CharField(source="owner.username", read_only=True, default=None)
 
     class Meta:
@@ -242,6 +240,7 @@ class ScheduleSerializer(serializers.ModelSerializer):
         read_only_fields = ["last_scan", "last_error", "created_at", "updated_at"]
 
     def validate(self, attrs):
+        attrs = super().validate(attrs)
         # API.md names next_run as a field: written, it sets the (first) run.
         next_run = attrs.pop("next_run", None)
         if next_run is not None and "start" not in attrs:

@@ -1,5 +1,6 @@
 from datetime import timedelta
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -62,19 +63,36 @@ class ScanListView(ListPageView):
         return context
 
 
-class ScanCreateView(RoleRequiredMixin, FormView):
-    required_role = write_role = Role.SCANNER
-    form_class = ScanForm
-    template_name = "scans/scan_form.html"
+class NetworkChoiceMixin:
+    """Scan and schedule forms: the scanner and asset group choices follow the
+    network chosen (htmx fetches the ``network_fields`` partial again on change).
+    With network support off, the network is always Global Default."""
 
-    def chosen_network(self):
+    def default_network(self) -> Network | None:
+        return None
+
+    def chosen_network(self) -> Network | None:
+        if not settings.ENCLAVE_NETWORKS_ENABLED:
+            return Network.objects.global_default()
         value = self.request.POST.get("network") or self.request.GET.get("network")
         if value and str(value).isdigit():
             return Network.objects.filter(pk=value).first()
-        return None
+        return self.default_network()
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "network": self.chosen_network()}
+
+    def get_template_names(self):
+        htmx = getattr(self.request, "htmx", False)
+        if htmx and self.request.method == "GET" and htmx.target == "network-fields":
+            return ["scans/includes/scan_fields.html#network_fields"]
+        return [self.template_name]
+
+
+class ScanCreateView(RoleRequiredMixin, NetworkChoiceMixin, FormView):
+    required_role = write_role = Role.SCANNER
+    form_class = ScanForm
+    template_name = "scans/scan_form.html"
 
     def get_initial(self):
         network = self.chosen_network()
@@ -83,12 +101,6 @@ class ScanCreateView(RoleRequiredMixin, FormView):
             "option_profile": option_profile_default(),
             "targets": self.request.GET.get("targets", ""),
         }
-
-    def get_template_names(self):
-        htmx = getattr(self.request, "htmx", False)
-        if htmx and self.request.method == "GET" and htmx.target == "network-fields":
-            return [f"{self.template_name}#network_fields"]
-        return [self.template_name]
 
     def form_valid(self, form):
         try:
@@ -181,7 +193,7 @@ class ScheduleDetailView(RoleRequiredMixin, DetailView):
         return context
 
 
-class ScheduleFormView(RoleRequiredMixin, FormView):
+class ScheduleFormView(RoleRequiredMixin, NetworkChoiceMixin, FormView):
     """New and Edit: the scanner and asset group choices follow the network (htmx)."""
 
     required_role = write_role = Role.SCANNER
@@ -189,20 +201,8 @@ class ScheduleFormView(RoleRequiredMixin, FormView):
     template_name = "scans/schedule_form.html"
     schedule = None
 
-    def chosen_network(self):
-        value = self.request.POST.get("network") or self.request.GET.get("network")
-        if value and str(value).isdigit():
-            return Network.objects.filter(pk=value).first()
+    def default_network(self):
         return self.schedule.network if self.schedule else None
-
-    def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "network": self.chosen_network()}
-
-    def get_template_names(self):
-        htmx = getattr(self.request, "htmx", False)
-        if htmx and self.request.method == "GET" and htmx.target == "network-fields":
-            return [f"{self.template_name}#network_fields"]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(schedule=self.schedule, **kwargs)

@@ -91,6 +91,35 @@ def _orphaned_reason(appliance: ScannerAppliance | None, network: Network) -> st
     )
 
 
+def scan_fields_errors(
+    *,
+    noun: str,
+    title: str,
+    type: str,
+    network: Network,
+    appliance: ScannerAppliance | None,
+    targets: str,
+    asset_groups: list[AssetGroup],
+) -> tuple[dict[str, list[str]], list[iprange.IPRange]]:
+    """What a launch and a schedule both check: (errors by field, the target ranges)."""
+    errors: dict[str, list[str]] = {}
+    if not (title or "").strip():
+        errors["title"] = [f"A {noun} needs a title."]
+    if type not in ScanType.values:
+        errors["type"] = [f"'{type}' is not a scan type (discovery or vulnerability)."]
+    if appliance is not None and appliance.network_id != network.pk:
+        errors["appliance"] = [
+            f"Scanner appliance '{appliance.name}' belongs to network "
+            f"'{appliance.network}', not to '{network.name}'."
+        ]
+    ranges: list[iprange.IPRange] = []
+    try:
+        ranges = _target_ranges(network=network, targets=targets, asset_groups=asset_groups)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    return errors, ranges
+
+
 def _target_ranges(
     *, network: Network, targets: str, asset_groups: Iterable[AssetGroup]
 ) -> list[iprange.IPRange]:
@@ -213,21 +242,16 @@ def scan_launch(
     queued, and says why. Returns at once: scanning happens on the appliances.
     """
     asset_groups = list(asset_groups)
-    errors: dict[str, list[str]] = {}
     title = (title or "").strip()
-    if not title:
-        errors["title"] = ["A scan needs a title."]
-    if type not in ScanType.values:
-        errors["type"] = [f"'{type}' is not a scan type (discovery or vulnerability)."]
-    if appliance is not None and appliance.network_id != network.pk:
-        errors["appliance"] = [
-            f"Scanner appliance '{appliance.name}' belongs to network "
-            f"'{appliance.network}', not to '{network.name}'."
-        ]
-    try:
-        ranges = _target_ranges(network=network, targets=targets, asset_groups=asset_groups)
-    except ValidationError as error:
-        errors.update(error.message_dict)
+    errors, ranges = scan_fields_errors(
+        noun="scan",
+        title=title,
+        type=type,
+        network=network,
+        appliance=appliance,
+        targets=targets,
+        asset_groups=asset_groups,
+    )
     if errors:
         raise ValidationError(errors)
     profile = option_profile or option_profile_default()

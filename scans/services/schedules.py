@@ -21,8 +21,8 @@ from assets.models import AssetGroup
 from networks import iprange
 from networks.models import Network, ScannerAppliance
 
-from ..models import OptionProfile, Recurrence, ScanType, Schedule
-from .launch import _target_ranges, scan_launch
+from ..models import OptionProfile, Recurrence, Schedule
+from .launch import scan_fields_errors, scan_launch
 from .profiles import option_profile_default
 
 logger = logging.getLogger(__name__)
@@ -96,32 +96,25 @@ def _validated(
     start: datetime | None,
 ) -> tuple[str, str]:
     """Checks a schedule as a launch would be checked; returns (title, normalised targets)."""
-    errors: dict[str, list[str]] = {}
     title = (title or "").strip()
-    if not title:
-        errors["title"] = ["A schedule needs a title."]
-    if type not in ScanType.values:
-        errors["type"] = [f"'{type}' is not a scan type (discovery or vulnerability)."]
+    errors, _ = scan_fields_errors(
+        noun="schedule",
+        title=title,
+        type=type,
+        network=network,
+        appliance=appliance,
+        targets=targets,
+        asset_groups=asset_groups,
+    )
     if recurrence not in Recurrence.values:
         errors["recurrence"] = [
             f"'{recurrence}' is not a recurrence ({', '.join(Recurrence.values)})."
         ]
     if start is None:
         errors["start"] = ["Give the date and time of the first run."]
-    if appliance is not None and appliance.network_id != network.pk:
-        errors["appliance"] = [
-            f"Scanner appliance '{appliance.name}' belongs to network "
-            f"'{appliance.network}', not to '{network.name}'."
-        ]
-    typed = ""
-    try:
-        _target_ranges(network=network, targets=targets, asset_groups=asset_groups)
-        typed = iprange.format_ranges(iprange.parse(targets or ""))
-    except ValidationError as error:
-        errors.update(error.message_dict)
     if errors:
         raise ValidationError(errors)
-    return title, typed
+    return title, iprange.format_ranges(iprange.parse(targets or ""))
 
 
 def _first_run(schedule: Schedule, now: datetime, *, start_changed: bool) -> datetime | None:

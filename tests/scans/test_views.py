@@ -204,3 +204,39 @@ def test_option_profile_form_refuses_bad_ports(client_as):
 def test_kb_search(client_as, kb):
     html = client_as("reader").get(reverse("scans:kb_list"), {"q": "938002"}).content.decode()
     assert "938002" in html and "938001" not in html
+
+
+def test_with_network_support_off_scans_act_on_global_default(
+    client_as, api_as, online, sent, settings
+):
+    from networks.models import Network
+
+    settings.ENCLAVE_NETWORKS_ENABLED = False
+    default = Network.objects.global_default()
+    online("gd-1", network=default)
+    client = client_as("scanner")
+    form = client.get(reverse("scans:scan_create")).content.decode()
+    assert f'<input type="hidden" name="network" value="{default.pk}">' in form
+    assert '<select name="network"' not in form and "gd-1" in form
+    response = client.post(
+        reverse("scans:scan_create"),
+        {
+            "title": "No networks",
+            "type": "discovery",
+            "network": default.pk,
+            "targets": "10.9.0.1",
+            "option_profile": services.option_profile_default().pk,
+        },
+    )
+    assert response.status_code == 302
+    payload = {"title": "API", "type": "discovery", "targets": "10.9.0.2"}
+    body = api_as("scanner").post("/api/v1/scans/", payload, format="json")
+    assert body.status_code == 201, body.json()
+    assert body.json()["network_name"] == default.name
+    assert set(Scan.objects.values_list("network_id", flat=True)) == {default.pk}
+
+
+def test_without_a_network_the_api_says_it_is_required(api_as, lab):
+    payload = {"title": "API", "type": "discovery", "targets": "127.0.0.1"}
+    body = api_as("scanner").post("/api/v1/scans/", payload, format="json")
+    assert body.status_code == 400 and body.json()["network"] == ["This field is required."]
