@@ -9,6 +9,7 @@ class UserTable(tables.Table):
     last_login = tables.DateTimeColumn(format="Y-m-d H:i")
 
     class Meta:
+        empty_text = "No users."
         model = User
         fields = ("username", "email", "role", "is_active", "last_login")
         attrs = {"class": "users"}
@@ -23,5 +24,6 @@ class AuditEntryTable(tables.Table):
     changes = tables.JSONColumn(orderable=False)
 
     class Meta:
+        empty_text = "Nothing recorded yet."
         model = AuditEntry
         fields = ("created_at", "actor_name", "action", "object_type", "object_repr", "changes")

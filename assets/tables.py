@@ -206,6 +206,7 @@ class AssetGroupTable(tables.Table):
     domains = tables.Column(orderable=False)
 
     class Meta:
+        empty_text = "No asset groups yet."
         model = AssetGroup
         fields = ("title", "network", "ips", "domains")
         order_by = ("title",)
@@ -225,6 +226,7 @@ class TagTable(tables.Table):
     host_total = tables.Column(verbose_name="Hosts")
 
     class Meta:
+        empty_text = "No tags yet."
         model = Tag
         fields = ("name", "host_total", "created_at")
         order_by = ("name",)

@@ -11,6 +11,7 @@ class NetworkTable(tables.Table):
     host_count = tables.Column(verbose_name="Hosts")
 
     class Meta:
+        empty_text = "No networks."
         model = Network
         fields = ("name", "kind", "appliances", "address_space", "host_count")
         order_by = ("kind", "name")
@@ -36,6 +37,7 @@ class ScannerApplianceTable(tables.Table):
     last_seen = tables.DateTimeColumn(format="Y-m-d H:i:s")
 
     class Meta:
+        empty_text = "No scanner appliances yet."
         model = ScannerAppliance
         fields = ("name", "network", "status", "last_seen", "version", "nmap_version")
 

@@ -15,6 +15,7 @@ class ReportTable(tables.Table):
     download = tables.Column(empty_values=(), orderable=False, verbose_name="")
 
     class Meta:
+        empty_text = "No reports yet."
         model = Report
         fields = ("title", "format", "sort", "owner", "status", "size", "created_at", "download")
         order_by = ("-created_at",)
@@ -64,6 +65,7 @@ class ReportTemplateTable(tables.Table):
     edit = tables.Column(empty_values=(), orderable=False, verbose_name="")
 
     class Meta:
+        empty_text = "No report templates."
         model = ReportTemplate
         fields = ("title", "sort", "severities", "statuses", "kinds", "run", "edit")
 

@@ -28,6 +28,7 @@ class ScanTable(tables.Table):
     created_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Launched")
 
     class Meta:
+        empty_text = "No scans yet."
         model = Scan
         fields = ("title", "type", "network", "scanner", "status", "progress", "created_at")
         order_by = ("-created_at",)
@@ -63,6 +64,7 @@ class ScheduleTable(tables.Table):
     )
 
     class Meta:
+        empty_text = "No schedules yet."
         model = Schedule
         fields = ("title", "type", "network", "scanner", "recurrence", "next_run", "active")
         sequence = (*fields, "last_scan")
@@ -96,6 +98,7 @@ class ScanSliceTable(tables.Table):
     addresses_done = tables.Column(empty_values=(), verbose_name="Addresses done")
 
     class Meta:
+        empty_text = "No slices."
         model = ScanSlice
         fields = (
             "number",
@@ -124,6 +127,7 @@ class ScanHostTable(tables.Table):
     )
 
     class Meta:
+        empty_text = "No hosts found."
         model = ScanHost
         fields = ("ip", "network", "os", "services", "findings_total", "by_severity")
 
@@ -150,6 +154,7 @@ class OptionProfileTable(tables.Table):
     is_default = tables.BooleanColumn(verbose_name="Default")
 
     class Meta:
+        empty_text = "No option profiles."
         model = OptionProfile
         fields = (
             "name",
@@ -172,6 +177,7 @@ class VulnerabilityTable(tables.Table):
     cves = tables.Column(orderable=False, verbose_name="CVEs")
 
     class Meta:
+        empty_text = "No vulnerabilities match."
         model = Vulnerability
         fields = ("qid", "title", "severity", "category", "cvss", "cves")
 
