@@ -4,7 +4,8 @@ A slice goes to the queue ``appliance.<name>`` as ``scans.tasks.run_slice``
 after the transaction that created it commits. "All Scanners in Network"
 spreads the targets over the network's online appliances; a slice whose
 appliance goes offline is sent again to another online appliance of the same
-network (``slices_reassign``), never to another network's.
+network (``slices_reassign``), never to another network's, and ends in error
+when the network has none left.
 """
 
 import logging
@@ -410,7 +411,9 @@ def _appliance_gone(scan_slice: ScanSlice, cutoff) -> bool:
 
 def slices_reassign() -> int:
     """Sends waiting slices to online appliances, and takes slices away from
-    appliances that went offline (or moved to another network).
+    appliances that went offline (or moved to another network): to another
+    online appliance of the scan's network or, with none, into error with
+    the reason (the scan then ends in error, keeping what other slices found).
 
     Only "All Scanners in Network" scans move between appliances, and only to
     an online appliance of the scan's own network; a scan that names an
