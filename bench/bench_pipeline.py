@@ -59,16 +59,6 @@ def database_url(connection) -> str:
     return f"postgres://{user}@{host}:{port}/{settings['NAME']}"
 
 
-def wait_for(predicate, timeout: float, what: str, every: float = 0.02):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise SystemExit(f"timed out waiting for {what}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=3)
@@ -101,6 +91,7 @@ def run(args, connection, processes, files: contextlib.ExitStack) -> None:
     from networks.services import network_create
     from scans import services
     from tests.scans.servers import BannerServer, Server, expired_self_signed, loopback_ip
+    from tests.waiting import wait_for
 
     ip = loopback_ip()
     workdir = Path(tempfile.mkdtemp(prefix="enclave-bench-target-"))
@@ -140,8 +131,8 @@ def run(args, connection, processes, files: contextlib.ExitStack) -> None:
     )  # fmt: skip
     wait_for(
         lambda: ScannerAppliance.objects.get(pk=appliance.pk).status != "offline",
-        60,
-        f"appliance {name} to come online (logs in {logs})",
+        timeout=60,
+        what=f"appliance {name} to come online (logs in {logs})",
     )
     print(
         f"Pipeline vs plain nmap on {ip} ports {ports} ({connection.vendor}, broker {BROKER_URL})"
@@ -162,7 +153,12 @@ def run(args, connection, processes, files: contextlib.ExitStack) -> None:
             targets=ip,
             option_profile=profile,
         )
-        wait_for(lambda s=scan: s.refresh_from_db() or s.is_done, 120, f"scan {n} to finish")
+        wait_for(
+            lambda s=scan: s.refresh_from_db() or s.is_done,
+            timeout=120,
+            what=f"scan {n} to finish",
+            every=0.02,  # the pipeline's time is read here: poll finely
+        )
         pipeline = time.perf_counter() - started
         if scan.status != "finished":
             raise SystemExit(f"scan {n} ended {scan.status}: {scan.status_reason}")

@@ -16,22 +16,13 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
+from tests.waiting import wait_for
+
 from .netlab import NetLab, Proc
 
 HEARTBEAT_INTERVAL = 1  # seconds, appliances and the scheduler
 OFFLINE_AFTER = 3  # seconds without a heartbeat: offline
 DONE = ("finished", "error", "canceled")
-
-
-def wait_for(predicate, *, timeout: float, what: str, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
 
 
 def database_url() -> str:

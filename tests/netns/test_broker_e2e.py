@@ -16,8 +16,9 @@ import pytest
 from assets.models import Host
 from networks.models import Network
 from scans.models import OPEN_STATUSES, Detection, ScanSlice
+from tests.waiting import wait_for
 
-from .stack import DONE, wait_for
+from .stack import DONE
 
 pytestmark = [
     pytest.mark.netns,

@@ -8,8 +8,7 @@ started (its nmap too), in the middle of its slice.
 import pytest
 
 from scans.models import ScanHost, ScanSlice
-
-from .stack import wait_for
+from tests.waiting import wait_for
 
 pytestmark = [
     pytest.mark.netns,

@@ -106,7 +106,7 @@ def test_same_subnet_in_two_networks_keeps_services_and_findings_apart(stack, cl
 
 
 def stack_wait_report(stack, report_id: int) -> dict:
-    from .stack import wait_for
+    from tests.waiting import wait_for
 
     return wait_for(
         lambda: (

@@ -53,7 +53,6 @@ def kb(db):
 import os  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import time  # noqa: E402
 import uuid  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -155,13 +154,3 @@ def appliance_process(broker, tmp_path):
                 proc.kill()
                 proc.wait()
         log.close()
-
-
-def wait_for(predicate, *, timeout: float, what: str, every: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

@@ -9,8 +9,8 @@ from networks.models import ScannerAppliance
 from scans import services
 from scans.engine.runner import ENGINE_VERSION
 from scans.models import Detection, DetectionStatus, ScanHost, ScanStatus
+from tests.waiting import wait_for
 
-from .conftest import wait_for
 from .servers import BannerServer, Server, expired_self_signed, loopback_ip
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
