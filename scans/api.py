@@ -259,11 +259,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
-        return (
-            Schedule.objects.select_related("network", "owner")
-            .prefetch_related("asset_groups")
-            .order_by("id")
-        )
+        return selectors.schedule_list().order_by("id")
 
     def perform_create(self, serializer):
         try:

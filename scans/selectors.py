@@ -6,11 +6,25 @@ from assets.models import Host
 from networks import iprange
 from networks.models import Network, ScannerAppliance
 
-from .models import OPEN_STATUSES, Detection, Scan, ScanHost, ScanSlice, Vulnerability
+from .models import (
+    OPEN_STATUSES,
+    Detection,
+    Scan,
+    ScanHost,
+    ScanSlice,
+    Schedule,
+    Vulnerability,
+)
 
 
 def scan_list() -> QuerySet[Scan]:
     return Scan.objects.select_related("network", "appliance", "option_profile", "launched_by")
+
+
+def schedule_list() -> QuerySet[Schedule]:
+    return Schedule.objects.select_related(
+        "network", "appliance", "option_profile", "owner", "last_scan"
+    ).prefetch_related("asset_groups")
 
 
 def scan_slices(*, scan: Scan) -> QuerySet[ScanSlice]:

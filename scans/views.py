@@ -163,18 +163,12 @@ class ScanResultsView(RoleRequiredMixin, DetailView):
 # --- Schedules -----------------------------------------------------------------------------
 
 
-def schedule_queryset():
-    return Schedule.objects.select_related(
-        "network", "appliance", "option_profile", "owner", "last_scan"
-    )
-
-
 class ScheduleListView(ListPageView):
     table_class = ScheduleTable
     template_name = "scans/schedule_list.html"
 
     def get_queryset(self):
-        return schedule_queryset()
+        return selectors.schedule_list()
 
 
 class ScheduleDetailView(RoleRequiredMixin, DetailView):
@@ -182,7 +176,7 @@ class ScheduleDetailView(RoleRequiredMixin, DetailView):
     context_object_name = "schedule"
 
     def get_queryset(self):
-        return schedule_queryset()
+        return selectors.schedule_list()
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -234,7 +228,7 @@ class ScheduleCreateView(ScheduleFormView):
 
 class ScheduleUpdateView(ScheduleFormView):
     def dispatch(self, request, *args, **kwargs):
-        self.schedule = get_object_or_404(schedule_queryset(), pk=kwargs["pk"])
+        self.schedule = get_object_or_404(selectors.schedule_list(), pk=kwargs["pk"])
         return super().dispatch(request, *args, **kwargs)
 
     def get_initial(self):
