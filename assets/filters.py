@@ -11,7 +11,7 @@ from django import forms
 from django.db.models import Q, Value
 from django.db.models.functions import StrIndex, Upper
 
-from networks import iprange
+from core import iprange
 from networks.models import Network
 
 from .models import Host, Tag

@@ -3,7 +3,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
-from networks import iprange
+from core import iprange
 from networks.models import Network
 
 
@@ -31,7 +31,7 @@ class Host(models.Model):
         Network, on_delete=models.PROTECT, related_name="hosts", db_index=False
     )
     ip = models.CharField(max_length=45)
-    # Sortable 32-hex-digit key (networks.iprange): numeric order, indexed ranges.
+    # Sortable 32-hex-digit key (core.iprange): numeric order, indexed ranges.
     ip_key = models.CharField(max_length=32)
     dns = models.CharField(max_length=255, blank=True)
     netbios = models.CharField(max_length=64, blank=True)

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db.models import Count, Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 
-from networks import iprange
+from core import iprange
 from networks.models import AddressRange, Network, NetworkKind
 from networks.selectors import networks_visible
 from scans.models import Detection, Severity

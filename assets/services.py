@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEntry, User
 from accounts.services import audit_record
-from networks import iprange
+from core import iprange
 from networks.models import Network
 from networks.selectors import networks_visible, ranges_outside_space
 

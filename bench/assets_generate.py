@@ -35,7 +35,7 @@ from django.db import connection, transaction  # noqa: E402
 
 from accounts.models import Role, User  # noqa: E402
 from assets import services as asset_services  # noqa: E402
-from networks import iprange  # noqa: E402
+from core import iprange  # noqa: E402
 from networks import services as network_services  # noqa: E402
 from networks.models import Network  # noqa: E402
 

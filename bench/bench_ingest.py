@@ -47,8 +47,8 @@ def main() -> None:
 
 
 def results_for(scan, per_host: int, qids: list[int], checks: list[str]):
-    from networks import iprange
-    from scans.engine.results import Finding, HostResult, SliceResult
+    from core import iprange
+    from core.results import Finding, HostResult, SliceResult
 
     out = []
     for piece in scan.slices.order_by("number"):
@@ -72,7 +72,7 @@ def results_for(scan, per_host: int, qids: list[int], checks: list[str]):
 def run(args, connection) -> None:
     from django.utils import timezone
 
-    from networks import iprange
+    from core import iprange
     from networks.models import Network, ScannerAppliance
     from scans import services
     from scans.models import Detection, ScanSlice, Vulnerability

@@ -61,7 +61,7 @@ def make_data(*, networks: int, hosts_per_network: int, findings_per_host: int, 
     from django.db import connection
     from django.utils import timezone
 
-    from networks import iprange
+    from core import iprange
     from networks.models import Network
     from scans.models import Vulnerability
 

@@ -6,7 +6,7 @@ from django.db.models.functions import Lower
 from django.urls import reverse
 from django.utils import timezone
 
-from . import iprange
+from core import iprange
 
 
 class NetworkKind(models.TextChoices):

@@ -3,7 +3,8 @@
 from django.conf import settings
 from django.db.models import Prefetch, QuerySet
 
-from . import iprange
+from core import iprange
+
 from .models import AddressRange, Network, ScannerAppliance
 
 

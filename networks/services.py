@@ -6,8 +6,8 @@ from django.utils import timezone
 
 from accounts.models import AuditEntry, User
 from accounts.services import audit_record
+from core import iprange
 
-from . import iprange
 from .models import AddressRange, Network, NetworkKind, ScannerAppliance
 
 

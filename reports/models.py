@@ -121,7 +121,7 @@ class Report(ReportFilters):
     format = models.CharField(max_length=8, choices=ReportFormat.choices, default=ReportFormat.PDF)
 
     asset_groups = models.ManyToManyField(AssetGroup, blank=True, related_name="+")
-    # Normalised text of the IP/range target (networks.iprange.format_ranges).
+    # Normalised text of the IP/range target (core.iprange.format_ranges).
     targets = models.TextField(blank=True)
     target_network = models.ForeignKey(
         Network, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

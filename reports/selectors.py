@@ -13,7 +13,7 @@ from django.db.models import Count, Q, QuerySet
 
 from accounts.models import User
 from assets.models import AssetGroup, AssetGroupRange, Host, Tag
-from networks import iprange
+from core import iprange
 from networks.models import Network
 from scans.models import Detection, Vulnerability
 

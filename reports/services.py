@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from assets.models import AssetGroup, Tag
-from networks import iprange
+from core import iprange
 from networks.models import Network
 
 from .models import (

@@ -3,7 +3,7 @@
 from django.db.models import Q, QuerySet
 
 from assets.models import Host
-from networks import iprange
+from core import iprange
 from networks.models import Network, ScannerAppliance
 
 from .models import (

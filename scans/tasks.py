@@ -10,7 +10,7 @@ import logging
 from celery import shared_task
 from celery.worker import state as worker_state
 
-from scans.engine.results import SliceResult, SliceSpec
+from core.results import SliceResult, SliceSpec
 
 logger = logging.getLogger(__name__)
 

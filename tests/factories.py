@@ -5,7 +5,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from assets.models import AssetGroup, Host, Tag
-from networks import iprange
+from core import iprange
 from networks.models import AddressRange, Network, NetworkKind, ScannerAppliance
 from scans.models import Detection, DetectionStatus, Vulnerability
 

@@ -23,9 +23,8 @@ from dataclasses import dataclass, field
 # with entities, so the standard parser is safe here (defusedxml is optional).
 from xml.etree import ElementTree  # noqa: S405
 
-from networks import iprange
-
-from .results import Service
+from core import iprange
+from core.results import Service
 
 NMAP = "nmap"
 

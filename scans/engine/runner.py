@@ -15,13 +15,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 
-from networks import iprange
+from core import iprange
+from core.results import Finding, HostResult, SliceResult, SliceSpec
 
 from . import nmap
 from .checks import CHECKS, Check, CheckError
 from .checks.info import QID_SCAN_INFO
 from .nmap import NmapError, NmapHost, nmap_version
-from .results import Finding, HostResult, SliceResult, SliceSpec
 
 ENGINE_VERSION = "1.0.0"
 CHECK_TIMEOUT = 5.0  # seconds per network exchange of a check

@@ -22,9 +22,9 @@ from django.utils import timezone
 
 from assets.models import Host
 from assets.tasks import refresh_overlaps
-from networks import iprange
+from core import iprange
+from core.results import HostResult, SliceResult
 from networks.models import Network, NetworkKind
-from scans.engine.results import HostResult, SliceResult
 
 from ..models import (
     OPEN_STATUSES,

@@ -22,10 +22,10 @@ from django.utils import timezone
 from accounts.models import AuditEntry, User
 from accounts.services import audit_record
 from assets.models import AssetGroup
-from networks import iprange
+from core import iprange
+from core.results import SliceSpec
 from networks.models import Network, ScannerAppliance
 from networks.selectors import ranges_outside_space
-from scans.engine.results import SliceSpec
 
 from ..models import (
     DONE_SCAN_STATUSES,

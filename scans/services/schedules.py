@@ -18,7 +18,7 @@ from django.utils import timezone
 from accounts.models import AuditEntry, Role, User
 from accounts.services import audit_record
 from assets.models import AssetGroup
-from networks import iprange
+from core import iprange
 from networks.models import Network, ScannerAppliance
 
 from ..models import OptionProfile, Recurrence, Schedule

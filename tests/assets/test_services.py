@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from accounts.models import AuditEntry
 from assets import selectors, services
 from assets.models import AssetGroup, AssetGroupRange, Host
-from networks import iprange
+from core import iprange
 from networks import services as network_services
 from networks.models import Network
 from tests.factories import HostFactory, NetworkFactory, TagFactory

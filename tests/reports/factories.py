@@ -1,7 +1,7 @@
 """Report test helpers on top of the shared factories."""
 
 from assets.models import AssetGroup, AssetGroupRange
-from networks import iprange
+from core import iprange
 from networks.models import Network
 from tests.factories import AssetGroupFactory
 

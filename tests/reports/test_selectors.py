@@ -1,6 +1,6 @@
 import pytest
 
-from networks import iprange
+from core import iprange
 from reports import selectors
 from tests.factories import HostFactory
 

@@ -3,8 +3,8 @@
 import pytest
 from rest_framework.test import APIClient
 
+from core.results import Finding, HostResult, SliceResult
 from scans import services
-from scans.engine.results import Finding, HostResult, SliceResult
 from scans.models import Scan, ScanStatus
 from tests.factories import ApplianceFactory, NetworkFactory
 

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from core.results import Service
 from scans.engine.checks import CHECKS, CheckError, ftp, http, redis, ssh, telnet, tls, tlsprobe
-from scans.engine.results import Service
 
 from . import test_engine_servers as servers
 from .test_engine_servers import (

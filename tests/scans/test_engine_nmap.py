@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from networks import iprange
+from core import iprange
 from scans.engine import nmap
 
 SAMPLES = Path(__file__).parent / "samples"

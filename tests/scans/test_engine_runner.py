@@ -7,12 +7,12 @@ import time
 
 import pytest
 
+from core.results import HostResult, Service, SliceResult, SliceSpec
 from scans.engine import runner
 from scans.engine.checks import CHECKS, ftp, http, info, redis, ssh, telnet, tls
 from scans.engine.checks.base import Check
 from scans.engine.kb import KB_BY_QID, KB_ENTRIES, QID_CHECK
 from scans.engine.nmap import NmapHost
-from scans.engine.results import HostResult, Service, SliceResult, SliceSpec
 
 from . import test_engine_servers as servers
 from .test_engine_servers import LOOPBACK, free_port

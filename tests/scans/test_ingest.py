@@ -3,8 +3,8 @@
 import pytest
 
 from assets.models import Host
+from core.results import Finding, HostResult, SliceResult
 from scans import services
-from scans.engine.results import Finding, HostResult, SliceResult
 from scans.models import Detection, DetectionStatus, ScanStatus, SliceStatus
 from tests.factories import NetworkFactory
 

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from networks import iprange
+from core import iprange
 from scans import services
 from scans.models import Scan, ScanSlice, ScanStatus, SliceStatus
 from scans.services.launch import split_ranges

@@ -13,7 +13,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import AuditEntry, Role
-from networks import iprange
+from core import iprange
 from scans import services, tasks
 from scans.models import Recurrence, Scan, ScanSlice, Schedule
 from tests.factories import ApplianceFactory, AssetGroupFactory, NetworkFactory, UserFactory

@@ -164,7 +164,7 @@ def test_scan_list_query_budget(client_as, lab, online, sent, django_assert_max_
 def test_results_page_lists_hosts_and_severities(
     client_as, lab, online, sent, kb, django_assert_max_num_queries
 ):
-    from scans.engine.results import Finding, HostResult, SliceResult
+    from core.results import Finding, HostResult, SliceResult
 
     online("lab-a")
     scan = services.scan_launch(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import socket
 from typing import ClassVar
 
-from ..results import Finding, HostResult, Service
+from core.results import Finding, HostResult, Service
 
 DEFAULT_TIMEOUT = 5.0
 

@@ -8,7 +8,8 @@ from __future__ import annotations
 import contextlib
 import socket
 
-from ..results import Finding, Service
+from core.results import Finding, Service
+
 from .base import Check, CheckError, connect, printable, recv_until
 
 QID_BANNER = 27000

@@ -8,7 +8,8 @@ import re
 import ssl
 from dataclasses import dataclass
 
-from ..results import Finding, Service
+from core.results import Finding, Service
+
 from .base import Check, CheckError, is_tls
 
 QID_SERVER_VERSION = 86000

@@ -3,7 +3,8 @@ results (no network I/O)."""
 
 from __future__ import annotations
 
-from ..results import Finding, HostResult, Service
+from core.results import Finding, HostResult, Service
+
 from .base import Check
 
 QID_TCP_PORTS = 45001

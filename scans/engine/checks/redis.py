@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import socket
 
-from ..results import Finding, Service
+from core.results import Finding, Service
+
 from .base import Check, CheckError, connect, printable, recv_exact, recv_until
 
 QID_NO_AUTH = 105200

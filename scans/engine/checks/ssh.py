@@ -10,7 +10,8 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 
-from ..results import Finding, Service
+from core.results import Finding, Service
+
 from .base import Check, CheckError, connect, printable, recv_exact, recv_until
 
 QID_VERSION = 38600

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from ..results import Finding, Service
+from core.results import Finding, Service
+
 from .base import Check, CheckError, connect, printable
 
 QID_TELNET = 105100

@@ -12,7 +12,8 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from ..results import Finding, Service
+from core.results import Finding, Service
+
 from . import tlsprobe
 from .base import Check, CheckError, connect, is_tls
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from ..results import Finding, HostResult, Service
+from core.results import Finding, HostResult, Service
+
 from .base import Check
 
 Version = tuple[int, ...]

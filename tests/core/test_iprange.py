@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from networks import iprange
-from networks.iprange import IPRange, IPRangeError
+from core import iprange
+from core.iprange import IPRange, IPRangeError
 
 
 def r(text):
