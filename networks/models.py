@@ -101,6 +101,11 @@ class AddressRange(models.Model):
         return str(iprange.IPRange.from_keys(self.start_key, self.end_key))
 
 
+def appliance_queue(name: str) -> str:
+    """The broker queue an appliance consumes: its only link to the platform."""
+    return f"appliance.{name}"
+
+
 class ApplianceStatus(models.TextChoices):
     ONLINE = "online", "Online"
     BUSY = "busy", "Busy"
@@ -137,7 +142,7 @@ class ScannerAppliance(models.Model):
 
     @property
     def queue(self) -> str:
-        return f"appliance.{self.name}"
+        return appliance_queue(self.name)
 
     @property
     def status(self) -> str:

@@ -12,6 +12,7 @@ import threading
 import time
 from contextlib import contextmanager
 
+from celery import current_app
 from django.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -48,13 +49,12 @@ class ApplianceState:
             self.heartbeat()
 
     def heartbeat(self) -> None:
-        """Sends one heartbeat to the central "ingest" queue; best effort."""
+        """Sends one heartbeat to the platform (routed to the "ingest" queue by
+        CELERY_TASK_ROUTES); best effort."""
         if not self.name:
             return
-        from config.celery import app
-
         try:
-            app.send_task(
+            current_app.send_task(
                 HEARTBEAT_TASK,
                 kwargs={
                     "name": self.name,
@@ -62,7 +62,6 @@ class ApplianceState:
                     "nmap_version": self.nmap_version,
                     "running_slices": self._running,
                 },
-                queue="ingest",
             )
         except Exception:  # the broker may be briefly away; the next beat retries
             logger.exception("Heartbeat of appliance %s not sent", self.name)
@@ -110,7 +109,6 @@ class ProgressReporter:
                     "done": int(done),
                     "total": int(total or 0),
                 },
-                queue="ingest",
             )
         except Exception:  # progress is cosmetic; never fail a scan for it
             logger.exception("Progress of slice %s not sent", self.slice_id)

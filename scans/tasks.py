@@ -40,7 +40,7 @@ def run_slice(self, spec: dict) -> None:
             logger.info("Slice %s canceled; result dropped", slice_spec.slice_id)
             return
         # Sent before the "idle" heartbeat, so ingest sees the result first.
-        ingest_slice.apply_async(args=[result.to_dict()], queue="ingest")
+        ingest_slice.delay(result.to_dict())  # routed to "ingest" (CELERY_TASK_ROUTES)
 
 
 @shared_task(acks_late=True, ignore_result=True)

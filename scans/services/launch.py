@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterable
 from datetime import timedelta
 
+from celery import current_app
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -212,10 +213,8 @@ def _revoke(task_ids: list[str]) -> None:
     """Tells appliances to drop (or stop) these slices; best effort."""
     if not task_ids:
         return
-    from config.celery import app
-
     try:
-        app.control.revoke(task_ids)
+        current_app.control.revoke(task_ids)
     except Exception:  # a broker hiccup must not undo a committed cancel
         logger.exception("Could not broadcast the revocation of %s", task_ids)
 

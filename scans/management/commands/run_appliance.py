@@ -33,7 +33,9 @@ class Command(BaseCommand):
             raise CommandError(f"'{name}' is not an appliance name (letters, digits, - and _).")
         # Celery's Django fixup runs system checks at start unless told not to.
         os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
-        from config.celery import app
+        from celery import current_app as app
+
+        from networks.models import appliance_queue
         from scans.appliance import STATE
         from scans.engine.runner import ENGINE_VERSION, nmap_version
 
@@ -51,14 +53,14 @@ class Command(BaseCommand):
         signals.worker_ready.connect(started, weak=False)
         signals.worker_shutting_down.connect(stopping, weak=False)
         self.stdout.write(
-            f"Appliance {name}: queue appliance.{name}, heartbeat every "
+            f"Appliance {name}: queue {appliance_queue(name)}, heartbeat every "
             f"{settings.ENCLAVE_HEARTBEAT_INTERVAL}s, nmap {nmap or 'missing'}"
         )
         app.worker_main(
             argv=[
                 "worker",
                 "--queues",
-                f"appliance.{name}",
+                appliance_queue(name),
                 # Threads: the task sees revocations (cancel) the main thread receives.
                 "--pool",
                 "threads",
