@@ -9,6 +9,7 @@ from accounts.services import audit_record
 from core import iprange
 
 from .models import AddressRange, Network, NetworkKind, ScannerAppliance
+from .signals import address_space_changed
 
 
 def parse_address_space(text: str, *, field: str = "address_space") -> list[iprange.IPRange]:
@@ -38,12 +39,10 @@ def _check_name(name: str, *, exclude_pk: int | None = None) -> None:
         raise ValidationError({"name": f"A network named '{name}' already exists."})
 
 
-def _recount_overlaps_after_commit() -> None:
-    """Address spaces changed: the overlap figures (assets app) are recounted in
-    the background once this transaction commits."""
-    from assets.tasks import refresh_overlaps
-
-    transaction.on_commit(refresh_overlaps.delay)
+def _announce_space_change(network: Network) -> None:
+    """Tells the floors above (the assets app recounts overlaps) once this
+    transaction commits."""
+    transaction.on_commit(lambda: address_space_changed.send(sender=Network, network=network))
 
 
 def _assign_appliances(
@@ -130,7 +129,7 @@ def network_update(
             old = network.address_space
             _set_ranges(network, ranges)
             changes["address_space"] = [old, network.address_space]
-            _recount_overlaps_after_commit()
+            _announce_space_change(network)
     network.save()
     if appliances is not None:
         _assign_appliances(actor=actor, network=network, appliances=list(appliances))

@@ -302,3 +302,25 @@ def test_overlaps_refresh_for_one_network_recounts_only_its_pairs(acme, globex):
 
     assert refresh_overlaps(network_id=None) == 3
     assert {o.hosts_in_both for o in selectors.network_overlaps()} == {1}
+
+
+def test_changing_an_address_space_recounts_overlaps_after_commit(
+    acme, globex, manager, monkeypatch, django_capture_on_commit_callbacks
+):
+    """networks announces the change (it imports nothing above it); assets recounts."""
+    from assets import tasks
+
+    HostFactory(network=acme, ip="10.0.0.9")
+    HostFactory(network=globex, ip="10.0.0.9")
+    sent = []
+    monkeypatch.setattr(tasks.refresh_overlaps, "delay", lambda **kw: sent.append(kw))
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        network_services.network_update(actor=manager, network=globex, address_space="10.0.0.0/16")
+    assert sent == []  # nothing before the commit
+    for callback in callbacks:
+        callback()
+    assert sent == [{}]
+    # Same space again: no change, nothing to recount.
+    with django_capture_on_commit_callbacks(execute=True):
+        network_services.network_update(actor=manager, network=globex, address_space="10.0.0.0/16")
+    assert sent == [{}]

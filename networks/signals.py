@@ -1,0 +1,8 @@
+"""What the networks app tells the floors above it, without importing them."""
+
+from django.dispatch import Signal
+
+# Sent once the transaction that changed a network's address space has
+# committed (``network`` = the network). The assets app recounts the hosts of
+# overlapping pairs on it.
+address_space_changed = Signal()
