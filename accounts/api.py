@@ -1,8 +1,5 @@
-from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import ValidationError
-
-from config.api import raise_api_error
 
 from . import services
 from .models import Role, User
@@ -44,23 +41,17 @@ class UserViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def perform_create(self, serializer):
-        try:
-            serializer.instance = services.user_create(
-                actor=self.request.user, **serializer.validated_data
-            )
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        serializer.instance = services.user_create(
+            actor=self.request.user, **serializer.validated_data
+        )
 
     def perform_update(self, serializer):
         data = dict(serializer.validated_data)
         data.pop("username", None)
         password = data.pop("password", None)
-        try:
-            serializer.instance = services.user_update(
-                actor=self.request.user, user=serializer.instance, password=password, **data
-            )
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        serializer.instance = services.user_update(
+            actor=self.request.user, user=serializer.instance, password=password, **data
+        )
 
 
 def register(router) -> None:

@@ -4,8 +4,8 @@ from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import FormView
 
 from accounts.permissions import RoleRequiredMixin
-from config.forms import apply_validation_error
-from config.listing import ListPageView
+from console.forms import apply_validation_error
+from console.listing import ListPageView
 
 from . import services
 from .forms import UserCreateForm, UserUpdateForm
@@ -13,7 +13,7 @@ from .models import AuditEntry, Role, User
 from .tables import AuditEntryTable, UserTable
 
 
-class UserListView(ListPageView):
+class UserListView(RoleRequiredMixin, ListPageView):
     required_role = Role.MANAGER
     table_class = UserTable
     template_name = "accounts/user_list.html"
@@ -70,7 +70,7 @@ class UserUpdateView(RoleRequiredMixin, FormView):
         return redirect("accounts:user_list")
 
 
-class AuditListView(ListPageView):
+class AuditListView(RoleRequiredMixin, ListPageView):
     required_role = Role.MANAGER
     table_class = AuditEntryTable
     template_name = "accounts/audit_list.html"

@@ -2,16 +2,14 @@
 networks/overlaps/."""
 
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, viewsets
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import Role
-from config.api import Pagination, raise_api_error
+from console.api import Pagination
 from networks.models import Network
-from scans.models import Detection
 
 from . import selectors, services
 from .filters import HostAPIFilterSet
@@ -43,60 +41,24 @@ class HostSerializer(serializers.ModelSerializer):
         return [tag.name for tag in host.tags.all()]
 
 
-class HostDetectionSerializer(serializers.ModelSerializer):
-    qid = serializers.IntegerField(source="vulnerability_id")
-    title = serializers.CharField(source="vulnerability.title")
-
-    class Meta:
-        model = Detection
-        fields = [
-            "id",
-            "qid",
-            "title",
-            "severity",
-            "status",
-            "port",
-            "protocol",
-            "first_found",
-            "last_found",
-            "times_found",
-            "results",
-        ]
-
-
-class HostDetailSerializer(HostSerializer):
-    detections = HostDetectionSerializer(many=True, read_only=True)
-
-    class Meta(HostSerializer.Meta):
-        fields = [*HostSerializer.Meta.fields, "detections"]
-
-
 class HostViewSet(viewsets.ReadOnlyModelViewSet):
-    """Hosts, one per (network, IP). Filters: network, ip, range, tag, os, dns, q."""
+    """Hosts, one per (network, IP). Filters: network, ip, range, tag, os, dns, q.
+
+    Registered by the scans app, whose subclass adds each host's detections to
+    the detail (API.md); this floor knows hosts, not findings.
+    """
 
     filterset_class = HostAPIFilterSet
+    serializer_class = HostSerializer
     read_role = Role.READER
 
     def get_queryset(self):
-        hosts = (
+        return (
             selectors.hosts_visible()
             .select_related("network")
             .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
             .order_by("network_id", "ip_key")
         )
-        if self.action == "retrieve":
-            hosts = hosts.prefetch_related(
-                Prefetch(
-                    "detections",
-                    queryset=Detection.objects.select_related("vulnerability").order_by(
-                        "-severity", "vulnerability_id", "port"
-                    ),
-                )
-            )
-        return hosts
-
-    def get_serializer_class(self):
-        return HostDetailSerializer if self.action == "retrieve" else HostSerializer
 
 
 class AssetGroupSerializer(serializers.ModelSerializer):
@@ -141,18 +103,12 @@ class AssetGroupViewSet(viewsets.ModelViewSet):
             if settings.ENCLAVE_NETWORKS_ENABLED:
                 raise ValidationError({"network": ["This field is required."]})
             data["network"] = Network.objects.global_default()
-        try:
-            serializer.instance = services.asset_group_create(actor=self.request.user, **data)
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        serializer.instance = services.asset_group_create(actor=self.request.user, **data)
 
     def perform_update(self, serializer):
-        try:
-            serializer.instance = services.asset_group_update(
-                actor=self.request.user, group=serializer.instance, **serializer.validated_data
-            )
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        serializer.instance = services.asset_group_update(
+            actor=self.request.user, group=serializer.instance, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
         services.asset_group_delete(actor=self.request.user, group=instance)
@@ -189,24 +145,18 @@ class TagViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer):
         data = serializer.validated_data
-        try:
-            tag = services.tag_create(actor=self.request.user, name=data["name"])
-            if data.get("hosts"):
-                services.tag_assign(actor=self.request.user, tag=tag, hosts=data["hosts"])
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        tag = services.tag_create(actor=self.request.user, name=data["name"])
+        if data.get("hosts"):
+            services.tag_assign(actor=self.request.user, tag=tag, hosts=data["hosts"])
         serializer.instance = tag
 
     def perform_update(self, serializer):
         data = serializer.validated_data
         tag = serializer.instance
-        try:
-            if "name" in data:
-                services.tag_rename(actor=self.request.user, tag=tag, name=data["name"])
-            if "hosts" in data:
-                services.tag_set_hosts(actor=self.request.user, tag=tag, hosts=data["hosts"])
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        if "name" in data:
+            services.tag_rename(actor=self.request.user, tag=tag, name=data["name"])
+        if "hosts" in data:
+            services.tag_set_hosts(actor=self.request.user, tag=tag, hosts=data["hosts"])
         serializer.instance = self.get_queryset().get(pk=tag.pk)
 
     def perform_destroy(self, instance):
@@ -241,8 +191,8 @@ class OverlapViewSet(viewsets.ViewSet):
 
 
 def register(router) -> None:
-    """Registers this app's REST resources (API.md) on the /api/v1/ router."""
-    router.register("hosts", HostViewSet, basename="host")
+    """Registers this app's REST resources (API.md) on the /api/v1/ router
+    (``hosts/``: see HostViewSet)."""
     router.register("asset-groups", AssetGroupViewSet, basename="asset-group")
     router.register("tags", TagViewSet, basename="tag")
     router.register("networks/overlaps", OverlapViewSet, basename="network-overlap")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
@@ -19,7 +19,6 @@ from django.db.models.functions import Lower
 from core import iprange
 from networks.models import AddressRange, Network, NetworkKind
 from networks.selectors import networks_visible
-from scans.models import Detection, Severity
 
 from .models import AssetGroup, Host, NetworkOverlap, Tag
 
@@ -76,33 +75,6 @@ def host_same_ip_elsewhere(*, host: Host) -> list[Host]:
         .select_related("network")
         .order_by("network__name")
     )
-
-
-@dataclass
-class SeverityGroup:
-    severity: int
-    label: str
-    detections: list[Detection] = field(default_factory=list)
-
-
-def host_findings_by_severity(*, host: Host) -> list[SeverityGroup]:
-    """The host's findings as the latest scan left them, most severe first.
-
-    One query; each detection carries its KB entry (title) and its evidence.
-    """
-    groups: dict[int, SeverityGroup] = {}
-    detections = (
-        Detection.objects.filter(host=host, network_id=host.network_id)
-        .select_related("vulnerability")
-        .order_by("-severity", "vulnerability_id", "port", "protocol")
-    )
-    for detection in detections:
-        group = groups.get(detection.severity)
-        if group is None:
-            label = Severity(detection.severity).label
-            group = groups[detection.severity] = SeverityGroup(detection.severity, label)
-        group.detections.append(detection)
-    return list(groups.values())
 
 
 @dataclass

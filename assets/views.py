@@ -13,8 +13,9 @@ from django_tables2 import RequestConfig
 
 from accounts.models import Role
 from accounts.permissions import RoleRequiredMixin
-from config.forms import apply_validation_error
-from config.listing import ListPageView
+from console.forms import apply_validation_error
+from console.htmx import PartialTemplateMixin
+from console.listing import ListPageView
 
 from . import selectors, services
 from .filters import HostFilterSet
@@ -25,19 +26,6 @@ from .tables import AssetGroupTable, HostTable, NetworkHostsTable, OverlapTable,
 # Scanners and Managers keep asset groups and tags; Readers read.
 ASSET_WRITE_ROLE = Role.SCANNER
 CURSOR_PARAMS = ("after", "before", "open")
-
-
-class PartialMixin:
-    """Plain and boosted requests get the page; other htmx requests get one partial."""
-
-    partial_name = "table"
-
-    def get_template_names(self):
-        names = super().get_template_names()
-        htmx = getattr(self.request, "htmx", None)
-        if htmx and not htmx.boosted:
-            return [f"{names[0]}#{self.partial_name}"]
-        return names
 
 
 def _filter_query(request) -> dict[str, str]:
@@ -72,11 +60,12 @@ def host_page_context(request, *, queryset, url: str, prefix: str, form_id: str 
     return {"filter": filterset, "table": table, "page": page, "filtered": bool(query)}
 
 
-class HostAssetsView(RoleRequiredMixin, PartialMixin, TemplateView):
+class HostAssetsView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
     """Every visible network with its host count and open findings; each row
     opens in place (htmx) or with ``?open=<id>`` (no JavaScript) to its hosts."""
 
     template_name = "assets/host_list.html"
+    partial_name = "table"
 
     def get_context_data(self, **kwargs):
         networks = list(selectors.host_networks())
@@ -109,7 +98,7 @@ def _network_hosts_context(request, network) -> dict:
     return context
 
 
-class NetworkHostsView(RoleRequiredMixin, PartialMixin, TemplateView):
+class NetworkHostsView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
     """One network's hosts: the in-place expansion, also a page of its own."""
 
     template_name = "assets/network_hosts.html"
@@ -132,7 +121,6 @@ class HostDetailView(RoleRequiredMixin, TemplateView):
         )
         return super().get_context_data(
             host=host,
-            findings=selectors.host_findings_by_severity(host=host),
             elsewhere=selectors.host_same_ip_elsewhere(host=host),
             **kwargs,
         )
@@ -174,7 +162,7 @@ class HostTagView(RoleRequiredMixin, View):
 # --- Asset groups ------------------------------------------------------------------
 
 
-class AssetGroupListView(ListPageView):
+class AssetGroupListView(RoleRequiredMixin, ListPageView):
     table_class = AssetGroupTable
     template_name = "assets/asset_group_list.html"
 
@@ -182,8 +170,9 @@ class AssetGroupListView(ListPageView):
         return selectors.asset_group_list()
 
 
-class AssetGroupDetailView(RoleRequiredMixin, PartialMixin, TemplateView):
+class AssetGroupDetailView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
     template_name = "assets/asset_group_detail.html"
+    partial_name = "table"
 
     def get_context_data(self, **kwargs):
         group = get_object_or_404(
@@ -288,7 +277,7 @@ class AssetGroupDeleteView(DeleteView):
 # --- Tags --------------------------------------------------------------------------
 
 
-class TagListView(ListPageView):
+class TagListView(RoleRequiredMixin, ListPageView):
     table_class = TagTable
     template_name = "assets/tag_list.html"
 
@@ -350,11 +339,12 @@ class TagDeleteView(DeleteView):
 # --- Network overlaps --------------------------------------------------------------
 
 
-class OverlapListView(RoleRequiredMixin, PartialMixin, TemplateView):
+class OverlapListView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
     """Every pair of networks whose address spaces overlap, where, and how
     many hosts exist in both (the figure overlaps_refresh keeps)."""
 
     template_name = "assets/overlap_list.html"
+    partial_name = "table"
 
     def get_context_data(self, **kwargs):
         from django.conf import settings

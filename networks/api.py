@@ -1,9 +1,7 @@
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django_filters import rest_framework as filters
 from rest_framework import serializers, viewsets
 
 from accounts.models import Role
-from config.api import raise_api_error
 
 from . import selectors, services
 from .models import Network, NetworkKind, ScannerAppliance
@@ -37,26 +35,17 @@ class NetworkViewSet(viewsets.ModelViewSet):
         return selectors.network_list().order_by("id")
 
     def perform_create(self, serializer):
-        try:
-            serializer.instance = services.network_create(
-                actor=self.request.user, **serializer.validated_data
-            )
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        serializer.instance = services.network_create(
+            actor=self.request.user, **serializer.validated_data
+        )
 
     def perform_update(self, serializer):
-        try:
-            serializer.instance = services.network_update(
-                actor=self.request.user, network=serializer.instance, **serializer.validated_data
-            )
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        serializer.instance = services.network_update(
+            actor=self.request.user, network=serializer.instance, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
-        try:
-            services.network_delete(actor=self.request.user, network=instance)
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        services.network_delete(actor=self.request.user, network=instance)
 
 
 class ApplianceSerializer(serializers.ModelSerializer):
@@ -95,20 +84,14 @@ class ApplianceViewSet(viewsets.ModelViewSet):
         return ScannerAppliance.objects.select_related("network").order_by("id")
 
     def perform_create(self, serializer):
-        try:
-            serializer.instance = services.appliance_create(
-                actor=self.request.user, **serializer.validated_data
-            )
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        serializer.instance = services.appliance_create(
+            actor=self.request.user, **serializer.validated_data
+        )
 
     def perform_update(self, serializer):
-        try:
-            serializer.instance = services.appliance_update(
-                actor=self.request.user, appliance=serializer.instance, **serializer.validated_data
-            )
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        serializer.instance = services.appliance_update(
+            actor=self.request.user, appliance=serializer.instance, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
         services.appliance_delete(actor=self.request.user, appliance=instance)

@@ -6,8 +6,8 @@ from django.views.generic import DetailView, FormView, TemplateView
 
 from accounts.models import Role
 from accounts.permissions import RoleRequiredMixin
-from config.forms import apply_validation_error
-from config.listing import ListPageView
+from console.forms import apply_validation_error
+from console.listing import ListPageView
 
 from . import selectors, services
 from .forms import NetworkForm, ScannerApplianceForm
@@ -26,7 +26,7 @@ class NetworksEnabledMixin:
         return super().dispatch(request, *args, **kwargs)
 
 
-class NetworkListView(NetworksEnabledMixin, ListPageView):
+class NetworkListView(NetworksEnabledMixin, RoleRequiredMixin, ListPageView):
     table_class = NetworkTable
     template_name = "networks/network_list.html"
 
@@ -121,7 +121,7 @@ class NetworkDeleteView(NetworksEnabledMixin, RoleRequiredMixin, TemplateView):
         return redirect("networks:network_list")
 
 
-class ApplianceListView(ListPageView):
+class ApplianceListView(RoleRequiredMixin, ListPageView):
     table_class = ScannerApplianceTable
     template_name = "networks/appliance_list.html"
 

@@ -1,4 +1,3 @@
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import FileResponse, Http404
 from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
@@ -8,7 +7,6 @@ from rest_framework.response import Response
 
 from accounts.models import Role
 from assets.models import AssetGroup, Tag
-from config.api import raise_api_error
 
 from . import selectors, services
 from .models import Report, ReportFormat, ReportTemplate
@@ -114,10 +112,7 @@ class ReportViewSet(
         incoming = ReportCreateSerializer(data=request.data)
         incoming.is_valid(raise_exception=True)
         data = dict(incoming.validated_data)
-        try:
-            report = services.report_create(actor=request.user, **data)
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        report = services.report_create(actor=request.user, **data)
         return Response(
             ReportSerializer(report, context=self.get_serializer_context()).data,
             status=status.HTTP_201_CREATED,

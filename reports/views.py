@@ -6,8 +6,9 @@ from django.views.generic import DetailView, FormView, TemplateView
 
 from accounts.models import Role
 from accounts.permissions import RoleRequiredMixin
-from config.forms import apply_validation_error
-from config.listing import ListPageView
+from console.forms import apply_validation_error
+from console.htmx import PartialTemplateMixin
+from console.listing import ListPageView
 
 from . import selectors, services
 from .forms import ReportForm, ReportTemplateForm
@@ -25,7 +26,7 @@ class VisibleReportMixin:
         )
 
 
-class ReportListView(ListPageView):
+class ReportListView(RoleRequiredMixin, ListPageView):
     table_class = ReportTable
     template_name = "reports/report_list.html"
 
@@ -39,17 +40,13 @@ class ReportListView(ListPageView):
         return context
 
 
-class ReportDetailView(VisibleReportMixin, RoleRequiredMixin, DetailView):
+class ReportDetailView(VisibleReportMixin, RoleRequiredMixin, PartialTemplateMixin, DetailView):
     template_name = "reports/report_detail.html"
+    partial_name = "progress"
     context_object_name = "report"
 
     def get_object(self, queryset=None):
         return self.get_report()
-
-    def get_template_names(self):
-        if getattr(self.request, "htmx", False) and not self.request.htmx.boosted:
-            return ["reports/report_detail.html#progress"]
-        return [self.template_name]
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -133,7 +130,7 @@ class ReportDeleteView(VisibleReportMixin, RoleRequiredMixin, TemplateView):
         return redirect("reports:report_list")
 
 
-class TemplateListView(ListPageView):
+class TemplateListView(RoleRequiredMixin, ListPageView):
     table_class = ReportTemplateTable
     template_name = "reports/template_list.html"
 

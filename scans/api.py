@@ -1,13 +1,13 @@
 from django.conf import settings
-from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.models import Role
+from assets import api as assets_api
 from assets.models import AssetGroup
-from config.api import raise_api_error
 from networks.models import Network, ScannerAppliance
 
 from . import selectors, services
@@ -82,20 +82,14 @@ class OptionProfileViewSet(
         return OptionProfile.objects.order_by("id")
 
     def perform_create(self, serializer):
-        try:
-            serializer.instance = services.option_profile_create(
-                actor=self.request.user, **serializer.validated_data
-            )
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        serializer.instance = services.option_profile_create(
+            actor=self.request.user, **serializer.validated_data
+        )
 
     def perform_update(self, serializer):
-        try:
-            serializer.instance = services.option_profile_update(
-                actor=self.request.user, profile=serializer.instance, **serializer.validated_data
-            )
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        serializer.instance = services.option_profile_update(
+            actor=self.request.user, profile=serializer.instance, **serializer.validated_data
+        )
 
 
 # --- Scans ---------------------------------------------------------------------------------
@@ -182,21 +176,15 @@ class ScanViewSet(
         return selectors.scan_list().prefetch_related("asset_groups").order_by("-id")
 
     def perform_create(self, serializer):
-        try:
-            serializer.instance = services.scan_launch(
-                actor=self.request.user, **serializer.validated_data
-            )
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        serializer.instance = services.scan_launch(
+            actor=self.request.user, **serializer.validated_data
+        )
 
     @extend_schema(request=None, responses=ScanSerializer)
     @action(detail=True, methods=["post"])
     def cancel(self, request, pk=None):
         scan = self.get_object()
-        try:
-            scan = services.scan_cancel(actor=request.user, scan=scan)
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        scan = services.scan_cancel(actor=request.user, scan=scan)
         return Response(self.get_serializer(scan).data, status=status.HTTP_200_OK)
 
 
@@ -262,23 +250,68 @@ class ScheduleViewSet(viewsets.ModelViewSet):
         return selectors.schedule_list().order_by("id")
 
     def perform_create(self, serializer):
-        try:
-            serializer.instance = services.schedule_create(
-                actor=self.request.user, **serializer.validated_data
-            )
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        serializer.instance = services.schedule_create(
+            actor=self.request.user, **serializer.validated_data
+        )
 
     def perform_update(self, serializer):
-        try:
-            serializer.instance = services.schedule_update(
-                actor=self.request.user, schedule=serializer.instance, **serializer.validated_data
-            )
-        except DjangoValidationError as error:
-            raise_api_error(error)
+        serializer.instance = services.schedule_update(
+            actor=self.request.user, schedule=serializer.instance, **serializer.validated_data
+        )
 
     def perform_destroy(self, instance):
         services.schedule_delete(actor=self.request.user, schedule=instance)
+
+
+# --- Hosts with their findings -----------------------------------------------------------
+
+
+class HostDetectionSerializer(serializers.ModelSerializer):
+    qid = serializers.IntegerField(source="vulnerability_id")
+    title = serializers.CharField(source="vulnerability.title")
+
+    class Meta:
+        model = Detection
+        fields = [
+            "id",
+            "qid",
+            "title",
+            "severity",
+            "status",
+            "port",
+            "protocol",
+            "first_found",
+            "last_found",
+            "times_found",
+            "results",
+        ]
+
+
+class HostDetailSerializer(assets_api.HostSerializer):
+    detections = HostDetectionSerializer(many=True, read_only=True)
+
+    class Meta(assets_api.HostSerializer.Meta):
+        fields = [*assets_api.HostSerializer.Meta.fields, "detections"]
+
+
+class HostViewSet(assets_api.HostViewSet):
+    """Hosts (assets), and in the detail each host's current detections."""
+
+    def get_queryset(self):
+        hosts = super().get_queryset()
+        if self.action == "retrieve":
+            hosts = hosts.prefetch_related(
+                Prefetch(
+                    "detections",
+                    queryset=Detection.objects.select_related("vulnerability").order_by(
+                        "-severity", "vulnerability_id", "port"
+                    ),
+                )
+            )
+        return hosts
+
+    def get_serializer_class(self):
+        return HostDetailSerializer if self.action == "retrieve" else super().get_serializer_class()
 
 
 # --- Detections and the KB ---------------------------------------------------------------
@@ -353,6 +386,7 @@ class KnowledgeBaseViewSet(viewsets.ReadOnlyModelViewSet):
 
 def register(router) -> None:
     """Registers this app's REST resources (API.md) on the /api/v1/ router."""
+    router.register("hosts", HostViewSet, basename="host")
     router.register("scans", ScanViewSet, basename="scan")
     router.register("schedules", ScheduleViewSet, basename="schedule")
     router.register("option-profiles", OptionProfileViewSet, basename="option-profile")

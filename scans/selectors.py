@@ -1,5 +1,7 @@
 """Read queries on scans, detections and the KB that pages and the API share."""
 
+from dataclasses import dataclass, field
+
 from django.db.models import Q, QuerySet
 
 from assets.models import Host
@@ -7,12 +9,12 @@ from core import iprange
 from networks.models import Network, ScannerAppliance
 
 from .models import (
-    OPEN_STATUSES,
     Detection,
     Scan,
     ScanHost,
     ScanSlice,
     Schedule,
+    Severity,
     Vulnerability,
 )
 
@@ -53,12 +55,33 @@ def detection_list() -> QuerySet[Detection]:
     return Detection.objects.select_related("host", "network", "vulnerability")
 
 
-def detections_for_host(*, host: Host, open_only: bool = False) -> QuerySet[Detection]:
-    """A host's findings, worst first, with the evidence each check saw."""
-    qs = Detection.objects.filter(host=host).select_related("vulnerability")
-    if open_only:
-        qs = qs.filter(status__in=OPEN_STATUSES)
-    return qs.order_by("-severity", "vulnerability_id", "port")
+def detections_for_host(*, host: Host) -> QuerySet[Detection]:
+    """A host's findings as the latest scan left them, worst first, each with its
+    KB entry (title) and the evidence its check saw."""
+    return (
+        Detection.objects.filter(host=host, network_id=host.network_id)
+        .select_related("vulnerability")
+        .order_by("-severity", "vulnerability_id", "port", "protocol")
+    )
+
+
+@dataclass
+class SeverityGroup:
+    severity: int
+    label: str
+    detections: list[Detection] = field(default_factory=list)
+
+
+def host_findings_by_severity(*, host: Host) -> list[SeverityGroup]:
+    """The host's findings grouped by severity, most severe first (one query)."""
+    groups: dict[int, SeverityGroup] = {}
+    for detection in detections_for_host(host=host):
+        group = groups.get(detection.severity)
+        if group is None:
+            label = Severity(detection.severity).label
+            group = groups[detection.severity] = SeverityGroup(detection.severity, label)
+        group.detections.append(detection)
+    return list(groups.values())
 
 
 def detections_filter_ip(qs: QuerySet[Detection], text: str) -> QuerySet[Detection]:

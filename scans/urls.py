@@ -10,6 +10,11 @@ urlpatterns = [
     path("<int:pk>/", views.ScanDetailView.as_view(), name="scan_detail"),
     path("<int:pk>/cancel/", views.ScanCancelView.as_view(), name="scan_cancel"),
     path("<int:pk>/results/", views.ScanResultsView.as_view(), name="scan_results"),
+    path(
+        "hosts/<int:pk>/findings/",
+        views.HostDetectionsView.as_view(),
+        name="host_detections",
+    ),
     path("schedules/", views.ScheduleListView.as_view(), name="schedule_list"),
     path("schedules/new/", views.ScheduleCreateView.as_view(), name="schedule_create"),
     path("schedules/<int:pk>/", views.ScheduleDetailView.as_view(), name="schedule_detail"),

@@ -11,8 +11,10 @@ from django.views.generic import DetailView, FormView, TemplateView, View
 
 from accounts.models import Role
 from accounts.permissions import RoleRequiredMixin
-from config.forms import apply_validation_error
-from config.listing import ListPageView
+from assets.selectors import hosts_visible
+from console.forms import apply_validation_error
+from console.htmx import PartialTemplateMixin, htmx_partial
+from console.listing import ListPageView
 from networks.models import Network
 
 from . import selectors, services
@@ -29,24 +31,10 @@ from .tables import (
     VulnerabilityTable,
 )
 
-
-class PartialMixin:
-    """For htmx requests (not boosted), render only the named partial."""
-
-    partial_name = ""
-
-    def get_template_names(self):
-        names = super().get_template_names()
-        request = self.request
-        if self.partial_name and getattr(request, "htmx", False) and not request.htmx.boosted:
-            return [f"{names[0]}#{self.partial_name}"]
-        return names
-
-
 # --- Scans -----------------------------------------------------------------------------
 
 
-class ScanListView(ListPageView):
+class ScanListView(RoleRequiredMixin, ListPageView):
     table_class = ScanTable
     filterset_class = ScanFilterSet
     template_name = "scans/scan_list.html"
@@ -83,8 +71,9 @@ class NetworkChoiceMixin:
         return {**super().get_form_kwargs(), "network": self.chosen_network()}
 
     def get_template_names(self):
-        htmx = getattr(self.request, "htmx", False)
-        if htmx and self.request.method == "GET" and htmx.target == "network-fields":
+        request = self.request
+        wants_fields = request.method == "GET" and htmx_partial(request)
+        if wants_fields and request.htmx.target == "network-fields":
             return ["scans/includes/scan_fields.html#network_fields"]
         return [self.template_name]
 
@@ -112,7 +101,7 @@ class ScanCreateView(RoleRequiredMixin, NetworkChoiceMixin, FormView):
         return redirect(scan)
 
 
-class ScanDetailView(PartialMixin, RoleRequiredMixin, DetailView):
+class ScanDetailView(RoleRequiredMixin, PartialTemplateMixin, DetailView):
     template_name = "scans/scan_detail.html"
     partial_name = "progress"
     context_object_name = "scan"
@@ -160,10 +149,30 @@ class ScanResultsView(RoleRequiredMixin, DetailView):
         return context
 
 
+# --- Host findings ----------------------------------------------------------------------
+
+
+class HostDetectionsView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
+    """A host's current findings, grouped by severity, with their evidence.
+
+    The host page (assets) loads the ``findings`` partial with htmx; without
+    JavaScript its link opens this as a page of its own.
+    """
+
+    template_name = "scans/host_detections.html"
+    partial_name = "findings"
+
+    def get_context_data(self, **kwargs):
+        host = get_object_or_404(hosts_visible().select_related("network"), pk=self.kwargs["pk"])
+        return super().get_context_data(
+            host=host, findings=selectors.host_findings_by_severity(host=host), **kwargs
+        )
+
+
 # --- Schedules -----------------------------------------------------------------------------
 
 
-class ScheduleListView(ListPageView):
+class ScheduleListView(RoleRequiredMixin, ListPageView):
     table_class = ScheduleTable
     template_name = "scans/schedule_list.html"
 
@@ -278,7 +287,7 @@ class ScheduleDeleteView(RoleRequiredMixin, TemplateView):
 # --- Option profiles ----------------------------------------------------------------------
 
 
-class OptionProfileListView(ListPageView):
+class OptionProfileListView(RoleRequiredMixin, ListPageView):
     table_class = OptionProfileTable
     template_name = "scans/option_profile_list.html"
 
@@ -339,7 +348,7 @@ class OptionProfileUpdateView(OptionProfileFormView):
 # --- KnowledgeBase --------------------------------------------------------------------------
 
 
-class KnowledgeBaseListView(ListPageView):
+class KnowledgeBaseListView(RoleRequiredMixin, ListPageView):
     table_class = VulnerabilityTable
     filterset_class = VulnerabilityFilterSet
     template_name = "scans/kb_list.html"

@@ -118,8 +118,7 @@ def test_scanner_and_manager_write(client_as, role, two_networks):
 def test_same_ip_in_two_networks_shows_separate_host_pages(client_as, two_networks):
     acme, globex, a, b = two_networks
     client = client_as("reader")
-    page_a = client.get(reverse("assets:host_detail", args=[a.pk])).content.decode()
-    page_b = client.get(reverse("assets:host_detail", args=[b.pk])).content.decode()
+    page_a, page_b = _host_page(client, a), _host_page(client, b)
     assert "web.acme.test" in page_a and "db.globex.test" not in page_a
     assert "db.globex.test" in page_b and "web.acme.test" not in page_b
     assert "Weak TLS" in page_a and "Telnet open" not in page_a
@@ -132,11 +131,30 @@ def test_same_ip_in_two_networks_shows_separate_host_pages(client_as, two_networ
     assert f'href="{a.get_absolute_url()}">Acme' in page_b
 
 
+def _host_page(client, host) -> str:
+    """The host page as a browser shows it: the page, and the findings fragment
+    (served by scans) that it loads into ``#host-findings``."""
+    page = client.get(reverse("assets:host_detail", args=[host.pk])).content.decode()
+    findings_url = reverse("scans:host_detections", args=[host.pk])
+    assert f'hx-get="{findings_url}"' in page and f'href="{findings_url}"' in page
+    fragment = client.get(findings_url, HTTP_HX_REQUEST="true").content.decode()
+    assert "<html" not in fragment  # only the partial
+    return page + fragment
+
+
 def test_findings_grouped_by_severity_most_severe_first(client_as, two_networks):
     a = two_networks[2]
     DetectionFactory(host=a, vulnerability=VulnerabilityFactory(qid=990003, severity=1))
-    page = client_as("reader").get(reverse("assets:host_detail", args=[a.pk])).content.decode()
+    page = _host_page(client_as("reader"), a)
     assert page.index("sev-group-4") < page.index("sev-group-1")
+
+
+def test_host_findings_without_javascript_are_a_page(client_as, two_networks):
+    a = two_networks[2]
+    page = client_as("reader").get(reverse("scans:host_detections", args=[a.pk]))
+    html = page.content.decode()
+    assert page.status_code == 200 and "<html" in html
+    assert "Weak TLS" in html and "TLSv1.0 accepted" in html
 
 
 def test_host_list_shows_networks_with_counts_and_expands(client_as, two_networks):
@@ -222,6 +240,8 @@ def test_host_pages_have_bounded_queries(client_as, django_assert_max_num_querie
         client.get(reverse("assets:network_hosts", args=[nets[0].pk]), {"after": "10.0.0.5"})
     with django_assert_max_num_queries(10):
         client.get(reverse("assets:host_detail", args=[host.pk]))
+    with django_assert_max_num_queries(8):
+        client.get(reverse("scans:host_detections", args=[host.pk]), HTTP_HX_REQUEST="true")
     with django_assert_max_num_queries(8):
         client.get(reverse("assets:overlap_list"))  # live pairs
     services.overlaps_refresh()

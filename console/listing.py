@@ -3,21 +3,20 @@
 from django_filters.views import FilterView
 from django_tables2 import SingleTableMixin
 
-from accounts.permissions import RoleRequiredMixin
+from .htmx import PartialTemplateMixin
 
 
-class ListPageView(RoleRequiredMixin, SingleTableMixin, FilterView):
+class ListPageView(PartialTemplateMixin, SingleTableMixin, FilterView):
     """Subclasses name ``table_class``, ``filterset_class`` (optional), the queryset
-    and ``template_name``; the template defines a partial named ``table``."""
+    and ``template_name``; the template defines a partial named ``table``.
+
+    No role check of its own: each list view puts ``RoleRequiredMixin`` (accounts)
+    first, so the role a page needs is written where the page is.
+    """
 
     paginate_by = 50
     filterset_class = None
-
-    def get_template_names(self):
-        names = super().get_template_names()
-        if getattr(self.request, "htmx", False) and not self.request.htmx.boosted:
-            return [f"{names[0]}#table"]
-        return names
+    partial_name = "table"
 
     def get_filterset_class(self):
         return self.filterset_class
