@@ -3,15 +3,11 @@
 Views, the API, tasks and commands call these; none of them holds a rule.
 """
 
+from .failover import slices_reassign
 from .ingest import slice_ingest
 from .kb import kb_load
-from .launch import (
-    MAX_SCAN_ADDRESSES,
-    scan_cancel,
-    scan_launch,
-    slice_progress_record,
-    slices_reassign,
-)
+from .launch import MAX_SCAN_ADDRESSES, scan_launch
+from .lifecycle import scan_cancel, slice_progress_record
 from .profiles import option_profile_create, option_profile_default, option_profile_update
 from .schedules import (
     next_run_after,

@@ -38,7 +38,7 @@ from ..models import (
     Vulnerability,
 )
 from .kb import kb_ensure
-from .launch import scan_refresh_progress
+from .lifecycle import scan_refresh_progress
 
 logger = logging.getLogger(__name__)
 

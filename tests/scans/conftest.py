@@ -26,6 +26,8 @@ def online(lab):
 @pytest.fixture
 def sent(monkeypatch):
     """Records run_slice messages instead of sending them: (queue, spec, task_id)."""
+    from celery import current_app
+
     from scans import tasks
 
     calls = []
@@ -34,7 +36,9 @@ def sent(monkeypatch):
         calls.append({"queue": queue, "spec": args[0], "task_id": task_id})
 
     monkeypatch.setattr(tasks.run_slice, "apply_async", record)
-    monkeypatch.setattr("scans.services.launch._revoke", lambda ids: calls.append({"revoke": ids}))
+    monkeypatch.setattr(
+        current_app.control, "revoke", lambda ids, **options: calls.append({"revoke": ids})
+    )
     return calls
 
 

@@ -98,12 +98,12 @@ def test_vulnerability_scans_find_fix_and_reopen(lab, tmp_path, ingest_worker, a
         # appliance runs it again and ingest must ignore the second result.
         counts = (Detection.objects.count(), Host.objects.count(), ScanHost.objects.count())
         piece = third.slices.get()
-        from scans.services.launch import _slice_spec
+        from scans.services.dispatch import slice_spec
         from scans.tasks import run_slice
 
         resent = timezone.now()
         run_slice.apply_async(
-            args=[_slice_spec(piece, third, profile).to_dict()], queue=appliance.queue
+            args=[slice_spec(piece, third, profile).to_dict()], queue=appliance.queue
         )
         wait_for(
             lambda: ScannerAppliance.objects.filter(
