@@ -6,6 +6,23 @@ in that space, and its database form is a fixed-width key of 32 lowercase hex
 digits, so "addresses in a range" is an indexed ``BETWEEN`` and "sort by IP"
 is an index scan on SQLite and PostgreSQL alike.
 
+IPv4 and IPv6 are kept apart: every range is of one family. An IPv4-mapped
+IPv6 address (``::ffff:10.0.0.1``) *is* the IPv4 address (``10.0.0.1``), so
+an IPv6 block or range that covers part of ``::ffff:0:0/96`` (``::/0``,
+``::/64``, ``::ffff:0:0/95``, ``::1-::1:0:0:0``) would hold IPv4 addresses
+too. ``parse`` refuses such input instead of splitting it: a user who types
+``::/0`` means "all of IPv6", and an address space is what a network may
+scan, so silently adding every IPv4 address would be the most surprising
+answer; silently dropping the mapped part would store something other than
+what was typed. The message says why and spells out what to type instead:
+the IPv6 part (``::-::fffe:ffff:ffff, ::1:0:0:0-ffff:...``) and, only if it
+is meant, the IPv4 part (``0.0.0.0/0``). ``merge`` (and so ``intersect``,
+``subtract``, ``format_ranges``) never joins an IPv6 range to an IPv4 one,
+even where their integers touch (``::fffe:ffff:ffff`` / ``0.0.0.0`` and
+``255.255.255.255`` / ``::1:0:0:0``), and splits any range built by hand
+across the boundary, so no caller (the scan engine's target list above all)
+ever gets a range whose ends are of different families.
+
 Nothing here enumerates a range: a /8 or an IPv6 /64 is two integers.
 """
 
@@ -19,6 +36,7 @@ from dataclasses import dataclass
 V4_OFFSET = 0xFFFF << 32  # ::ffff:0.0.0.0
 V4_LAST = V4_OFFSET + 0xFFFFFFFF
 KEY_WIDTH = 32
+MAPPED_BLOCK = "::ffff:0:0/96"
 
 _SPLIT = re.compile(r"[,\s]+")
 
@@ -52,15 +70,22 @@ def from_key(key: str) -> int:
     return int(key, 16)
 
 
-def parse_address(text: str) -> int:
-    """One address as an integer in the unified space; ValueError names the token."""
+def _ip_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
     try:
-        address = ipaddress.ip_address(text.strip())
+        return ipaddress.ip_address(text.strip())
     except ValueError:
         raise IPRangeError([f"'{text}' is not an IP address"], [text]) from None
+
+
+def _unified(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> int:
     if address.version == 6 and address.ipv4_mapped is not None:
         address = address.ipv4_mapped
     return _to_int(address)
+
+
+def parse_address(text: str) -> int:
+    """One address as an integer in the unified space; ValueError names the token."""
+    return _unified(_ip_address(text))
 
 
 def ip_key(text: str) -> str:
@@ -74,6 +99,11 @@ def key_to_ip(key: str) -> str:
 
 def normalise_ip(text: str) -> str:
     return str(_from_int(parse_address(text)))
+
+
+def _crosses(start: int, end: int) -> bool:
+    """Whether ``start..end`` holds addresses of both families."""
+    return start < V4_OFFSET <= end or start <= V4_LAST < end
 
 
 @dataclass(frozen=True, order=True, slots=True)
@@ -101,9 +131,14 @@ class IPRange:
         return self.start <= value <= self.end
 
     def __str__(self) -> str:
+        if _crosses(self.start, self.end):
+            # parse() refuses such ranges and merge() splits them: one built by
+            # hand has no single text form (ipaddress cannot summarise it).
+            raise ValueError(
+                f"{self.start_key}-{self.end_key} spans IPv4 and IPv6: "
+                "split_families() or merge() it first"
+            )
         first, last = _from_int(self.start), _from_int(self.end)
-        if first.version != last.version:  # an IPv6 block that spans the IPv4-mapped space
-            first, last = ipaddress.IPv6Address(self.start), ipaddress.IPv6Address(self.end)
         if self.start == self.end:
             return str(first)
         blocks = list(ipaddress.summarize_address_range(first, last))
@@ -116,24 +151,72 @@ class IPRange:
         return cls(from_key(start_key), from_key(end_key))
 
 
+def split_families(r: IPRange) -> list[IPRange]:
+    """The range's parts of one family each, in order: itself when it is of one family."""
+    if not _crosses(r.start, r.end):
+        return [r]
+    cuts = (
+        (r.start, min(r.end, V4_OFFSET - 1)),
+        (max(r.start, V4_OFFSET), min(r.end, V4_LAST)),
+        (max(r.start, V4_LAST + 1), r.end),
+    )
+    return [IPRange(first, last) for first, last in cuts if first <= last]
+
+
+def _crossing_error(
+    token: str, r: IPRange, why: str, example: str = "::ffff:10.0.0.1"
+) -> IPRangeError:
+    parts = split_families(r)
+    ipv6 = ", ".join(str(p) for p in parts if p.version == 6)
+    ipv4 = ", ".join(str(p) for p in parts if p.version == 4)
+    return IPRangeError(
+        [
+            f"'{token}' {why} {MAPPED_BLOCK}, the IPv4-mapped addresses, which are IPv4 here "
+            f"({example} is {normalise_ip(example)}) and kept apart from IPv6. "
+            f"For its IPv6 addresses type '{ipv6}', and add '{ipv4}' only if you also "
+            "mean those IPv4 addresses"
+        ],
+        [token],
+    )
+
+
+def _parse_block(token: str) -> IPRange:
+    try:
+        block = ipaddress.ip_network(token, strict=False)
+    except ValueError:
+        raise IPRangeError([f"'{token}' is not a CIDR block"], [token]) from None
+    first, last = block.network_address, block.broadcast_address
+    if block.version == 6 and first.ipv4_mapped is not None and block.prefixlen >= 96:
+        first, last = first.ipv4_mapped, last.ipv4_mapped
+    r = IPRange(_to_int(first), _to_int(last))
+    if _crosses(r.start, r.end):  # an IPv6 block shorter than /96 around the mapped block
+        raise _crossing_error(token, r, "covers")
+    return r
+
+
+def _parse_span(token: str) -> IPRange:
+    left, _, right = token.partition("-")
+    first, last = _ip_address(left), _ip_address(right)
+    start, end = _unified(first), _unified(last)
+    if first.version != last.version and _crosses(min(start, end), max(start, end)):
+        raise IPRangeError([f"'{token}' mixes IPv4 and IPv6"], [token])
+    if start > end:
+        raise IPRangeError([f"'{token}' ends before it starts"], [token])
+    if _crosses(start, end):
+        # Both ends written as IPv6: one is IPv4-mapped, or the two lie
+        # either side of the mapped block.
+        ends = ((left, first), (right, last))
+        mapped = [text.strip() for text, a in ends if a.version == 6 and a.ipv4_mapped]
+        why = "reaches into" if mapped else "runs across"
+        raise _crossing_error(token, IPRange(start, end), why, *mapped[:1])
+    return IPRange(start, end)
+
+
 def _parse_token(token: str) -> IPRange:
     if "/" in token:
-        try:
-            block = ipaddress.ip_network(token, strict=False)
-        except ValueError:
-            raise IPRangeError([f"'{token}' is not a CIDR block"], [token]) from None
-        first, last = block.network_address, block.broadcast_address
-        if block.version == 6 and first.ipv4_mapped is not None and block.prefixlen >= 96:
-            first, last = first.ipv4_mapped, last.ipv4_mapped
-        return IPRange(_to_int(first), _to_int(last))
+        return _parse_block(token)
     if "-" in token:
-        left, _, right = token.partition("-")
-        start, end = parse_address(left), parse_address(right)
-        if (V4_OFFSET <= start <= V4_LAST) != (V4_OFFSET <= end <= V4_LAST):
-            raise IPRangeError([f"'{token}' mixes IPv4 and IPv6"], [token])
-        if start > end:
-            raise IPRangeError([f"'{token}' ends before it starts"], [token])
-        return IPRange(start, end)
+        return _parse_span(token)
     value = parse_address(token)
     return IPRange(value, value)
 
@@ -141,7 +224,9 @@ def _parse_token(token: str) -> IPRange:
 def parse(text: str | Iterable[str]) -> list[IPRange]:
     """Parse addresses, ``a-b`` ranges and CIDR blocks (comma/space/newline lists).
 
-    Returns the merged ranges, sorted. Raises IPRangeError listing every bad token.
+    Returns the merged ranges, sorted, each of one family. Raises IPRangeError
+    listing every bad token, including an IPv6 block or range that takes in
+    IPv4-mapped addresses (see the module's docstring).
     """
     if isinstance(text, str):
         tokens = [t for t in _SPLIT.split(text) if t]
@@ -161,11 +246,28 @@ def parse(text: str | Iterable[str]) -> list[IPRange]:
     return merge(ranges)
 
 
+# Where an IPv6 range and an IPv4 range may touch as integers without being neighbours.
+_FAMILY_STARTS = frozenset({V4_OFFSET, V4_LAST + 1})
+
+
 def merge(ranges: Iterable[IPRange]) -> list[IPRange]:
-    """Sorted, non-overlapping, non-adjacent ranges covering the same addresses."""
+    """Sorted, non-overlapping ranges covering the same addresses, each of one family.
+
+    Neighbours are joined, except across the IPv4/IPv6 boundary: there they
+    stay two ranges, and a range built across it is split.
+    """
+    pieces: list[IPRange] = []
+    for r in ranges:
+        if _crosses(r.start, r.end):
+            pieces.extend(split_families(r))
+        else:
+            pieces.append(r)
     merged: list[IPRange] = []
-    for r in sorted(ranges):
-        if merged and r.start <= merged[-1].end + 1:
+    for r in sorted(pieces):
+        if merged and (
+            r.start <= merged[-1].end
+            or (r.start == merged[-1].end + 1 and r.start not in _FAMILY_STARTS)
+        ):
             if r.end > merged[-1].end:
                 merged[-1] = IPRange(merged[-1].start, r.end)
         else:
