@@ -15,6 +15,7 @@ from accounts.services import audit_record
 from core import iprange
 from networks.models import Network
 from networks.selectors import networks_visible, ranges_outside_space
+from networks.services import network_counters_add, network_counters_set
 
 from . import selectors
 from .models import AssetGroup, AssetGroupRange, Host, NetworkOverlap, Tag
@@ -56,28 +57,29 @@ def host_create(
         raise ValidationError(
             {"ip": f"Network {network.name} already has a host {host.ip}."}
         ) from None
-    Network.objects.filter(pk=network.pk).update(host_count=F("host_count") + 1)
+    network_counters_add(network_id=network.pk, hosts=1)
     _overlaps_adjust(host=host, delta=1)
     return host
 
 
 @transaction.atomic
 def host_delete(*, actor: User | None, host: Host) -> None:
-    """Removes a host with its findings; the counts follow."""
+    """Removes a host with its findings; the host count follows (the open
+    findings by severity are recounted by the next scan of the network)."""
     _overlaps_adjust(host=host, delta=-1)
     audit_record(
         actor=actor, action=AuditEntry.Action.DELETE, instance=host, changes={"ip": host.ip}
     )
     network_id = host.network_id
     host.delete()
-    Network.objects.filter(pk=network_id, host_count__gt=0).update(host_count=F("host_count") - 1)
+    network_counters_add(network_id=network_id, hosts=-1)
 
 
 def host_counts_refresh(*, networks: Iterable[Network] | None = None) -> None:
     """Recounts Network.host_count, for loaders that add hosts in bulk."""
     targets = list(networks) if networks is not None else list(Network.objects.all())
     for network in targets:
-        Network.objects.filter(pk=network.pk).update(host_count=network.hosts.count())
+        network_counters_set(network_id=network.pk, hosts=network.hosts.count())
 
 
 # --- Asset groups ------------------------------------------------------------------

@@ -65,7 +65,8 @@ def wipe() -> None:
             "assets_assetgrouprange, assets_networkoverlap, scans_detection CASCADE"
         )
     Network.objects.custom().delete()
-    Network.objects.update(host_count=0, open_findings={})
+    for network_id in Network.objects.values_list("pk", flat=True):
+        network_services.network_counters_set(network_id=network_id, hosts=0, open_findings={})
 
 
 def make_networks() -> list[Network]:
@@ -154,7 +155,7 @@ def add_tags_and_findings(rng: random.Random) -> None:
         for network_id, severity, total in cursor.fetchall():
             findings.setdefault(network_id, {})[str(severity)] = total
     for network_id, counts in findings.items():
-        Network.objects.filter(pk=network_id).update(open_findings=counts)
+        network_services.network_counters_set(network_id=network_id, open_findings=counts)
 
 
 def main() -> None:

@@ -25,6 +25,7 @@ from assets.tasks import refresh_overlaps
 from core import iprange
 from core.results import HostResult, SliceResult
 from networks.models import Network, NetworkKind
+from networks.services import network_counters_add, network_counters_set
 
 from ..models import (
     OPEN_STATUSES,
@@ -229,19 +230,6 @@ def _counted(cursor, sql: str, params: list, *, statuses: tuple[str, ...]) -> di
     return counts
 
 
-def _network_counters_add(*, network: Network, hosts: int, open_delta: dict[str, int]) -> None:
-    """Adds one batch's changes to the network's counters (its row is locked)."""
-    if not hosts and not open_delta:
-        return
-    counts = {str(s): 0 for s in range(1, 6)}
-    counts.update(network.open_findings or {})
-    for severity, n in open_delta.items():
-        counts[severity] = max(0, counts.get(severity, 0) + n)
-    network.host_count += hosts
-    network.open_findings = counts
-    network.save(update_fields=["host_count", "open_findings"])
-
-
 def _hosts_known(*, network: Network, keys: list[str]) -> int:
     known = 0
     for start in range(0, len(keys), 900):  # SQLite's bound-parameter limit
@@ -250,17 +238,18 @@ def _hosts_known(*, network: Network, keys: list[str]) -> int:
 
 
 def network_counters_refresh(*, network: Network) -> None:
-    """Recounts Network.host_count and open_findings (kept so pages need not count)."""
-    open_by_severity = {str(s): 0 for s in range(1, 6)}
-    for row in (
+    """Recounts the network's hosts and open findings by severity, the figures
+    its counters keep (a full count: once a scan, not per page view)."""
+    open_by_severity = dict(
         Detection.objects.filter(network=network, status__in=OPEN_STATUSES)
-        .values("severity")
+        .values_list("severity")
         .annotate(n=Count("pk"))
         .order_by()
-    ):
-        open_by_severity[str(row["severity"])] = row["n"]
-    Network.objects.filter(pk=network.pk).update(
-        host_count=Host.objects.filter(network=network).count(), open_findings=open_by_severity
+    )
+    network_counters_set(
+        network_id=network.pk,
+        hosts=Host.objects.filter(network=network).count(),
+        open_findings=open_by_severity,
     )
 
 
@@ -369,7 +358,7 @@ def slice_ingest(*, result: SliceResult) -> IngestOutcome:
             # Once a scan: a full recount heals any drift (hosts deleted elsewhere).
             network_counters_refresh(network=network)
         else:
-            _network_counters_add(network=network, hosts=new_hosts, open_delta=open_delta)
+            network_counters_add(network_id=network.pk, hosts=new_hosts, open_findings=open_delta)
         if new_hosts and network.kind == NetworkKind.CUSTOM:
             # New hosts may be twins of hosts in overlapping networks: recount
             # this network's pairs (bulk writes skip the per-host bookkeeping).

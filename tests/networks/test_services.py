@@ -132,3 +132,20 @@ def test_appliance_goes_offline_when_heartbeats_stop(settings):
     appliance = ApplianceFactory(last_seen=timezone.now() - timedelta(seconds=31))
     assert appliance.status == "offline"
     assert appliance not in type(appliance).objects.online()
+
+
+def test_counters_move_by_deltas_and_never_below_zero(manager):
+    network = services.network_create(actor=manager, name="Acme", address_space="10.0.0.0/16")
+    services.network_counters_add(network_id=network.pk, hosts=3, open_findings={"4": 2, "2": 1})
+    services.network_counters_add(network_id=network.pk, hosts=-1, open_findings={"4": -5})
+    network.refresh_from_db()
+    assert network.host_count == 2
+    assert network.open_findings == {"1": 0, "2": 1, "3": 0, "4": 0, "5": 0}
+
+
+def test_counters_set_leaves_what_is_not_given(manager):
+    network = services.network_create(actor=manager, name="Acme", address_space="10.0.0.0/16")
+    services.network_counters_set(network_id=network.pk, hosts=7, open_findings={"5": 1})
+    services.network_counters_set(network_id=network.pk, hosts=9)
+    network.refresh_from_db()
+    assert (network.host_count, network.open_findings["5"]) == (9, 1)
