@@ -11,24 +11,42 @@ from accounts.services import audit_record
 from ..models import OptionProfile, TcpPortSet, Vulnerability
 
 DEFAULT_PROFILE_NAME = "Initial Options"
-_PORT_TOKEN = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?$")
+# ASCII digits only: re's \d, str.isdigit() and int() also take "８０" or "٨٠",
+# which nmap refuses when the scan starts, so they are refused here, at save.
+_PORT_TOKEN = re.compile(r"([0-9]+)(?:-([0-9]+))?", re.ASCII)
+
+
+def _port_token_error(token: str) -> str:
+    match = _PORT_TOKEN.fullmatch(token)
+    if not match:
+        if any(c.isdigit() and not c.isascii() for c in token):
+            return f"'{token}' is not a port or a port range: write ports with the digits 0-9"
+        return f"'{token}' is not a port or a port range"
+    first = int(match.group(1))
+    last = int(match.group(2) or first)
+    if not (1 <= first <= 65535 and 1 <= last <= 65535):
+        return f"'{token}' is outside 1-65535"
+    if last < first:
+        return f"'{token}' ends before it starts"
+    return ""
 
 
 def parse_port_spec(text: str, *, field: str) -> str:
-    """Normalises "22, 80,8000-8100" to "22,80,8000-8100"; names every bad token."""
-    tokens = [t for t in re.split(r"[,\s]+", text or "") if t]
+    """Normalises "22, 80,8000-8100" to "22,80,8000-8100"; names every bad token.
+
+    Items are separated by commas (or white space); each is a port or a
+    ``low-high`` range within 1-65535, written with the ASCII digits 0-9.
+    Refuses anything else, a reversed range, and an empty item ("80,,443").
+    """
+    text = (text or "").strip()
+    if not text:
+        return ""
+    items = [item.split() for item in text.split(",")]
     bad = []
-    for token in tokens:
-        match = _PORT_TOKEN.match(token)
-        if not match:
-            bad.append(f"'{token}' is not a port or a port range")
-            continue
-        first = int(match.group(1))
-        last = int(match.group(2) or first)
-        if not (1 <= first <= 65535 and 1 <= last <= 65535):
-            bad.append(f"'{token}' is outside 1-65535")
-        elif last < first:
-            bad.append(f"'{token}' ends before it starts")
+    if not all(items):
+        bad.append(f"'{text}' has an empty item: remove the extra comma")
+    tokens = [token for words in items for token in words]
+    bad += [error for error in map(_port_token_error, tokens) if error]
     if bad:
         raise ValidationError({field: bad})
     return ",".join(tokens)
