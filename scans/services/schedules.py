@@ -4,6 +4,12 @@ A schedule is validated exactly like a launch (targets inside the network's
 address space, asset groups and appliance of that network), when it is saved
 and again at every run, since networks, groups and appliances change between
 runs. ``schedules_run_due`` is called by the beat task every minute.
+
+A schedule's scans run as its owner: the user who created it, or the last
+other user who edited it (the edit takes it over, and the audit entry says
+so). A schedule whose owner may no longer launch scans (deactivated, or no
+longer a Scanner) launches nothing, and says why in ``last_error``, until
+someone edits it.
 """
 
 import calendar
@@ -137,6 +143,7 @@ def _audit_view(schedule: Schedule, asset_groups: Iterable[AssetGroup]) -> dict:
         "recurrence": schedule.recurrence,
         "start": schedule.start.isoformat() if schedule.start else None,
         "active": schedule.active,
+        "owner": schedule.owner.get_username() if schedule.owner else None,
     }
 
 
@@ -155,7 +162,8 @@ def schedule_create(
     option_profile: OptionProfile | None = None,
     active: bool = True,
 ) -> Schedule:
-    """Creates a schedule owned by ``actor``; its scans run as that user.
+    """Creates a schedule owned by ``actor``; its scans run as that user
+    (until another user edits it and so takes it over).
 
     ``start`` is kept to the minute.
     Refuses (ValidationError naming the field) what a launch refuses, an
@@ -224,6 +232,11 @@ def schedule_update(
     network's address space. ``next_run`` is worked out again when the start,
     recurrence or active flag change (a one-time schedule that already ran
     stays finished unless its start moves into the future).
+
+    An edit by a user other than the owner makes that user the owner (the
+    audit entry records ``owner: [old, new]``): the next runs launch as the
+    editor, so a schedule left by a deactivated owner runs again once
+    someone edits it.
     """
     locked = Schedule.objects.select_for_update().get(pk=schedule.pk)
     before = _audit_view(locked, locked.asset_groups.all())
@@ -277,6 +290,8 @@ def schedule_update(
             errors.update(error.message_dict)
     if errors:
         raise ValidationError(errors)
+    if actor is not None and actor.pk and actor.pk != locked.owner_id:
+        locked.owner = actor
     locked.save()
     if asset_groups is not _UNSET:
         locked.asset_groups.set(groups)

@@ -226,6 +226,57 @@ def test_an_owner_who_may_no_longer_scan_launches_nothing(owner, lab, online, se
     assert schedule.next_run > schedule.start and not Scan.objects.exists()
 
 
+def updates(schedule):
+    return AuditEntry.objects.filter(
+        object_type="schedule", object_id=str(schedule.pk), action=AuditEntry.Action.UPDATE
+    ).order_by("pk")
+
+
+def test_an_edit_by_another_scanner_takes_the_schedule_over(owner, lab, online, sent):
+    online("lab-a")
+    colleague = UserFactory(username="colleague", role=Role.SCANNER)
+    schedule = make(owner, lab)
+    services.schedule_update(actor=owner, schedule=schedule, title="Nightly scan")
+    assert "owner" not in updates(schedule).last().changes  # the owner's own edit
+    schedule = services.schedule_update(actor=colleague, schedule=schedule, title="Taken over")
+    assert schedule.owner == colleague
+    entry = updates(schedule).last()
+    assert entry.actor == colleague
+    assert entry.changes["owner"] == ["owner", "colleague"]
+    assert entry.changes["title"] == ["Nightly scan", "Taken over"]
+    assert services.schedules_run_due(now=schedule.start + timedelta(minutes=1)) == 1
+    assert Scan.objects.get().launched_by == colleague
+
+
+def test_a_deactivated_owners_schedule_is_refused_until_a_manager_edits_it(
+    owner, lab, online, sent
+):
+    online("lab-a")
+    schedule = make(owner, lab)
+    owner.is_active = False
+    owner.save()
+    first = schedule.start + timedelta(minutes=1)
+    assert services.schedules_run_due(now=first) == 0
+    schedule.refresh_from_db()
+    assert schedule.last_error == (
+        "Its owner 'owner' may no longer launch scans; edit it to take it over."
+    )
+    assert not Scan.objects.exists()
+    # Still refused at the next run: nobody has taken it over yet.
+    second = schedule.start + timedelta(days=1, minutes=1)
+    assert services.schedules_run_due(now=second) == 0
+    schedule.refresh_from_db()
+    assert "'owner' may no longer launch scans" in schedule.last_error
+    manager = UserFactory(username="boss", role=Role.MANAGER)
+    services.schedule_update(actor=manager, schedule=schedule)  # saved without changes
+    assert updates(schedule).last().changes == {"owner": ["owner", "boss"]}
+    assert services.schedules_run_due(now=schedule.start + timedelta(days=2, minutes=1)) == 1
+    schedule.refresh_from_db()
+    scan = Scan.objects.get()
+    assert scan.launched_by == manager and schedule.owner == manager
+    assert schedule.last_error == "" and schedule.last_scan == scan
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_schedule_another_process_is_running_is_skipped_not_waited_for(owner, lab, online, sent):
     if connection.vendor != "postgresql":
@@ -411,6 +462,17 @@ def test_scanner_creates_edits_and_deletes_through_the_pages(client_as, lab, bra
     assert response.status_code == 302 and not Schedule.objects.exists()
 
 
+def test_saving_the_edit_page_as_another_user_takes_the_schedule_over(client_as, schedule, lab):
+    assert schedule.owner.username == "owner"
+    response = client_as("manager").post(
+        reverse("scans:schedule_update", args=[schedule.pk]), form_data(lab)
+    )
+    assert response.status_code == 302
+    schedule.refresh_from_db()
+    assert schedule.owner.username == "manager-user"
+    assert updates(schedule).last().changes["owner"] == ["owner", "manager-user"]
+
+
 def test_form_errors_name_the_problem(client_as, lab, branch, schedule):
     client = client_as("scanner")
     response = client.post(
@@ -534,6 +596,15 @@ def test_api_patch_moves_the_schedule_to_another_network(api_as, lab, branch):
     wrong = api.patch(url, {"appliance": other.pk}, format="json")
     assert wrong.status_code == 400
     assert "'lab-z' belongs to network 'Lab'" in wrong.json()["appliance"][0]
+
+
+def test_api_patch_by_another_user_takes_the_schedule_over(api_as, schedule):
+    response = api_as("scanner").patch(
+        f"/api/v1/schedules/{schedule.pk}/", {"title": "Mine now"}, format="json"
+    )
+    assert response.status_code == 200, response.json()
+    assert response.json()["owner"] == "scanner-user"
+    assert updates(schedule).last().changes["owner"] == ["owner", "scanner-user"]
 
 
 def test_api_bad_targets_are_400_naming_the_token(api_as, lab):
