@@ -1,6 +1,6 @@
 from django import forms
 
-from .models import Network, ScannerAppliance
+from .models import Network, ScannerAppliance, validate_appliance_name
 
 
 class NetworkForm(forms.Form):
@@ -29,6 +29,10 @@ class NetworkForm(forms.Form):
 
 
 class ScannerApplianceForm(forms.Form):
-    name = forms.SlugField(max_length=64, help_text="Letters, digits, - and _; names its queue.")
+    name = forms.CharField(
+        max_length=64,
+        validators=[validate_appliance_name],
+        help_text="Letters, digits, - and _; names its queue.",
+    )
     network = forms.ModelChoiceField(queryset=Network.objects.all())
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)

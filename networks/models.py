@@ -1,6 +1,7 @@
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -119,10 +120,22 @@ class ScannerApplianceQuerySet(models.QuerySet):
         return self.filter(last_seen__gte=cutoff)
 
 
+# An appliance's name is its queue's name ("appliance.<name>"): ASCII letters,
+# digits, "-" and "_" only. Not "\w", which matches any Unicode letter, and "\Z",
+# not "$", which would let a trailing newline through.
+APPLIANCE_NAME_PATTERN = r"\A[A-Za-z0-9_-]+\Z"
+validate_appliance_name = RegexValidator(
+    APPLIANCE_NAME_PATTERN,
+    message="An appliance name may use only letters (A-Z, a-z), digits, - and _: "
+    "it names the appliance's queue.",
+    code="invalid_appliance_name",
+)
+
+
 class ScannerAppliance(models.Model):
     """A scan worker inside one network; it reaches only that network."""
 
-    name = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=64, validators=[validate_appliance_name])
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="appliances")
     description = models.TextField(blank=True)
     last_seen = models.DateTimeField(null=True, blank=True)
@@ -136,6 +149,10 @@ class ScannerAppliance(models.Model):
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # "Lab" and "lab" would be two appliances a person cannot tell apart.
+            models.UniqueConstraint(Lower("name"), name="appliance_name_unique_ci"),
+        ]
 
     def __str__(self) -> str:
         return self.name

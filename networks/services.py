@@ -1,7 +1,7 @@
 """Every write to networks and scanner appliances, and the rules they keep."""
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import AuditEntry, User
@@ -181,14 +181,43 @@ def default_network() -> Network:
 # --- Scanner appliances ---------------------------------------------------------------
 
 
+def _appliance_name_taken(appliance: ScannerAppliance) -> ValidationError | None:
+    clash = (
+        ScannerAppliance.objects.filter(name__iexact=appliance.name)
+        .exclude(pk=appliance.pk)
+        .first()
+    )
+    if clash is None:
+        return None
+    return ValidationError({"name": f"An appliance named '{clash.name}' already exists."})
+
+
+def _save_appliance(appliance: ScannerAppliance) -> None:
+    """Validates and saves; a name taken in any case is a clear error, even when a
+    concurrent request took it between the check and the insert."""
+    appliance.full_clean(validate_constraints=False)
+    if error := _appliance_name_taken(appliance):
+        raise error
+    try:
+        with transaction.atomic():
+            appliance.save()
+    except IntegrityError:
+        if error := _appliance_name_taken(appliance):
+            raise error from None
+        raise
+
+
 @transaction.atomic
 def appliance_create(
     *, actor: User | None, name: str, network: Network, description: str = ""
 ) -> ScannerAppliance:
-    """Registers an appliance in a network. It shows offline until its first heartbeat."""
+    """Registers an appliance in a network. It shows offline until its first heartbeat.
+
+    Refuses a name that is not letters, digits, - and _ (it names the appliance's
+    queue) and a name another appliance has, whatever its case.
+    """
     appliance = ScannerAppliance(name=name.strip(), network=network, description=description)
-    appliance.full_clean()
-    appliance.save()
+    _save_appliance(appliance)
     audit_record(
         actor=actor,
         action=AuditEntry.Action.CREATE,
@@ -218,8 +247,7 @@ def appliance_update(
     if description is not None and description != appliance.description:
         changes["description"] = [appliance.description, description]
         appliance.description = description
-    appliance.full_clean()
-    appliance.save()
+    _save_appliance(appliance)
     if changes:
         audit_record(
             actor=actor, action=AuditEntry.Action.UPDATE, instance=appliance, changes=changes

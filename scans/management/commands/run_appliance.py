@@ -6,13 +6,13 @@ the database: it may run inside a network that cannot reach it.
 """
 
 import os
-import re
 import socket
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-NAME = re.compile(r"^[-\w]+$")
+from networks.models import validate_appliance_name
 
 
 class Command(BaseCommand):
@@ -29,8 +29,10 @@ class Command(BaseCommand):
         parser.add_argument("--loglevel", default="INFO")
 
     def handle(self, *args, name: str, concurrency: int, loglevel: str, **options):
-        if not NAME.match(name):
-            raise CommandError(f"'{name}' is not an appliance name (letters, digits, - and _).")
+        try:
+            validate_appliance_name(name)
+        except ValidationError as error:
+            raise CommandError(f"'{name}' is not an appliance name: {error.messages[0]}") from None
         # Celery's Django fixup runs system checks at start unless told not to.
         os.environ.setdefault("CELERY_SKIP_CHECKS", "1")
         from celery import current_app as app
