@@ -1,3 +1,4 @@
+from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import ValidationError
 
@@ -14,6 +15,9 @@ class UserSerializer(serializers.ModelSerializer):
     class Meta:
         model = User
         fields = ["id", "username", "email", "role", "is_active", "password"]
+        # The service refuses a taken username in any case, with one message;
+        # DRF's own unique check would answer exact duplicates differently.
+        extra_kwargs = {"username": {"validators": [UnicodeUsernameValidator()]}}
 
     def to_representation(self, instance):
         data = super().to_representation(instance)

@@ -1,7 +1,7 @@
 from django import forms
 from django.contrib.auth.password_validation import password_validators_help_text_html
 
-from .models import Role, User
+from .models import Role
 
 
 class UserCreateForm(forms.Form):
@@ -11,12 +11,6 @@ class UserCreateForm(forms.Form):
     password = forms.CharField(
         widget=forms.PasswordInput, strip=False, help_text=password_validators_help_text_html()
     )
-
-    def clean_username(self):
-        username = self.cleaned_data["username"]
-        if User.objects.filter(username__iexact=username).exists():
-            raise forms.ValidationError(f"A user named '{username}' already exists.")
-        return username
 
 
 class UserUpdateForm(forms.Form):

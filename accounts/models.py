@@ -1,6 +1,7 @@
 from django.conf import settings
-from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import AbstractUser, UserManager
 from django.db import models
+from django.db.models.functions import Lower
 
 
 class Role(models.TextChoices):
@@ -13,8 +14,28 @@ class Role(models.TextChoices):
 ROLE_RANK = {Role.READER: 0, Role.SCANNER: 1, Role.MANAGER: 2}
 
 
+class EnclaveUserManager(UserManager):
+    def get_by_natural_key(self, username):
+        """Sign-in (pages, admin, API token) finds a user whatever the case typed:
+        usernames are unique regardless of case, so "Alice" can only mean "alice"."""
+        return self.get(**{f"{self.model.USERNAME_FIELD}__iexact": username})
+
+
 class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.READER)
+
+    objects = EnclaveUserManager()
+
+    class Meta(AbstractUser.Meta):
+        constraints = [
+            # "alice" and "Alice" would be two accounts a person cannot tell apart.
+            models.UniqueConstraint(
+                Lower("username"),
+                name="user_username_unique_ci",
+                violation_error_message="A user with that username already exists "
+                "(usernames are unique regardless of case).",
+            ),
+        ]
 
     @property
     def effective_role(self) -> str:

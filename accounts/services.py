@@ -1,7 +1,8 @@
 """Every write to users, and the audit log every other service writes to."""
 
 from django.contrib.auth.password_validation import validate_password
-from django.db import models, transaction
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, models, transaction
 
 from .models import AuditEntry, Role, User
 
@@ -29,6 +30,13 @@ def _diff(instance: models.Model, data: dict) -> dict:
     }
 
 
+def _username_taken(user: User) -> ValidationError | None:
+    clash = User.objects.filter(username__iexact=user.username).exclude(pk=user.pk).first()
+    if clash is None:
+        return None
+    return ValidationError({"username": f"A user named '{clash.username}' already exists."})
+
+
 @transaction.atomic
 def user_create(
     *,
@@ -39,12 +47,34 @@ def user_create(
     email: str = "",
     is_active: bool = True,
 ) -> User:
-    """Creates a user with a role. The password must pass the configured validators."""
+    """Creates a user with a role. The password must pass the configured validators.
+
+    Refuses a username another user has in any case ("Alice" when "alice" exists).
+    """
     user = User(username=username, email=email, role=role, is_active=is_active)
-    validate_password(password, user)
+    errors: dict[str, list[str]] = {}
+    try:
+        # Uniqueness is _username_taken's: in any case, with the clear message.
+        user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        errors.update(error.message_dict)
+    if taken := _username_taken(user):
+        errors.setdefault("username", []).extend(taken.messages)
+    try:
+        validate_password(password, user)
+    except ValidationError as error:
+        errors["password"] = error.messages
+    if errors:
+        raise ValidationError(errors)
     user.set_password(password)
-    user.full_clean(exclude=["password"])
-    user.save()
+    try:
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        # A concurrent request took the name between the check and the insert.
+        if error := _username_taken(user):
+            raise error from None
+        raise
     audit_record(
         actor=actor,
         action=AuditEntry.Action.CREATE,
@@ -61,8 +91,6 @@ def user_update(*, actor: User | None, user: User, password: str | None = None, 
     Refuses to let a Manager demote or deactivate their own account, so an
     installation cannot lock its last Manager out by accident.
     """
-    from django.core.exceptions import ValidationError
-
     if actor is not None and actor.pk == user.pk:
         if fields.get("is_active") is False:
             raise ValidationError({"is_active": "You cannot deactivate your own account."})
