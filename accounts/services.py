@@ -100,7 +100,10 @@ def user_update(*, actor: User | None, user: User, password: str | None = None, 
     for field, value in fields.items():
         setattr(user, field, value)
     if password:
-        validate_password(password, user)
+        try:
+            validate_password(password, user)
+        except ValidationError as error:
+            raise ValidationError({"password": error.messages}) from None
         user.set_password(password)
         changes["password"] = ["***", "changed"]
     user.full_clean(exclude=["password"])

@@ -115,6 +115,10 @@ AUTH_PASSWORD_VALIDATORS = [
         "OPTIONS": {"min_length": 8},
     },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    # Refuses "12345678" and other passwords of digits only.
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    # Refuses passwords too close to the username, e-mail or names ("alice2024" for alice).
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
 ]
 
 LANGUAGE_CODE = "en-us"
