@@ -37,6 +37,23 @@ class User(AbstractUser):
             ),
         ]
 
+    def save(self, *args, **kwargs):
+        # set_password() keeps the new raw password in _password until the next
+        # save (which tells the password validators it changed); a hash upgraded
+        # at login clears it first, so only a real change is seen here.
+        password_changed = self._password is not None and not self._state.adding
+        super().save(*args, **kwargs)
+        if password_changed:
+            self.revoke_api_token()
+
+    def revoke_api_token(self) -> bool:
+        """Deletes the user's API token: whoever held it must sign in again (the
+        token endpoint then issues a new one). True if there was one."""
+        from rest_framework.authtoken.models import Token
+
+        deleted, _ = Token.objects.filter(user=self).delete()
+        return bool(deleted)
+
     @property
     def effective_role(self) -> str:
         return Role.MANAGER if self.is_superuser else self.role

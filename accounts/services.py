@@ -3,6 +3,7 @@
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
+from rest_framework.authtoken.models import Token
 
 from .models import AuditEntry, Role, User
 
@@ -88,6 +89,8 @@ def user_create(
 def user_update(*, actor: User | None, user: User, password: str | None = None, **fields) -> User:
     """Changes a user's role, activity, e-mail or password.
 
+    A new password revokes the user's API token and signs out their other sessions.
+
     Refuses to let a Manager demote or deactivate their own account, so an
     installation cannot lock its last Manager out by accident.
     """
@@ -106,6 +109,9 @@ def user_update(*, actor: User | None, user: User, password: str | None = None, 
             raise ValidationError({"password": error.messages}) from None
         user.set_password(password)
         changes["password"] = ["***", "changed"]
+        # Saving a new password revokes the API token (User.save): say so.
+        if Token.objects.filter(user=user).exists():
+            changes["api_token"] = ["***", "revoked"]
     user.full_clean(exclude=["password"])
     user.save()
     if changes:

@@ -1,4 +1,5 @@
 from django.contrib import messages
+from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import FormView
@@ -66,6 +67,9 @@ class UserUpdateView(RoleRequiredMixin, FormView):
         except ValidationError as error:
             apply_validation_error(form, error)
             return self.form_invalid(form)
+        if password and self.object.pk == self.request.user.pk:
+            # A Manager who changes their own password stays signed in here.
+            update_session_auth_hash(self.request, self.object)
         messages.success(self.request, f"User {self.object.username} saved.")
         return redirect("accounts:user_list")
 
