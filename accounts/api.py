@@ -1,5 +1,9 @@
+from django.contrib.auth import authenticate
+from django.contrib.auth.signals import user_logged_in
 from django.contrib.auth.validators import UnicodeUsernameValidator
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
 
 from . import services
@@ -56,6 +60,37 @@ class UserViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
         serializer.instance = services.user_update(
             actor=self.request.user, user=serializer.instance, password=password, **data
         )
+
+
+class TokenSerializer(AuthTokenSerializer):
+    def validate(self, attrs):
+        # Django's own request, not DRF's wrapper: django-axes then counts these
+        # attempts like the login page's, and its middleware answers a lockout.
+        request = self.context["request"]
+        user = authenticate(
+            request=getattr(request, "_request", request),
+            username=attrs["username"],
+            password=attrs["password"],
+        )
+        if user is None:
+            raise ValidationError(
+                {"non_field_errors": ["Unable to log in with provided credentials."]},
+                code="authorization",
+            )
+        # A sign-in like the login page's: it clears the failure count (axes) and
+        # sets last_login, though no session starts.
+        user_logged_in.send(
+            sender=type(user), request=getattr(request, "_request", request), user=user
+        )
+        attrs["user"] = user
+        return attrs
+
+
+class TokenView(ObtainAuthToken):
+    """POST username and password, get the user's API token. Throttled like the
+    login page: after too many failures, 429 with the reason and the wait."""
+
+    serializer_class = TokenSerializer
 
 
 def register(router) -> None:

@@ -1,11 +1,13 @@
 """Every write to users, and the audit log every other service writes to."""
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from rest_framework.authtoken.models import Token
 
 from .models import AuditEntry, Role, User
+from .selectors import user_sign_in_failures
 
 
 def audit_record(
@@ -117,3 +119,23 @@ def user_update(*, actor: User | None, user: User, password: str | None = None, 
     if changes:
         audit_record(actor=actor, action=AuditEntry.Action.UPDATE, instance=user, changes=changes)
     return user
+
+
+@transaction.atomic
+def user_unlock(*, actor: User | None, user: User) -> int:
+    """Clears the user's failed sign-ins, from every address, so a locked-out user
+    can sign in again at once. Returns how many records were cleared (audited
+    when there were any). An address locked for every username stays locked
+    until its cool-off ends (``manage.py axes_reset_ip ADDRESS`` clears it)."""
+    before = user_sign_in_failures(user=user)
+    cleared = AxesProxyHandler.reset_attempts(username=user.get_username().lower())
+    if cleared:
+        failures = sum(a["failures"] for a in before["addresses"])
+        was = "locked out" if before["locked"] else f"{failures} failed sign-in(s)"
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.UPDATE,
+            instance=user,
+            changes={"sign_in": [was, "unlocked"]},
+        )
+    return cleared

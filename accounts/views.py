@@ -11,6 +11,7 @@ from console.listing import ListPageView
 from . import services
 from .forms import UserCreateForm, UserUpdateForm
 from .models import AuditEntry, Role, User
+from .selectors import user_sign_in_failures
 from .tables import AuditEntryTable, UserTable
 
 
@@ -55,7 +56,17 @@ class UserUpdateView(RoleRequiredMixin, FormView):
         }
 
     def get_context_data(self, **kwargs):
-        return super().get_context_data(object=self.object, **kwargs)
+        return super().get_context_data(
+            object=self.object, sign_in=user_sign_in_failures(user=self.object), **kwargs
+        )
+
+    def post(self, request, *args, **kwargs):
+        if "unlock" in request.POST:
+            # The page's second form: clear the user's failed sign-ins.
+            if services.user_unlock(actor=request.user, user=self.object):
+                messages.success(request, f"{self.object.username} can sign in again.")
+            return redirect("accounts:user_update", pk=self.object.pk)
+        return super().post(request, *args, **kwargs)
 
     def form_valid(self, form):
         data = dict(form.cleaned_data)

@@ -3,14 +3,15 @@
 from importlib import import_module
 
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
+
+from accounts.api import TokenView
 
 router = DefaultRouter()
 for app in ("accounts", "networks", "assets", "scans", "reports"):
     import_module(f"{app}.api").register(router)
 
 urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api_token"),
+    path("auth/token/", TokenView.as_view(), name="api_token"),
     *router.urls,
 ]

@@ -10,6 +10,7 @@ The test suite runs on ``config.settings_test``.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -104,6 +105,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "axes",
     "accounts",
     "networks",
     "assets",
@@ -124,6 +126,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.LoginRequiredMiddleware",
+    # Last: turns a sign-in refused by django-axes into the lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -168,6 +172,28 @@ AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "accounts:login"
+# django-axes first: it refuses a locked-out sign-in before a password is checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+
+# Sign-in throttling (django-axes), on the login page, /admin/ and the API token
+# endpoint alike. Failures count per username and address: after
+# ENCLAVE_LOGIN_FAILURE_LIMIT of them that username is refused from that address
+# (colleagues behind the same NAT still sign in), and after
+# ENCLAVE_LOGIN_ADDRESS_FAILURE_LIMIT failures from one address whatever the
+# usernames, the address itself (slows an attacker who rotates usernames).
+# A lock ends ENCLAVE_LOGIN_COOLOFF_MINUTES after the last failed attempt; a
+# successful sign-in clears that username's count. accounts/lockout.py has the
+# policy; a Manager unlocks a user on the user's edit page.
+AXES_FAILURE_LIMIT = env_int("ENCLAVE_LOGIN_FAILURE_LIMIT", 5)
+ENCLAVE_LOGIN_ADDRESS_FAILURE_LIMIT = env_int("ENCLAVE_LOGIN_ADDRESS_FAILURE_LIMIT", 50)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("ENCLAVE_LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = "accounts.lockout.lockout_parameters"
+AXES_USERNAME_CALLABLE = "accounts.lockout.attempted_username"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+AXES_RESET_ON_SUCCESS = True
 
 AUTH_PASSWORD_VALIDATORS = [
     {
