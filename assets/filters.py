@@ -15,7 +15,7 @@ from core import iprange
 from networks.models import Network
 
 from .models import Host, Tag
-from .selectors import ranges_q
+from .selectors import ip_ranges_q
 
 
 class IPAddressField(forms.CharField):
@@ -100,7 +100,7 @@ class HostFilterSet(django_filters.FilterSet):
     def filter_range(self, queryset, name, value):
         if not value:
             return queryset
-        return queryset.filter(ranges_q(value))
+        return queryset.filter(ip_ranges_q(value))
 
 
 class HostAPIFilterSet(HostFilterSet):

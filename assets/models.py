@@ -86,7 +86,9 @@ class AssetGroup(models.Model):
         return reverse("assets:asset_group_detail", args=[self.pk])
 
     def ranges(self) -> list[iprange.IPRange]:
-        return [iprange.IPRange.from_keys(r.start_key, r.end_key) for r in self.ip_ranges.all()]
+        """The group's merged ranges, in order (plain rows: a group may hold 100,000)."""
+        rows = self.ip_ranges.order_by("start_key").values_list("start_key", "end_key")
+        return [iprange.IPRange.from_keys(start, end) for start, end in rows]
 
 
 class AssetGroupRange(models.Model):

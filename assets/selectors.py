@@ -8,12 +8,13 @@ any depth; OFFSET pagination reads and sorts the whole network (MEASURED.md).
 from __future__ import annotations
 
 import hashlib
+import json
 from collections import defaultdict
 from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
-from django.db.models import Count, Prefetch, Q, QuerySet
+from django.db.models import BigIntegerField, Count, Expression, Prefetch, Q, QuerySet
 from django.db.models.functions import Lower
 
 from core import iprange
@@ -28,14 +29,68 @@ HOST_PAGE_SIZE = 50
 # --- Hosts -------------------------------------------------------------------------
 
 
-def ranges_q(ranges: list[iprange.IPRange], *, field_name: str = "ip_key") -> Q:
-    """A filter matching keys inside any of the ranges: one indexed BETWEEN each.
+# Up to this many ranges a filter is one indexed BETWEEN per range, which the
+# planner reads straight from the index. Beyond it one OR per range would pass
+# SQLite's expression depth (1,000) and the databases' bound-parameter limits,
+# so the ranges travel as one JSON parameter and are joined with the key index.
+INLINE_RANGES = 64
 
-    No ranges matches nothing.
+
+class HostsInRanges(Expression):
+    """``(SELECT id FROM hosts JOIN <ranges> ...)``: the ids of the hosts whose IP
+    lies in any of the ranges, for an ``__in`` filter. The ranges are the
+    outer loop, each an index range read on the IP key: any number of ranges
+    costs one query, and time grows with the ranges and the hosts found."""
+
+    output_field = BigIntegerField()
+
+    def __init__(self, ranges: list[iprange.IPRange], network_id: int | None = None):
+        super().__init__()
+        self.ranges_json = json.dumps([[r.start_key, r.end_key] for r in ranges])
+        self.network_id = network_id
+
+    def _sql(self, elements: str, low: str, high: str, fence: str) -> tuple[str, list]:
+        params: list = [self.ranges_json]
+        # Only this class's constants and the table name go into the text.
+        table = Host._meta.db_table
+        sql = f"SELECT h.id FROM {elements} JOIN {table} h ON h.ip_key BETWEEN {low} AND {high}"  # noqa: S608, E501
+        if self.network_id is not None:
+            sql += " WHERE h.network_id = %s"
+            params.append(self.network_id)
+        return f"({sql}{fence})", params
+
+    def as_sql(self, compiler, connection):
+        return self._sql(
+            "json_each(%s) r", "json_extract(r.value, '$[0]')", "json_extract(r.value, '$[1]')", ""
+        )
+
+    def as_postgresql(self, compiler, connection):
+        # OFFSET 0 keeps the join as written: pulled up into the outer query,
+        # PostgreSQL would scan every range for every host instead.
+        return self._sql(
+            "jsonb_array_elements(%s::jsonb) r", "r.value ->> 0", "r.value ->> 1", " OFFSET 0"
+        )
+
+
+def ip_ranges_q(
+    ranges: list[iprange.IPRange], *, host: str = "", network_id: int | None = None
+) -> Q:
+    """Rows whose host's IP lies in any of the ranges, for any number of ranges.
+
+    ``host`` is the path from the filtered model to its host ("" for Host,
+    "host" for a Detection); ``network_id`` narrows the many-ranges join to
+    one network's hosts (the caller still filters the network). No ranges
+    match nothing.
     """
-    query = Q(pk__in=[])
-    for r in iprange.merge(ranges):
-        query |= Q(**{f"{field_name}__range": (r.start_key, r.end_key)})
+    merged = iprange.merge(ranges)
+    prefix = f"{host}__" if host else ""
+    if not merged:
+        return Q(pk__in=[])
+    if len(merged) > INLINE_RANGES:
+        return Q(**{f"{host or 'pk'}__in": HostsInRanges(merged, network_id)})
+    query = Q()
+    for r in merged:
+        query |= Q(**{f"{prefix}ip_key__range": (r.start_key, r.end_key)})
     return query
 
 
@@ -51,7 +106,9 @@ def hosts_of_network(*, network: Network) -> QuerySet[Host]:
 
 def hosts_of_asset_group(*, group: AssetGroup) -> QuerySet[Host]:
     """Hosts of the group's network whose IP lies in one of the group's ranges."""
-    return hosts_of_network(network=group.network).filter(ranges_q(group.ranges()))
+    return hosts_of_network(network=group.network).filter(
+        ip_ranges_q(group.ranges(), network_id=group.network_id)
+    )
 
 
 def host_networks() -> QuerySet[Network]:

@@ -138,7 +138,8 @@ def _check_title(*, network: Network, title: str, exclude_pk: int | None = None)
 def _set_group_ranges(group: AssetGroup, ranges: list[iprange.IPRange]) -> None:
     group.ip_ranges.all().delete()
     AssetGroupRange.objects.bulk_create(
-        AssetGroupRange(group=group, start_key=r.start_key, end_key=r.end_key) for r in ranges
+        (AssetGroupRange(group=group, start_key=r.start_key, end_key=r.end_key) for r in ranges),
+        batch_size=10_000,
     )
     group.ips = iprange.format_ranges(ranges)
 
@@ -411,7 +412,7 @@ def tag_set_hosts(*, actor: User | None, tag: Tag, hosts: Iterable[Host | int]) 
 def _count_hosts_in_both(*, a: int, b: int, ranges: list[iprange.IPRange]) -> int:
     """Hosts of A inside the overlap whose IP also exists in B: one query, an
     indexed BETWEEN on (network, ip_key) with an index probe per host."""
-    inside = selectors.ranges_q(ranges)
+    inside = selectors.ip_ranges_q(ranges, network_id=a)
     twin = Host.objects.filter(network_id=b, ip_key=OuterRef("ip_key"))
     return Host.objects.filter(inside, network_id=a).filter(Exists(twin)).count()
 

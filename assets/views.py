@@ -176,7 +176,7 @@ class AssetGroupDetailView(RoleRequiredMixin, PartialTemplateMixin, TemplateView
 
     def get_context_data(self, **kwargs):
         group = get_object_or_404(
-            selectors.asset_group_list().prefetch_related("ip_ranges"), pk=self.kwargs["pk"]
+            selectors.asset_group_list(), pk=self.kwargs["pk"]
         )
         context = host_page_context(
             self.request,

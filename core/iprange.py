@@ -250,6 +250,10 @@ def parse(text: str | Iterable[str]) -> list[IPRange]:
 _FAMILY_STARTS = frozenset({V4_OFFSET, V4_LAST + 1})
 
 
+def _bounds(r: IPRange) -> tuple[int, int]:
+    return r.start, r.end
+
+
 def merge(ranges: Iterable[IPRange]) -> list[IPRange]:
     """Sorted, non-overlapping ranges covering the same addresses, each of one family.
 
@@ -263,7 +267,9 @@ def merge(ranges: Iterable[IPRange]) -> list[IPRange]:
         else:
             pieces.append(r)
     merged: list[IPRange] = []
-    for r in sorted(pieces):
+    # A key, not the dataclass's own ordering: sorting 100,000 ranges by
+    # generated comparisons takes seconds.
+    for r in sorted(pieces, key=_bounds):
         if merged and (
             r.start <= merged[-1].end
             or (r.start == merged[-1].end + 1 and r.start not in _FAMILY_STARTS)

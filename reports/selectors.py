@@ -13,6 +13,7 @@ from django.db.models import Count, Q, QuerySet
 
 from accounts.models import User
 from assets.models import AssetGroup, AssetGroupRange, Host, Tag
+from assets.selectors import ip_ranges_q
 from core import iprange
 from networks.models import Network
 from scans.models import Detection, Vulnerability
@@ -34,13 +35,6 @@ def reports_visible(*, user: User) -> QuerySet[Report]:
 
 def report_is_visible(*, user: User, report: Report) -> bool:
     return user.is_active and (user.is_manager or report.owner_id == user.pk)
-
-
-def _ranges_q(ranges: list[iprange.IPRange]) -> Q:
-    condition = Q(pk__in=[])
-    for r in ranges:
-        condition |= Q(ip_key__gte=r.start_key, ip_key__lte=r.end_key)
-    return condition
 
 
 def hosts_for_target(
@@ -74,9 +68,9 @@ def hosts_for_target(
         for network_id, network_ranges in per_network.items():
             merged = iprange.merge(network_ranges)
             if merged:
-                condition |= Q(network_id=network_id) & _ranges_q(merged)
+                condition |= Q(network_id=network_id) & ip_ranges_q(merged, network_id=network_id)
     if ranges:
-        ip_condition = _ranges_q(iprange.merge(ranges))
+        ip_condition = ip_ranges_q(ranges, network_id=network.pk if network else None)
         if network is not None:
             ip_condition &= Q(network_id=network.pk)
         condition |= ip_condition

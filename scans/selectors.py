@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from django.db.models import Q, QuerySet
 
 from assets.models import Host
+from assets.selectors import ip_ranges_q
 from core import iprange
 from networks.models import Network, ScannerAppliance
 
@@ -90,10 +91,7 @@ def detections_filter_ip(qs: QuerySet[Detection], text: str) -> QuerySet[Detecti
         ranges = iprange.parse(text)
     except iprange.IPRangeError:
         return qs.none()
-    cond = Q()
-    for r in ranges:
-        cond |= Q(host__ip_key__gte=r.start_key, host__ip_key__lte=r.end_key)
-    return qs.filter(cond) if ranges else qs.none()
+    return qs.filter(ip_ranges_q(ranges, host="host"))
 
 
 def kb_search(*, q: str = "") -> QuerySet[Vulnerability]:
