@@ -5,7 +5,7 @@ from django.urls import reverse
 
 from assets.models import AssetGroup, Tag
 from networks.models import Network
-from scans.models import DetectionStatus, Severity, VulnerabilityKind
+from scans.models import OPEN_STATUSES, DetectionStatus, Severity, VulnerabilityKind
 
 
 class ReportSort(models.TextChoices):
@@ -28,11 +28,8 @@ class ReportStatus(models.TextChoices):
 
 ALL_SEVERITIES = [s.value for s in Severity]
 ALL_STATUSES = [s.value for s in DetectionStatus]
-OPEN_STATUS_VALUES = [
-    DetectionStatus.NEW.value,
-    DetectionStatus.ACTIVE.value,
-    DetectionStatus.REOPENED.value,
-]
+# What a report shows unless told otherwise: the open findings.
+DEFAULT_STATUSES = [s.value for s in OPEN_STATUSES]
 ALL_KINDS = [k.value for k in VulnerabilityKind]
 
 
@@ -41,7 +38,7 @@ def _default_severities() -> list[int]:
 
 
 def _default_statuses() -> list[str]:
-    return list(OPEN_STATUS_VALUES)
+    return list(DEFAULT_STATUSES)
 
 
 def _default_kinds() -> list[str]:

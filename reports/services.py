@@ -22,6 +22,7 @@ from .models import (
     ALL_KINDS,
     ALL_SEVERITIES,
     ALL_STATUSES,
+    DEFAULT_STATUSES,
     Report,
     ReportFormat,
     ReportSort,
@@ -111,7 +112,7 @@ def report_template_create(
     title: str,
     sort: str = ReportSort.HOST,
     severities: Iterable = ALL_SEVERITIES,
-    statuses: Iterable = ("new", "active", "reopened"),
+    statuses: Iterable = DEFAULT_STATUSES,
     kinds: Iterable = ALL_KINDS,
     description: str = "",
 ) -> ReportTemplate:

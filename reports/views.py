@@ -12,7 +12,7 @@ from console.listing import ListPageView
 
 from . import selectors, services
 from .forms import ReportForm, ReportTemplateForm
-from .models import ReportTemplate
+from .models import ALL_KINDS, ALL_SEVERITIES, DEFAULT_STATUSES, ReportSort, ReportTemplate
 from .tables import ReportTable, ReportTemplateTable
 
 
@@ -165,10 +165,10 @@ class TemplateFormView(RoleRequiredMixin, FormView):
 class TemplateCreateView(TemplateFormView):
     def get_initial(self):
         return {
-            "sort": "host",
-            "severities": [5, 4, 3, 2, 1],
-            "statuses": ["new", "active", "reopened"],
-            "kinds": ["confirmed", "potential", "info"],
+            "sort": ReportSort.HOST,
+            "severities": sorted(ALL_SEVERITIES, reverse=True),
+            "statuses": DEFAULT_STATUSES,
+            "kinds": ALL_KINDS,
         }
 
     def save(self, data):
