@@ -8,7 +8,6 @@ from networks.models import Network
 
 from .models import AssetGroup, Host, Tag
 
-SEVERITIES = (5, 4, 3, 2, 1)
 # The table container boosts its links to swap itself in place (sort, pages);
 # a link to another page must leave the container, so it opts out.
 LEAVE_TABLE = {"hx-boost": "false"}

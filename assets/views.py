@@ -175,9 +175,7 @@ class AssetGroupDetailView(RoleRequiredMixin, PartialTemplateMixin, TemplateView
     partial_name = "table"
 
     def get_context_data(self, **kwargs):
-        group = get_object_or_404(
-            selectors.asset_group_list(), pk=self.kwargs["pk"]
-        )
+        group = get_object_or_404(selectors.asset_group_list(), pk=self.kwargs["pk"])
         context = host_page_context(
             self.request,
             queryset=selectors.hosts_of_asset_group(group=group),

@@ -316,10 +316,6 @@ def subtract(a: Iterable[IPRange], b: Iterable[IPRange]) -> list[IPRange]:
     return out
 
 
-def covers(space: Iterable[IPRange], ranges: Iterable[IPRange]) -> bool:
-    return not subtract(ranges, space)
-
-
 def format_ranges(ranges: Iterable[IPRange]) -> str:
     """The normalised text form: merged, sorted, comma separated."""
     return ", ".join(str(r) for r in merge(ranges))
@@ -330,9 +326,9 @@ def count(ranges: Iterable[IPRange]) -> int:
 
 
 def iter_addresses(ranges: Iterable[IPRange], limit: int) -> list[str]:
-    """The addresses themselves, at most ``limit`` of them.
-
-    Only the scan engine calls this, for the addresses it actually probes.
+    """The addresses themselves, at most ``limit`` of them, for tools that need
+    each one (bench/bench_ingest.py makes results for them). The engine gives
+    nmap ranges, never lists of addresses.
     """
     out: list[str] = []
     for r in merge(ranges):

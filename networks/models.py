@@ -17,13 +17,6 @@ class NetworkKind(models.TextChoices):
     GLOBAL_AZURE = "global_azure", "Global Azure"
 
 
-BUILT_IN_NAMES = {
-    NetworkKind.GLOBAL_DEFAULT: "Global Default Network",
-    NetworkKind.GLOBAL_EC2: "Global EC2 Network",
-    NetworkKind.GLOBAL_AZURE: "Global Azure Network",
-}
-
-
 class NetworkQuerySet(models.QuerySet):
     def custom(self):
         return self.filter(kind=NetworkKind.CUSTOM)

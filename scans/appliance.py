@@ -32,10 +32,6 @@ class ApplianceState:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    @property
-    def running(self) -> int:
-        return self._running
-
     @contextmanager
     def slice_running(self):
         with self._lock:

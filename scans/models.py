@@ -124,10 +124,6 @@ class Detection(models.Model):
     def qid(self) -> int:
         return self.vulnerability_id
 
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATUSES
-
 
 # --- Option profiles, scans, slices -------------------------------------------------
 

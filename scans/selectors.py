@@ -7,7 +7,6 @@ from django.db.models import Q, QuerySet
 from assets.models import Host
 from assets.selectors import ip_ranges_q
 from core import iprange
-from networks.models import Network, ScannerAppliance
 
 from .models import (
     Detection,
@@ -45,11 +44,6 @@ def scan_findings_by_severity(*, scan: Scan) -> dict[str, int]:
         for severity, n in (counts or {}).items():
             totals[severity] = totals.get(severity, 0) + n
     return totals
-
-
-def appliances_for_network(*, network: Network | None) -> QuerySet[ScannerAppliance]:
-    qs = ScannerAppliance.objects.select_related("network").order_by("name")
-    return qs.filter(network=network) if network is not None else qs
 
 
 def detection_list() -> QuerySet[Detection]:
