@@ -7,7 +7,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from accounts.models import AuditEntry, User
@@ -15,64 +15,12 @@ from accounts.services import audit_record
 from core import iprange
 from networks.models import Network
 from networks.selectors import networks_visible, ranges_outside_space
-from networks.services import network_counters_add, network_counters_set
+from networks.services import network_counters_set
 
 from . import selectors
 from .models import AssetGroup, AssetGroupRange, Host, NetworkOverlap, Tag
 
 # --- Hosts -------------------------------------------------------------------------
-
-
-@transaction.atomic
-def host_create(
-    *,
-    network: Network,
-    ip: str,
-    dns: str = "",
-    netbios: str = "",
-    os: str = "",
-    last_scanned=None,
-) -> Host:
-    """Adds one host, the IP ``ip`` in ``network``, and keeps the network's host
-    count and the overlap figures in step.
-
-    Refuses an address that does not parse, one outside a custom network's
-    address space, and an IP the network already has (the same IP in another
-    network is another host, and welcome).
-    """
-    try:
-        value = iprange.parse_address(ip)
-    except iprange.IPRangeError as error:
-        raise ValidationError({"ip": error.messages}) from None
-    outside = ranges_outside_space(network=network, ranges=[iprange.IPRange(value, value)])
-    if outside:
-        raise ValidationError(
-            {"ip": f"'{ip}' is outside the address space of network {network.name}"}
-        )
-    host = Host(network=network, ip=ip, dns=dns, netbios=netbios, os=os, last_scanned=last_scanned)
-    try:
-        with transaction.atomic():
-            host.save()
-    except IntegrityError:
-        raise ValidationError(
-            {"ip": f"Network {network.name} already has a host {host.ip}."}
-        ) from None
-    network_counters_add(network_id=network.pk, hosts=1)
-    _overlaps_adjust(host=host, delta=1)
-    return host
-
-
-@transaction.atomic
-def host_delete(*, actor: User | None, host: Host) -> None:
-    """Removes a host with its findings; the host count follows (the open
-    findings by severity are recounted by the next scan of the network)."""
-    _overlaps_adjust(host=host, delta=-1)
-    audit_record(
-        actor=actor, action=AuditEntry.Action.DELETE, instance=host, changes={"ip": host.ip}
-    )
-    network_id = host.network_id
-    host.delete()
-    network_counters_add(network_id=network_id, hosts=-1)
 
 
 def host_counts_refresh(*, networks: Iterable[Network] | None = None) -> None:
@@ -452,29 +400,3 @@ def overlaps_refresh(*, network: Network | None = None) -> int:
         for pair in pairs
     )
     return len(pairs)
-
-
-def _overlaps_adjust(*, host: Host, delta: int) -> None:
-    """One host arrived in (or left) its network: each counted overlap that
-    holds its IP and has a twin host in the other network moves by ``delta``."""
-    others = list(
-        Host.objects.filter(ip_key=host.ip_key)
-        .exclude(network_id=host.network_id)
-        .values_list("network_id", flat=True)
-    )
-    if not others:
-        return
-    value = iprange.from_key(host.ip_key)
-    pairs = NetworkOverlap.objects.filter(
-        network_a_id__in=[min(host.network_id, o) for o in others],
-        network_b_id__in=[max(host.network_id, o) for o in others],
-    )
-    for overlap in pairs:
-        if {overlap.network_a_id, overlap.network_b_id} - {host.network_id} - set(others):
-            continue
-        if host.network_id not in (overlap.network_a_id, overlap.network_b_id):
-            continue
-        if any(value in r for r in iprange.parse(overlap.ranges)):
-            NetworkOverlap.objects.filter(pk=overlap.pk).update(
-                hosts_in_both=F("hosts_in_both") + delta
-            )

@@ -153,8 +153,8 @@ def test_tags_api_create_assign_rename_delete(api_as, acme, globex):
 
 
 def test_overlaps_api(api_as, acme, globex):
-    services.host_create(network=acme, ip="10.0.0.7")
-    services.host_create(network=globex, ip="10.0.0.7")
+    HostFactory(network=acme, ip="10.0.0.7")
+    HostFactory(network=globex, ip="10.0.0.7")
     services.overlaps_refresh()
     [row] = api_as("reader").get(API + "networks/overlaps/").json()["results"]
     assert {row["network_a"], row["network_b"]} == {acme.pk, globex.pk}

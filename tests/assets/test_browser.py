@@ -4,7 +4,7 @@ place side by side, and each host opens to its own page."""
 import pytest
 
 from assets import services
-from tests.factories import NetworkFactory, TagFactory, UserFactory
+from tests.factories import HostFactory, NetworkFactory, TagFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -12,9 +12,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_expand_two_networks_with_the_same_ip_and_open_both_hosts(page, login):
     acme = NetworkFactory(name="Acme", space="10.0.0.0/16")
     globex = NetworkFactory(name="Globex", space="10.0.0.0/24")
-    services.host_create(network=acme, ip="10.0.0.5", dns="web.acme.test")
-    services.host_create(network=acme, ip="10.0.0.10", dns="mail.acme.test")
-    services.host_create(network=globex, ip="10.0.0.5", dns="db.globex.test")
+    HostFactory(network=acme, ip="10.0.0.5", dns="web.acme.test")
+    HostFactory(network=acme, ip="10.0.0.10", dns="mail.acme.test")
+    HostFactory(network=globex, ip="10.0.0.5", dns="db.globex.test")
     login(UserFactory(username="rex", role="reader"))
 
     page.goto("/assets/hosts/")
@@ -50,8 +50,8 @@ def test_expand_two_networks_with_the_same_ip_and_open_both_hosts(page, login):
 
 def test_scanner_tags_hosts_from_an_expanded_network(page, login):
     acme = NetworkFactory(name="Acme", space="10.0.0.0/16")
-    a = services.host_create(network=acme, ip="10.0.0.5")
-    b = services.host_create(network=acme, ip="10.0.0.6")
+    a = HostFactory(network=acme, ip="10.0.0.5")
+    b = HostFactory(network=acme, ip="10.0.0.6")
     tag = TagFactory(name="pci")
     login(UserFactory(username="sam", role="scanner"))
     page.goto("/assets/hosts/")
@@ -71,8 +71,8 @@ def test_networks_tab_shows_overlaps_and_expansion_pages_deep(page, login):
     acme = NetworkFactory(name="Acme", space="10.0.0.0/16")
     globex = NetworkFactory(name="Globex", space="10.0.0.0/24")
     for i in range(60):
-        services.host_create(network=acme, ip=f"10.0.0.{i + 1}")
-    services.host_create(network=globex, ip="10.0.0.60")
+        HostFactory(network=acme, ip=f"10.0.0.{i + 1}")
+    HostFactory(network=globex, ip="10.0.0.60")
     services.overlaps_refresh()
     login(UserFactory(username="rex", role="reader"))
     page.goto("/networks/")

@@ -26,8 +26,8 @@ def two_networks():
     """Acme and Globex both hold 10.0.0.5: two hosts with their own findings."""
     acme = NetworkFactory(name="Acme", space="10.0.0.0/16")
     globex = NetworkFactory(name="Globex", space="10.0.0.0/24")
-    a = services.host_create(network=acme, ip="10.0.0.5", dns="web.acme.test", os="Debian 12")
-    b = services.host_create(network=globex, ip="10.0.0.5", dns="db.globex.test", os="Windows")
+    a = HostFactory(network=acme, ip="10.0.0.5", dns="web.acme.test", os="Debian 12")
+    b = HostFactory(network=globex, ip="10.0.0.5", dns="db.globex.test", os="Windows")
     DetectionFactory(
         host=a,
         vulnerability=VulnerabilityFactory(qid=990001, title="Weak TLS", severity=4),
