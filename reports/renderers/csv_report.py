@@ -11,6 +11,23 @@ whatever the number of findings:
   (timestamps come as text from the database, KB fields from a dict).
 
 Both write the same columns and values (tests compare them on PostgreSQL).
+
+Every text cell is made safe for spreadsheets (OWASP, "CSV Injection"): a cell
+starting with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return gets a ``'``
+in front, so Excel, LibreOffice or Google Sheets show it as text instead of
+running it as a formula. Scanned hosts choose much of what lands here (the OS
+nmap read from a service's banner, DNS names, a check's evidence), users the rest
+(network names, KB titles from feeds). ``spreadsheet_safe`` is the rule in Python;
+``_spreadsheet_safe_sql`` (and ``_spreadsheet_safe_sql_once``) the same rule in
+SQL, inside the COPY.
+
+Numbers Enclave writes itself (QID, severity, port, times found) are left alone:
+they come from integer columns, are never negative, and a ``'`` would make them
+text a spreadsheet cannot sort or sum. A text cell that merely looks like a
+negative number ("-1" as a NetBIOS name) is prefixed like any other: it is text
+in a text column anyway, and an exception for number-like text would need a
+number parser exactly as lenient as every spreadsheet's ("-1+cmd|..." is not a
+number).
 """
 
 from __future__ import annotations
@@ -24,8 +41,9 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import connection, connections
-from django.db.models import Case, CharField, F, Func, Value, When
-from django.db.models.functions import Cast
+from django.db.models import Case, CharField, F, Func, IntegerField, Value, When
+from django.db.models.functions import Cast, Concat
+from django.db.models.lookups import In, LessThanOrEqual
 
 from .. import selectors
 from ..models import Report
@@ -55,6 +73,47 @@ HEADER = [
 ]
 FETCH_ROWS = 10_000
 PROGRESS_EVERY = 50_000
+
+# First characters that make a spreadsheet read a cell as a formula (OWASP).
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(value: str) -> str:
+    """``value`` with a ``'`` in front if a spreadsheet would run it as a formula."""
+    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
+
+
+_TRIGGER_CODES = sorted(ord(trigger) for trigger in FORMULA_TRIGGERS)
+
+
+def _spreadsheet_safe_sql(expression) -> Case:
+    """``spreadsheet_safe`` in SQL (PostgreSQL), for a column: the first character's
+    code (``ascii``, no substring made per cell) against the triggers' codes. Every
+    trigger sorts before the letters, so most cells are passed by one comparison."""
+    code = Func(expression, function="ASCII", output_field=IntegerField())
+    return Case(
+        When(
+            LessThanOrEqual(code, _TRIGGER_CODES[-1]) & In(code, _TRIGGER_CODES),
+            then=Concat(Value("'"), expression, output_field=CharField()),
+        ),
+        default=expression,
+        output_field=CharField(),
+    )
+
+
+# The same rule as one regexp_replace, for a value computed per row (the CVE
+# list): a CASE would compute it twice, once to test and once to write.
+_FORMULA_START = "^([" + "".join(sorted(FORMULA_TRIGGERS, key=lambda c: c != "-")) + "])"
+
+
+def _spreadsheet_safe_sql_once(expression) -> Func:
+    return Func(
+        expression,
+        Value(_FORMULA_START),
+        Value("'\\1"),
+        function="regexp_replace",
+        output_field=CharField(),
+    )
 
 
 @contextmanager
@@ -87,9 +146,13 @@ def render(*, report: Report, path: Path, progress: Callable[[int], None]) -> Re
 
 
 def _labels(field: str, labels: dict[str, str]) -> Case:
+    """The label of each known value, else the value itself; spreadsheet-safe."""
     return Case(
-        *(When(**{field: value}, then=Value(label)) for value, label in labels.items()),
-        default=F(field),
+        *(
+            When(**{field: value}, then=Value(spreadsheet_safe(label)))
+            for value, label in labels.items()
+        ),
+        default=_spreadsheet_safe_sql(F(field)),
         output_field=CharField(),
     )
 
@@ -98,36 +161,41 @@ def _copy_out(detections, path: Path, total: int, progress: Callable[[int], None
     """PostgreSQL: the database formats the rows (same columns as ``_write_rows``)."""
     import psycopg
 
+    safe = _spreadsheet_safe_sql
+    cves = Func(F("vulnerability__cves"), template=_CVES_TEXT, output_field=CharField())
     query = detections.annotate(
-        csv_title=F("vulnerability__title"),
+        csv_network=safe(F("network__name")),
+        csv_ip=safe(F("host__ip")),
+        csv_dns=safe(F("host__dns")),
+        csv_netbios=safe(F("host__netbios")),
+        csv_os=safe(F("host__os")),
+        csv_title=safe(F("vulnerability__title")),
         csv_kind=_labels("vulnerability__kind", KIND_LABELS),
         csv_status=_labels("status", STATUS_LABELS),
         csv_port=Case(When(port=0, then=Value("")), default=Cast("port", CharField())),
-        csv_cves=Func(
-            F("vulnerability__cves"),
-            template=_CVES_TEXT,
-            output_field=CharField(),
-        ),
+        csv_protocol=safe(F("protocol")),
+        csv_cves=_spreadsheet_safe_sql_once(cves),
         csv_first=Func(F("first_found"), template=_UTC_TEXT, output_field=CharField()),
         csv_last=Func(F("last_found"), template=_UTC_TEXT, output_field=CharField()),
+        csv_results=safe(F("results")),
     ).values_list(
-        "network__name",
-        "host__ip",
-        "host__dns",
-        "host__netbios",
-        "host__os",
+        "csv_network",
+        "csv_ip",
+        "csv_dns",
+        "csv_netbios",
+        "csv_os",
         "vulnerability_id",
         "csv_title",
         "severity",
         "csv_kind",
         "csv_status",
         "csv_port",
-        "protocol",
+        "csv_protocol",
         "csv_cves",
         "csv_first",
         "csv_last",
         "times_found",
-        "results",
+        "csv_results",
     )
     sql, params = query.query.sql_with_params()
     connection.ensure_connection()
@@ -170,12 +238,17 @@ _UTC_TEXT = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'
 
 def _write_rows(detections, path: Path, total: int, progress: Callable[[int], None]) -> int:
     # The KB is small; a dict of it saves a join and a JSON decode per row.
+    safe = spreadsheet_safe
     kb = {
-        v.qid: (v.title, KIND_LABELS.get(v.kind, v.kind), " ".join(v.cves or []))
+        v.qid: (
+            safe(v.title),
+            safe(KIND_LABELS.get(v.kind, v.kind)),
+            safe(" ".join(v.cves or [])),
+        )
         for v in selectors.report_vulnerabilities(detections=detections).values()
     }
     unknown = ("", "", "")
-    statuses = STATUS_LABELS
+    statuses = {status: safe(label) for status, label in STATUS_LABELS.items()}
     rows_query = detections.annotate(
         # Text from the database ("YYYY-MM-DD HH:MM:SS..." in UTC on both
         # backends): parsing and formatting a datetime per row would cost more
@@ -222,23 +295,23 @@ def _write_rows(detections, path: Path, total: int, progress: Callable[[int], No
             title, kind, cves = kb.get(qid, unknown)
             write(
                 (
-                    network,
-                    ip,
-                    dns,
-                    netbios,
-                    os_name,
+                    safe(network),
+                    safe(ip),
+                    safe(dns),
+                    safe(netbios),
+                    safe(os_name),
                     qid,
                     title,
                     severity,
                     kind,
-                    statuses.get(status, status),
+                    statuses.get(status) or safe(status),
                     port or "",
-                    protocol,
+                    safe(protocol),
                     cves,
                     first_found[:19],
                     last_found[:19],
                     times_found,
-                    results,
+                    safe(results),
                 )
             )
             rows += 1
