@@ -3,17 +3,16 @@ networks/overlaps/."""
 
 from django.conf import settings
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
-from rest_framework import serializers, viewsets
+from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import Role
-from console.api import Pagination
+from console.filters import MAX_ID
 from networks.models import Network
 
 from . import selectors, services
 from .filters import HostAPIFilterSet
-from .models import AssetGroup, Host, Tag
+from .models import AssetGroup, Host, NetworkOverlap, Tag
 
 ASSET_WRITE_ROLE = Role.SCANNER
 
@@ -116,7 +115,7 @@ class AssetGroupViewSet(viewsets.ModelViewSet):
 
 class TagSerializer(serializers.ModelSerializer):
     hosts = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
         help_text="Ids of the hosts carrying the tag (any networks); a PATCH replaces the set.",
     )
@@ -144,19 +143,14 @@ class TagViewSet(viewsets.ModelViewSet):
         ).order_by("id")
 
     def perform_create(self, serializer):
-        data = serializer.validated_data
-        tag = services.tag_create(actor=self.request.user, name=data["name"])
-        if data.get("hosts"):
-            services.tag_assign(actor=self.request.user, tag=tag, hosts=data["hosts"])
-        serializer.instance = tag
+        serializer.instance = services.tag_create(
+            actor=self.request.user, **serializer.validated_data
+        )
 
     def perform_update(self, serializer):
-        data = serializer.validated_data
-        tag = serializer.instance
-        if "name" in data:
-            services.tag_rename(actor=self.request.user, tag=tag, name=data["name"])
-        if "hosts" in data:
-            services.tag_set_hosts(actor=self.request.user, tag=tag, hosts=data["hosts"])
+        tag = services.tag_update(
+            actor=self.request.user, tag=serializer.instance, **serializer.validated_data
+        )
         serializer.instance = self.get_queryset().get(pk=tag.pk)
 
     def perform_destroy(self, instance):
@@ -177,17 +171,18 @@ class OverlapSerializer(serializers.Serializer):
         return overlap.ranges_text.split(", ")
 
 
-class OverlapViewSet(viewsets.ViewSet):
-    """Pairs of networks whose address spaces overlap, where, and the hosts in both."""
+class OverlapViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    """Pairs of networks whose address spaces overlap, where, and the hosts in both.
+    Paginated like every list."""
 
     read_role = Role.READER
     serializer_class = OverlapSerializer
+    # The model, for the schema (which must not compute overlaps); the rows come
+    # from get_queryset(): stored, or computed live while they are being counted.
+    queryset = NetworkOverlap.objects.none()
 
-    @extend_schema(responses=OverlapSerializer(many=True))
-    def list(self, request):
-        paginator = Pagination()
-        page = paginator.paginate_queryset(selectors.network_overlaps(), request, view=self)
-        return paginator.get_paginated_response(OverlapSerializer(page, many=True).data)
+    def get_queryset(self):
+        return selectors.network_overlaps()
 
 
 def register(router) -> None:

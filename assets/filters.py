@@ -18,6 +18,15 @@ from .models import Host, Tag
 from .selectors import ip_ranges_q
 
 
+def _form_error(error: iprange.IPRangeError) -> forms.ValidationError:
+    """The library's messages quote what the user typed, which may hold a "%":
+    each goes in as a parameter, never as the format string (django-filter and
+    Django format messages with their params)."""
+    return forms.ValidationError(
+        [forms.ValidationError("%(message)s", params={"message": m}) for m in error.messages]
+    )
+
+
 class IPAddressField(forms.CharField):
     def clean(self, value):
         value = super().clean(value)
@@ -25,7 +34,7 @@ class IPAddressField(forms.CharField):
             try:
                 iprange.parse_address(value)
             except iprange.IPRangeError as error:
-                raise forms.ValidationError(error.messages) from None
+                raise _form_error(error) from None
         return value
 
 
@@ -36,7 +45,7 @@ class IPRangesField(forms.CharField):
             try:
                 return iprange.parse(value)
             except iprange.IPRangeError as error:
-                raise forms.ValidationError(error.messages) from None
+                raise _form_error(error) from None
         return value
 
 

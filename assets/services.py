@@ -251,8 +251,11 @@ def _check_tag_name(name: str, *, exclude_pk: int | None = None) -> str:
 
 
 @transaction.atomic
-def tag_create(*, actor: User | None, name: str) -> Tag:
-    """Creates a tag; names are unique regardless of case."""
+def tag_create(*, actor: User | None, name: str, hosts: Iterable[Host | int] | None = None) -> Tag:
+    """Creates a tag, on ``hosts`` if given; names are unique regardless of case.
+
+    All or nothing: an unknown host id refuses the whole tag.
+    """
     name = _check_tag_name(name)
     try:
         with transaction.atomic():
@@ -260,12 +263,29 @@ def tag_create(*, actor: User | None, name: str) -> Tag:
     except IntegrityError:
         raise ValidationError({"name": f"A tag named '{name}' already exists."}) from None
     audit_record(actor=actor, action=AuditEntry.Action.CREATE, instance=tag)
+    if hosts:
+        tag_assign(actor=actor, tag=tag, hosts=hosts)
     return tag
 
 
 @transaction.atomic
-def tag_rename(*, actor: User | None, tag: Tag, name: str) -> Tag:
-    """Renames a tag; its hosts keep it."""
+def tag_update(
+    *,
+    actor: User | None,
+    tag: Tag,
+    name: str | None = None,
+    hosts: Iterable[Host | int] | None = None,
+) -> Tag:
+    """Renames a tag and/or makes ``hosts`` exactly the hosts carrying it; all or
+    nothing (a refused host list leaves the name as it was)."""
+    if name is not None:
+        _tag_rename(actor=actor, tag=tag, name=name)
+    if hosts is not None:
+        tag_set_hosts(actor=actor, tag=tag, hosts=hosts)
+    return tag
+
+
+def _tag_rename(*, actor: User | None, tag: Tag, name: str) -> None:
     name = _check_tag_name(name, exclude_pk=tag.pk)
     if name != tag.name:
         old = tag.name
@@ -281,7 +301,6 @@ def tag_rename(*, actor: User | None, tag: Tag, name: str) -> Tag:
             instance=tag,
             changes={"name": [old, name]},
         )
-    return tag
 
 
 @transaction.atomic

@@ -316,7 +316,7 @@ class TagUpdateView(TagFormView):
         return {"name": self.tag.name}
 
     def save(self, data):
-        return services.tag_rename(actor=self.request.user, tag=self.tag, name=data["name"])
+        return services.tag_update(actor=self.request.user, tag=self.tag, name=data["name"])
 
 
 class TagDeleteView(DeleteView):

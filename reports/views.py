@@ -1,16 +1,17 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import DetailView, FormView, TemplateView
 
 from accounts.models import Role
 from accounts.permissions import RoleRequiredMixin
+from console.filters import MAX_ID
 from console.forms import apply_validation_error
 from console.htmx import PartialTemplateMixin
 from console.listing import ListPageView
 
 from . import selectors, services
+from .downloads import report_file_response
 from .forms import ReportForm, ReportTemplateForm
 from .models import ALL_KINDS, ALL_SEVERITIES, DEFAULT_STATUSES, ReportSort, ReportTemplate
 from .tables import ReportTable, ReportTemplateTable
@@ -62,8 +63,13 @@ class ReportCreateView(RoleRequiredMixin, FormView):
 
     def get_initial(self):
         initial = {"network": "all"}
-        template = ReportTemplate.objects.filter(pk=self.request.GET.get("template") or 0).first()
-        template = template or ReportTemplate.objects.first()
+        wanted = self.request.GET.get("template", "")
+        # A template id from a link; anything else (a typo, "abc") starts from the first.
+        template = (
+            ReportTemplate.objects.filter(pk=int(wanted)).first()
+            if wanted.isascii() and wanted.isdigit() and int(wanted) <= MAX_ID
+            else None
+        ) or ReportTemplate.objects.first()
         if template is not None:
             initial.update(template=template, title=template.title)
         return initial
@@ -92,19 +98,7 @@ class ReportDownloadView(VisibleReportMixin, RoleRequiredMixin, TemplateView):
     """The file, to its owner or a Manager only. MEDIA is never served publicly."""
 
     def get(self, request, *args, **kwargs):
-        report = self.get_report()
-        if not report.is_downloadable:
-            raise Http404("This report has no file yet.")
-        try:
-            handle = report.file.open("rb")
-        except FileNotFoundError:
-            raise Http404("The report's file is missing.") from None
-        return FileResponse(
-            handle,
-            as_attachment=True,
-            filename=report.download_filename,
-            content_type=report.content_type,
-        )
+        return report_file_response(self.get_report())
 
 
 class ReportDeleteView(VisibleReportMixin, RoleRequiredMixin, TemplateView):

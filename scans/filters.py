@@ -1,6 +1,6 @@
 import django_filters
-from django import forms
 
+from console.filters import IdFilter
 from networks.models import Network
 
 from .models import DetectionStatus, Scan, ScanStatus, ScanType, Severity, Vulnerability
@@ -38,12 +38,12 @@ class VulnerabilityFilterSet(django_filters.FilterSet):
 
 
 class DetectionFilterSet(django_filters.FilterSet):
-    network = django_filters.NumberFilter(field_name="network_id")
-    host = django_filters.NumberFilter(field_name="host_id")
+    network = IdFilter(field_name="network_id")
+    host = IdFilter(field_name="host_id")
     ip = django_filters.CharFilter(method="filter_ip", label="IP, range or block")
-    qid = django_filters.NumberFilter(field_name="vulnerability_id")
+    qid = IdFilter(field_name="vulnerability_id")
     status = django_filters.ChoiceFilter(choices=DetectionStatus.choices)
-    severity = django_filters.NumberFilter(widget=forms.NumberInput)
+    severity = django_filters.TypedChoiceFilter(choices=Severity.choices, coerce=int)
 
     def filter_ip(self, queryset, name, value):
         return detections_filter_ip(queryset, value)

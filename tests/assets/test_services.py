@@ -148,7 +148,7 @@ def test_tag_create_rename_delete(manager):
     tag = services.tag_create(actor=manager, name="PCI")
     with pytest.raises(ValidationError, match="already exists"):
         services.tag_create(actor=manager, name="pci")
-    services.tag_rename(actor=manager, tag=tag, name="PCI-DSS")
+    services.tag_update(actor=manager, tag=tag, name="PCI-DSS")
     tag.refresh_from_db()
     assert tag.name == "PCI-DSS"
     host = HostFactory()
