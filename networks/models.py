@@ -66,7 +66,11 @@ class Network(models.Model):
 
     @property
     def accepts_any_address(self) -> bool:
-        """Built-in networks hold everything not in a custom network: no fixed space."""
+        """Built-in networks accept any address, a custom network's too: no fixed space.
+
+        Overlap is what they are for: the parent company's 10.0.0.0/8 can stay in
+        Global Default while an acquired company's 10.0.0.0/16 is a custom network;
+        10.0.0.5 in each is two hosts."""
         return self.is_built_in
 
     def ranges(self) -> list[iprange.IPRange]:

@@ -36,7 +36,7 @@ def ranges_outside_space(
 ) -> list[iprange.IPRange]:
     """The parts of ``ranges`` outside the network's address space.
 
-    Built-in networks hold every address not in a custom network, so nothing
+    Built-in networks accept any address (a custom network's too), so nothing
     is outside them.
     """
     if network.accepts_any_address:

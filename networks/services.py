@@ -121,8 +121,8 @@ def network_update(
         if network.is_built_in and ranges:
             raise ValidationError(
                 {
-                    "address_space": "Built-in networks hold every address not in a custom "
-                    "network; they have no address space to set."
+                    "address_space": "Built-in networks accept any address (also the addresses of "
+                    "custom networks, as separate hosts); they have no address space to set."
                 }
             )
         if iprange.format_ranges(ranges) != network.address_space:

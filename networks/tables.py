@@ -26,7 +26,7 @@ class NetworkTable(tables.Table):
 
     def render_address_space(self, record, value):
         if record.is_built_in:
-            return format_html('<span class="muted">any address not in a custom network</span>')
+            return format_html('<span class="muted">any address (custom networks\' too)</span>')
         return format_html("<code>{}</code>", value)
 
 
