@@ -43,6 +43,7 @@ import os
 import random
 import re
 import secrets
+import shutil
 import socket
 import statistics
 import subprocess
@@ -432,6 +433,7 @@ def main() -> None:
         proc.terminate()
         proc.wait(timeout=60)
     server = server_times(access_log.read_text().splitlines())
+    shutil.rmtree(workdir)  # the collected static files and the logs
     report(args, data, added, results, server, load_before, load_after, cpu)
 
 
