@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.template.loader import get_template
 from django.utils import timezone
@@ -24,13 +23,10 @@ FETCH_ROWS = 2000
 
 @cache
 def report_css() -> str:
-    """The print stylesheet, read from disk (never fetched over HTTP)."""
+    """The print stylesheet, read from disk and handed to WeasyPrint as a string:
+    the PDF renderer fetches nothing (see pdf_worker.InlineOnlyFetcher)."""
     path = finders.find("css/report.css")
     return Path(path).read_text(encoding="utf-8")
-
-
-def static_base_url() -> str:
-    return str(Path(settings.BASE_DIR, "static").resolve()) + "/"
 
 
 @dataclass

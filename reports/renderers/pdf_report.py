@@ -27,7 +27,7 @@ from pypdf import PdfWriter
 
 from ..models import Report
 from . import RenderCounts
-from .document import prepare, report_css, static_base_url
+from .document import prepare, report_css
 from .pdf_worker import render_chunk, stamp_chunk
 
 logger = logging.getLogger(__name__)
@@ -50,8 +50,8 @@ class _Chunks:
     enough to be worth worker processes; then in a pool, a bounded number in flight
     (so the HTML waiting for a worker stays a few chunks, whatever the report)."""
 
-    def __init__(self, workdir: Path, css: str, base_url: str, workers: int):
-        self.workdir, self.css, self.base_url, self.workers = workdir, css, base_url, workers
+    def __init__(self, workdir: Path, css: str, workers: int):
+        self.workdir, self.css, self.workers = workdir, css, workers
         self.pool: ProcessPoolExecutor | None = None
         self.held: tuple[str, int] | None = None
         self.pending: deque[tuple[int, Future, int]] = deque()
@@ -84,7 +84,7 @@ class _Chunks:
         index = len(self.files)
         path = self.workdir / f"chunk-{index:05d}.pdf"
         self.files.append(path)
-        args = (body, self.css, self.base_url, str(path))
+        args = (body, self.css, str(path))
         if self.pool is None:
             self.pages[index] = render_chunk(*args)
             self.pending.append((index, None, rows))
@@ -108,7 +108,6 @@ class _Chunks:
                 "title": title,
                 "generated": generated,
                 "css": self.css,
-                "base_url": self.base_url,
             }
             first += self.pages[index]
             if self.pool is None:
@@ -128,12 +127,12 @@ class _Chunks:
 def render(*, report: Report, path: Path, progress: Callable[[int], None]) -> RenderCounts:
     started = time.perf_counter()
     document = prepare(report=report)
-    css, base_url = report_css(), static_base_url()
+    css = report_css()
     total = max(document.summary.findings, 1)
     workdir = path.parent / f".chunks-{path.stem}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    chunks = _Chunks(workdir, css, base_url, processes())
+    chunks = _Chunks(workdir, css, processes())
     done = 0
     progress(3)
     try:

@@ -3,9 +3,12 @@ and real loopback services for what reports must not trust."""
 
 import contextlib
 import csv
+import http.server
 import io
 import socketserver
+import subprocess
 import threading
+from pathlib import Path
 
 from pypdf import PdfReader
 
@@ -58,3 +61,71 @@ class GreetingService:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class RecordingHTTPServer:
+    """An HTTP server on 127.0.0.1 that answers every GET with a small PNG (or CSS
+    for ``.css``) and records each path asked for: a renderer that fetches shows."""
+
+    PNG = bytes.fromhex(  # 1x1 red pixel
+        "89504e470d0a1a0a0000000d4948445200000001000000010802000000907753de"
+        "0000000c4944415408d763f8cfc000000301010018dd8db00000000049454e44ae426082"
+    )
+    CSS = b"body { background: #f00 }"
+
+    def __init__(self):
+        self.hits: list[str] = []
+
+    def __enter__(self) -> "RecordingHTTPServer":
+        recorder = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                recorder.hits.append(self.path)
+                body, kind = (
+                    (recorder.CSS, "text/css")
+                    if self.path.endswith(".css")
+                    else (recorder.PNG, "image/png")
+                )
+                self.send_response(200)
+                self.send_header("Content-Type", kind)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def pdf_page_png(pdf_path, out_prefix, *, page: int = 1, dpi: int = 50) -> bytes:
+    """One page of a PDF as PNG bytes, drawn by poppler's pdftoppm."""
+    subprocess.run(
+        [
+            "pdftoppm",
+            "-png",
+            "-r",
+            str(dpi),
+            "-f",
+            str(page),
+            "-l",
+            str(page),
+            "-singlefile",
+            str(pdf_path),
+            str(out_prefix),
+        ],
+        check=True,
+    )
+    return Path(f"{out_prefix}.png").read_bytes()
