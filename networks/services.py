@@ -9,7 +9,7 @@ from accounts.services import audit_record
 from core import iprange
 
 from .models import AddressRange, Network, NetworkKind, ScannerAppliance
-from .signals import address_space_changed
+from .signals import address_space_changed, appliance_moved
 
 
 def parse_address_space(text: str, *, field: str = "address_space") -> list[iprange.IPRange]:
@@ -236,10 +236,17 @@ def appliance_update(
     description: str | None = None,
     network: Network | None = None,
 ) -> ScannerAppliance:
-    """Renames, describes or moves an appliance; a move takes effect for the next slice."""
+    """Renames, describes or moves an appliance.
+
+    A move takes effect at once: from then on the appliance scans only its new
+    network, and the slices it holds of the old network's scans are taken back
+    in the same transaction (``appliance_moved``; scans.services.failover).
+    """
     changes = {}
+    old_network = None
     if network is not None and network.pk != appliance.network_id:
-        changes["network"] = [appliance.network.name, network.name]
+        old_network = appliance.network
+        changes["network"] = [old_network.name, network.name]
         appliance.network = network
     if name is not None and name.strip() != appliance.name:
         changes["name"] = [appliance.name, name.strip()]
@@ -248,6 +255,8 @@ def appliance_update(
         changes["description"] = [appliance.description, description]
         appliance.description = description
     _save_appliance(appliance)
+    if old_network is not None:
+        appliance_moved.send(sender=ScannerAppliance, appliance=appliance, old_network=old_network)
     if changes:
         audit_record(
             actor=actor, action=AuditEntry.Action.UPDATE, instance=appliance, changes=changes

@@ -6,3 +6,8 @@ from django.dispatch import Signal
 # committed (``network`` = the network). The assets app recounts the hosts of
 # overlapping pairs on it.
 address_space_changed = Signal()
+
+# Sent inside the transaction that moves an appliance to another network
+# (``appliance``, ``old_network``). It can no longer reach the old network's
+# machines: the scans app takes back the slices it holds there.
+appliance_moved = Signal()

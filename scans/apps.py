@@ -24,4 +24,13 @@ class ScansConfig(AppConfig):
     name = "scans"
 
     def ready(self) -> None:
+        from networks.signals import appliance_moved
+
         post_migrate.connect(_load_kb, sender=self, dispatch_uid="scans_load_kb")
+        appliance_moved.connect(_appliance_moved, dispatch_uid="scans_appliance_moved")
+
+
+def _appliance_moved(sender, appliance, old_network, **kwargs) -> None:
+    from .services.failover import slices_withdraw
+
+    slices_withdraw(appliance=appliance, old_network=old_network)

@@ -39,6 +39,34 @@ def _appliance_gone(scan_slice: ScanSlice, cutoff) -> bool:
     )
 
 
+def slices_withdraw(*, appliance: ScannerAppliance, old_network: Network) -> int:
+    """An appliance moved out of ``old_network`` mid-scan: it can no longer reach
+    that network's machines, so the open slices it holds of its scans are
+    revoked now. An "All Scanners in Network" scan gets them back through
+    ``slices_reassign`` (another online appliance of that network, or an error
+    when none is left); a scan that named this appliance ends those slices in
+    error, since no other appliance may run them. Returns the slices withdrawn.
+    """
+    held = list(
+        ScanSlice.objects.select_for_update(of=("self",))
+        .select_related("scan")
+        .filter(appliance=appliance, status__in=OPEN_SLICE_STATUSES, scan__network=old_network)
+    )
+    task_ids = [s.task_id for s in held if s.task_id]
+    for scan_slice in held:
+        if scan_slice.scan.appliance_id == appliance.pk:
+            scan_slice.status = SliceStatus.ERROR
+            scan_slice.error = (
+                f"Scanner appliance '{appliance.name}' was moved to network "
+                f"'{appliance.network.name}' mid-scan; its addresses were not scanned."
+            )
+            scan_slice.save(update_fields=["status", "error"])
+            scan_refresh_progress(scan=scan_slice.scan)
+    if task_ids:
+        transaction.on_commit(lambda: tasks_revoke(task_ids))
+    return len(held)
+
+
 def slices_reassign() -> int:
     """Sends waiting slices to online appliances, and takes slices away from
     appliances that went offline (or moved to another network): to another
@@ -47,7 +75,8 @@ def slices_reassign() -> int:
 
     Only "All Scanners in Network" scans move between appliances, and only to
     an online appliance of the scan's own network; a scan that names an
-    appliance waits for it. Returns how many slices were sent.
+    appliance waits for it while it is offline (a move ends its slices:
+    ``slices_withdraw``). Returns how many slices were sent.
     """
     cutoff = timezone.now() - timedelta(seconds=settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER)
     sent = 0

@@ -212,3 +212,29 @@ def test_ingest_that_adds_hosts_recounts_the_networks_overlaps(
     with django_capture_on_commit_callbacks(execute=True):
         scan_once(lab, tls_host("127.0.0.2"))  # no new host: nothing to recount
     assert len(calls) == 2
+
+
+def test_a_slice_delivered_twice_while_another_is_open_is_ingested_once(lab, online, sent, kb):
+    """Redelivery mid-scan (slice 2 still running): the second copy of slice 1
+    changes nothing, so its findings stay New, seen once."""
+    online("lab-a")
+    online("lab-b")
+    scan = launch(lab, targets="127.0.0.1-127.0.0.8")
+    first, second = scan.slices.order_by("number")
+    result = SliceResult(
+        scan_id=scan.pk,
+        slice_id=first.pk,
+        appliance=first.appliance.name,
+        started="2026-01-01T00:00:00+00:00",
+        finished="2026-01-01T00:00:05+00:00",
+        hosts=[tls_host("127.0.0.2", cert())],
+        addresses_probed=first.addresses,
+    )
+    assert services.slice_ingest(result=result).ingested
+    assert not services.slice_ingest(result=result).ingested
+    d = Detection.objects.get()
+    assert (d.status, d.times_found) == (DetectionStatus.NEW, 1)
+    scan.refresh_from_db()
+    second.refresh_from_db()
+    assert scan.status == ScanStatus.RUNNING and second.ingested_at is None
+    assert Host.objects.filter(network=lab).count() == 1

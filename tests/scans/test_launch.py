@@ -194,3 +194,72 @@ def test_reassign_leaves_slices_of_live_appliances_alone(lab, online, sent):
     online("lab-b")
     launch(lab, targets="127.0.0.1-127.0.0.4")
     assert services.slices_reassign() == 0
+
+
+# --- An appliance moved to another network mid-scan -------------------------------------
+
+
+def test_a_moved_appliance_loses_its_slice_to_one_of_the_scans_network(
+    lab, online, sent, django_capture_on_commit_callbacks
+):
+    """Failover never leaves a slice on an appliance that now sits in another
+    network, and never hands it to that network's appliances."""
+    from networks import services as network_services
+    from scans.models import ScanSlice
+
+    a1, a2 = online("lab-a1"), online("lab-a2")
+    plant = NetworkFactory(name="Plant", space="10.9.0.0/24")
+    theirs = online("plant-1", network=plant)
+    scan = services.scan_launch(
+        actor=None, title="t", type="discovery", network=lab, targets="127.0.0.1-127.0.0.8"
+    )
+    moved = ScanSlice.objects.get(scan=scan, appliance=a1)
+    old_task = moved.task_id
+    sent.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        network_services.appliance_update(actor=None, appliance=a1, network=plant)
+    assert {"revoke": [old_task]} in sent  # stopped at once, not at the next heartbeat
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.slices_reassign() == 1
+    moved.refresh_from_db()
+    assert moved.appliance == a2 and moved.appliance != theirs
+    assert [c["queue"] for c in sent if "queue" in c] == [a2.queue]
+
+
+def test_a_moved_appliance_that_was_the_networks_last_ends_its_slice_in_error(lab, online, sent):
+    from networks import services as network_services
+
+    only = online("lab-only")
+    plant = NetworkFactory(name="Plant", space="10.9.0.0/24")
+    online("plant-1", network=plant)
+    scan = services.scan_launch(
+        actor=None, title="t", type="discovery", network=lab, targets="127.0.0.1-127.0.0.4"
+    )
+    network_services.appliance_update(actor=None, appliance=only, network=plant)
+    services.slices_reassign()
+    scan.refresh_from_db()
+    assert scan.status == "error"
+    assert "no other scanner appliance of network 'Lab'" in scan.status_reason
+    assert not any(c.get("queue") == "appliance.plant-1" for c in sent)
+
+
+def test_a_scan_that_named_the_moved_appliance_ends_its_slice_at_the_move(lab, online, sent):
+    from networks import services as network_services
+
+    named = online("lab-named")
+    online("lab-other")
+    scan = services.scan_launch(
+        actor=None,
+        title="t",
+        type="discovery",
+        network=lab,
+        appliance=named,
+        targets="127.0.0.1-127.0.0.4",
+    )
+    network_services.appliance_update(
+        actor=None, appliance=named, network=NetworkFactory(name="Plant", space="10.9.0.0/24")
+    )
+    scan.refresh_from_db()
+    assert scan.status == "error"
+    assert "'lab-named' was moved to network 'Plant' mid-scan" in scan.status_reason
+    assert services.slices_reassign() == 0  # nobody else runs a named appliance's slice
