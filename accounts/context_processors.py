@@ -4,6 +4,7 @@ from django.urls import NoReverseMatch, reverse
 # The product's tabs: (section, label, URL name, least role). A page that is not
 # built yet has no URL name to reverse, so it is not linked.
 TABS = [
+    ("Dashboard", "Dashboard", "insights:dashboard", "reader"),
     ("Assets", "Networks", "networks:network_list", "reader"),
     ("Assets", "Host Assets", "assets:host_list", "reader"),
     ("Assets", "Asset Groups", "assets:asset_group_list", "reader"),

@@ -8,7 +8,7 @@ from rest_framework.routers import DefaultRouter
 from accounts.api import TokenView
 
 router = DefaultRouter()
-for app in ("accounts", "networks", "assets", "scans", "reports"):
+for app in ("accounts", "networks", "assets", "scans", "reports", "insights"):
     import_module(f"{app}.api").register(router)
 
 urlpatterns = [

@@ -111,6 +111,7 @@ INSTALLED_APPS = [
     "assets",
     "scans",
     "reports",
+    "insights",
 ]
 
 MIDDLEWARE = [
@@ -282,6 +283,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(ENCLAVE_HEARTBEAT_INTERVAL),
     },
     "scans-schedules-run": {"task": "scans.tasks.schedules_run_due", "schedule": 60.0},
+    # Today's figures of every network, taken again each hour (and after each scan).
+    "insights-trends-snapshot": {"task": "insights.tasks.trends_snapshot_all", "schedule": 3600.0},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = 3 * 3600
 CELERY_TASK_TIME_LIMIT = 3 * 3600 + 300
@@ -328,4 +331,4 @@ LOGGING = {
 }
 
 # Where "/" leads; the first tab users need.
-ENCLAVE_HOME_URL = os.environ.get("ENCLAVE_HOME_URL", "assets:host_list")
+ENCLAVE_HOME_URL = os.environ.get("ENCLAVE_HOME_URL", "insights:dashboard")

@@ -16,6 +16,7 @@ urlpatterns = [
     path("assets/", include("assets.urls")),
     path("scans/", include("scans.urls")),
     path("reports/", include("reports.urls")),
+    path("", include("insights.urls")),
     path("api/v1/", include("config.api_urls")),
     path("api/v1/schema/", SpectacularAPIView.as_view(), name="api_schema"),
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api_schema"), name="api_docs"),

@@ -29,6 +29,9 @@ PUBLIC = "public"
 # url name: (least role for GET, least role for POST); None: the method is not offered.
 PAGES = {
     "home": (R, None),
+    "insights:dashboard": (R, None),
+    "insights:dashboard_scans": (R, None),
+    "insights:search": (R, None),
     "accounts:login": (PUBLIC, PUBLIC),
     "accounts:logout": (None, PUBLIC),
     "accounts:user_list": (M, None),
@@ -107,6 +110,8 @@ API = {
     "detections": (R, None),
     "kb": (R, None),
     "reports": (R, R),
+    "trends": (R, None),
+    "search": (R, None),
 }
 
 

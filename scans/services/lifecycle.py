@@ -16,6 +16,7 @@ from ..models import (
     ScanStatus,
     SliceStatus,
 )
+from ..signals import scan_finished
 from .dispatch import tasks_revoke
 
 
@@ -105,4 +106,8 @@ def scan_refresh_progress(*, scan: Scan, now=None) -> None:
             scan.status = ScanStatus.FINISHED
             scan.status_reason = ""
         fields += ["status", "started", "finished", "status_reason"]
+        scan_id, network_id = scan.pk, scan.network_id
+        transaction.on_commit(
+            lambda: scan_finished.send(sender=Scan, scan_id=scan_id, network_id=network_id)
+        )
     scan.save(update_fields=list(dict.fromkeys(fields)))

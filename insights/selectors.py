@@ -1,0 +1,223 @@
+"""What the dashboard, the trends API and the global search read.
+
+Every figure comes from a kept counter (Network.host_count, .open_findings),
+the trend table or the stored exposure; nothing here counts detections.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+
+from assets.models import Host
+from assets.selectors import hosts_visible, ip_ranges_q
+from core import iprange
+from networks.models import Network, ScannerAppliance
+from networks.selectors import networks_visible
+from scans.models import DONE_SCAN_STATUSES, Scan, Vulnerability
+
+from .models import Exposure, HostExposure, NetworkTrend
+
+PERIODS = (30, 90, 365)
+SEVERITIES = (5, 4, 3, 2, 1)
+
+
+def networks_in_scope(*, network: Network | None) -> list[Network]:
+    """The dashboard's networks: the one chosen, or every visible one."""
+    networks = networks_visible().order_by("kind", "name")
+    if network is not None:
+        networks = networks.filter(pk=network.pk)
+    return list(networks)
+
+
+@dataclass
+class NetworkSeverities:
+    network: Network
+    counts: dict[int, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def open_by_severity(*, networks: list[Network]) -> list[NetworkSeverities]:
+    """Each network's open findings by severity, from its kept counters."""
+    return [
+        NetworkSeverities(
+            network=n,
+            counts={s: int((n.open_findings or {}).get(str(s), 0)) for s in SEVERITIES},
+        )
+        for n in networks
+    ]
+
+
+@dataclass
+class TrendPoint:
+    date: date
+    new: int = 0
+    fixed: int = 0
+    open: int = 0
+
+
+def trend_series(
+    *, networks: list[Network], days: int, today: date | None = None
+) -> list[TrendPoint]:
+    """New, fixed and open findings per day over the last ``days``, summed over
+    ``networks`` (one grouped query on the trend table)."""
+    today = today or timezone.localdate()
+    since = today - timedelta(days=days - 1)
+    points = {since + timedelta(days=i): TrendPoint(since + timedelta(days=i)) for i in range(days)}
+    rows = NetworkTrend.objects.filter(
+        network__in=networks, date__gte=since, date__lte=today
+    ).values_list("date", "new", "fixed", "open_by_severity")
+    for day, new, fixed, by_severity in rows:
+        point = points[day]
+        point.new += new
+        point.fixed += fixed
+        point.open += sum((by_severity or {}).values())
+    return list(points.values())
+
+
+def trend_rows(
+    *, networks: QuerySet[Network], since: date | None = None, until: date | None = None
+) -> QuerySet[NetworkTrend]:
+    rows = NetworkTrend.objects.filter(network__in=networks).select_related("network")
+    if since:
+        rows = rows.filter(date__gte=since)
+    if until:
+        rows = rows.filter(date__lte=until)
+    return rows.order_by("date", "network_id")
+
+
+def top_hosts(*, networks: list[Network], limit: int = 10) -> list[HostExposure]:
+    """The most vulnerable hosts of ``networks`` (each network's stored top ones,
+    merged: the overall top ten are among them)."""
+    rows = list(HostExposure.objects.filter(network__in=networks).select_related("host", "network"))
+    rows.sort(
+        key=lambda r: tuple(r.open_by_severity.get(str(s), 0) for s in SEVERITIES), reverse=True
+    )
+    return rows[:limit]
+
+
+@dataclass
+class QidExposure:
+    vulnerability: Vulnerability
+    hosts: int
+    detections: int
+
+
+def top_vulnerabilities(*, networks: list[Network], limit: int = 10) -> list[QidExposure]:
+    """The QIDs open on the most hosts of ``networks``, with their KB entries."""
+    rows = list(
+        Exposure.objects.filter(network__in=networks)
+        .values("qid")
+        .annotate(hosts=Sum("hosts"), detections=Sum("detections"))
+        .order_by("-hosts", "qid")[:limit]
+    )
+    kb = Vulnerability.objects.in_bulk([r["qid"] for r in rows])
+    return [QidExposure(kb[r["qid"]], r["hosts"], r["detections"]) for r in rows if r["qid"] in kb]
+
+
+@dataclass
+class ApplianceHealth:
+    network: Network
+    online: int = 0
+    busy: int = 0
+    offline: int = 0
+    appliances: list[ScannerAppliance] = field(default_factory=list)
+
+
+def appliance_health(*, networks: list[Network]) -> list[ApplianceHealth]:
+    """Online / busy / offline appliances of each network that has any."""
+    health = {n.pk: ApplianceHealth(n) for n in networks}
+    for appliance in ScannerAppliance.objects.filter(network__in=networks).order_by("name"):
+        entry = health[appliance.network_id]
+        setattr(entry, appliance.status, getattr(entry, appliance.status) + 1)
+        entry.appliances.append(appliance)
+    return [h for h in health.values() if h.appliances]
+
+
+def scans_in_progress(*, networks: list[Network], limit: int = 10) -> QuerySet[Scan]:
+    return (
+        Scan.objects.filter(network__in=networks)
+        .exclude(status__in=DONE_SCAN_STATUSES)
+        .select_related("network", "appliance")
+        .order_by("-created_at")[:limit]
+    )
+
+
+# --- Search -----------------------------------------------------------------------------
+
+CVE = re.compile(r"^CVE-\d{4}-\d{4,}$", re.IGNORECASE)
+SEARCH_LIMIT = 50
+
+
+@dataclass
+class SearchResults:
+    query: str
+    kind: str = ""  # "ip", "range", "name", "qid", "cve", or "" when nothing matched the form
+    hosts: list[Host] = field(default_factory=list)
+    vulnerabilities: list[Vulnerability] = field(default_factory=list)
+    more: bool = False  # more hosts than shown
+
+    @property
+    def empty(self) -> bool:
+        return not self.hosts and not self.vulnerabilities
+
+
+def _hosts(query: QuerySet[Host]) -> tuple[list[Host], bool]:
+    rows = list(query.select_related("network")[: SEARCH_LIMIT + 1])
+    return rows[:SEARCH_LIMIT], len(rows) > SEARCH_LIMIT
+
+
+def search(*, q: str) -> SearchResults:
+    """What the header's search box finds: an IP (one host per network holding
+    it, side by side), a range or block, a QID, a CVE, or a DNS name (its
+    beginning). Each is an indexed lookup: fast at a million hosts."""
+    q = (q or "").strip()
+    results = SearchResults(query=q)
+    if not q:
+        return results
+    hosts = hosts_visible()
+    try:
+        key = iprange.ip_key(q)
+    except iprange.IPRangeError:
+        key = None
+    if key is not None:
+        results.kind = "ip"
+        results.hosts, results.more = _hosts(hosts.filter(ip_key=key).order_by("network__name"))
+        return results
+    if q.isascii() and q.isdigit():
+        results.kind = "qid"
+        results.vulnerabilities = list(Vulnerability.objects.filter(qid=int(q))[:1])
+        return results
+    if CVE.match(q):
+        results.kind = "cve"
+        results.vulnerabilities = list(
+            Vulnerability.objects.filter(cves__icontains=f'"{q.upper()}"').order_by(
+                "-severity", "qid"
+            )[:SEARCH_LIMIT]
+        )
+        return results
+    if any(c in q for c in "/-,") or " " in q:
+        try:
+            ranges = iprange.parse(q)
+        except iprange.IPRangeError:
+            ranges = []
+        if ranges:
+            results.kind = "range"
+            results.hosts, results.more = _hosts(
+                hosts.filter(ip_ranges_q(ranges)).order_by("ip_key", "network_id")
+            )
+            return results
+    results.kind = "name"
+    results.hosts, results.more = _hosts(
+        hosts.filter(Q(dns__istartswith=q) | Q(netbios__istartswith=q)).order_by(
+            "dns", "network_id"
+        )
+    )
+    return results

@@ -1,0 +1,11 @@
+from django.urls import path
+
+from . import views
+
+app_name = "insights"
+
+urlpatterns = [
+    path("dashboard/", views.DashboardView.as_view(), name="dashboard"),
+    path("dashboard/scans/", views.DashboardScansView.as_view(), name="dashboard_scans"),
+    path("search/", views.SearchView.as_view(), name="search"),
+]

@@ -1,0 +1,175 @@
+"""The dashboard (landing page), the global search and their API."""
+
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from insights import services
+from networks.services import network_counters_set
+from tests.factories import (
+    ApplianceFactory,
+    DetectionFactory,
+    HostFactory,
+    NetworkFactory,
+    VulnerabilityFactory,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def twins():
+    """The same 10.0.0.5 in two overlapping networks, with different findings."""
+    acme = NetworkFactory(name="Acme", space="10.0.0.0/16")
+    globex = NetworkFactory(name="Globex", space="10.0.0.0/16")
+    a = HostFactory(network=acme, ip="10.0.0.5", dns="web.acme.test")
+    b = HostFactory(network=globex, ip="10.0.0.5", dns="db.globex.test", os="Windows")
+    tls = VulnerabilityFactory(qid=992001, severity=4, title="Weak TLS", cves=["CVE-2014-3566"])
+    telnet = VulnerabilityFactory(qid=992002, severity=5, title="Telnet open")
+    DetectionFactory(host=a, vulnerability=tls)
+    DetectionFactory(host=b, vulnerability=telnet)
+    DetectionFactory(host=HostFactory(network=globex, ip="10.0.0.9"), vulnerability=tls)
+    network_counters_set(network_id=acme.pk, hosts=1, open_findings={"4": 1})
+    network_counters_set(network_id=globex.pk, hosts=2, open_findings={"5": 1, "4": 1})
+    for network in (acme, globex):
+        services.trends_snapshot(network=network)
+    return acme, globex, a, b
+
+
+def test_home_is_the_dashboard(client_as):
+    response = client_as("reader").get("/")
+    assert response.status_code == 302 and response["Location"] == reverse("insights:dashboard")
+
+
+def test_dashboard_tiles_for_all_networks_and_for_one(client_as, twins):
+    acme, globex, a, b = twins
+    ApplianceFactory(network=globex, name="globex-1", last_seen=timezone.now())
+    ApplianceFactory(network=globex, name="globex-2")
+    client = client_as("reader")
+    page = client.get(reverse("insights:dashboard")).content.decode()
+    assert "Acme" in page and "Globex" in page
+    assert "Weak TLS" in page and "Telnet open" in page  # top vulnerabilities
+    assert f'href="{b.get_absolute_url()}"' in page  # most vulnerable hosts, IP · network
+    assert f'href="{a.get_absolute_url()}"' in page
+    assert "<svg" in page and "Open findings by severity per network" in page
+    assert 'class="status-online">1<' in page and 'class="status-offline">1<' in page
+    # Weak TLS is open on two hosts (one per network): it leads the list.
+    assert page.index("Weak TLS") < page.index("Telnet open")
+    one = client.get(reverse("insights:dashboard"), {"network": acme.pk}).content.decode()
+    assert "Weak TLS" in one and "Telnet open" not in one
+    assert f'href="{b.get_absolute_url()}"' not in one
+
+
+def test_dashboard_queries_do_not_grow_with_the_rows(
+    client_as, twins, django_assert_max_num_queries
+):
+    acme, globex, a, b = twins
+    client = client_as("reader")
+    with django_assert_max_num_queries(14) as first:
+        client.get(reverse("insights:dashboard"))
+    tls = VulnerabilityFactory(qid=992003, severity=3)
+    for i in range(30):
+        DetectionFactory(host=HostFactory(network=globex, ip=f"10.0.1.{i}"), vulnerability=tls)
+    services.trends_snapshot(network=globex)
+    with django_assert_max_num_queries(len(first.captured_queries)):
+        client.get(reverse("insights:dashboard"))
+
+
+def test_trend_chart_draws_the_history(client_as, twins):
+    acme, globex, a, b = twins
+    services.trends_backfill(network=globex)
+    page = client_as("reader").get(reverse("insights:dashboard"), {"days": 90}).content.decode()
+    assert "<polyline" in page and "New and fixed findings, last 90 days" in page
+
+
+def test_running_scans_tile_polls_only_while_a_scan_runs(client_as, twins):
+    from scans.models import OptionProfile, Scan
+
+    acme = twins[0]
+    client = client_as("reader")
+    page = client.get(reverse("insights:dashboard")).content.decode()
+    assert "No scan is running." in page and 'hx-trigger="every 2s"' not in page
+    Scan.objects.create(
+        title="Nightly",
+        type="discovery",
+        network=acme,
+        targets="10.0.0.0/24",
+        hosts_total=256,
+        hosts_done=64,
+        status="running",
+        option_profile=OptionProfile.objects.first(),
+    )
+    tile = client.get(reverse("insights:dashboard_scans"), HTTP_HX_REQUEST="true")
+    html = tile.content.decode()
+    assert "<html" not in html and "Nightly" in html and 'hx-trigger="every 2s"' in html
+    assert "64 of 256" in html
+    # Without htmx the tile's URL is the dashboard.
+    assert client.get(reverse("insights:dashboard_scans"))["Location"].startswith(
+        reverse("insights:dashboard")
+    )
+
+
+# --- Search ------------------------------------------------------------------------------
+
+
+def test_an_ip_in_two_networks_gives_one_result_per_network(client_as, api_as, twins):
+    acme, globex, a, b = twins
+    page = client_as("reader").get(reverse("insights:search"), {"q": "10.0.0.5"}).content.decode()
+    assert "exists in 2 networks" in page
+    assert f'href="{a.get_absolute_url()}"' in page and f'href="{b.get_absolute_url()}"' in page
+    assert "web.acme.test" in page and "db.globex.test" in page
+    found = api_as("reader").get("/api/v1/search/", {"q": "10.0.0.5"}).json()
+    assert found["kind"] == "ip"
+    assert sorted((h["network_name"], h["ip"]) for h in found["hosts"]) == [
+        ("Acme", "10.0.0.5"),
+        ("Globex", "10.0.0.5"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "q, kind, hosts, qids",
+    [
+        ("10.0.0.0/24", "range", {"10.0.0.5", "10.0.0.9"}, set()),
+        ("10.0.0.6-10.0.0.9", "range", {"10.0.0.9"}, set()),
+        ("db.glob", "name", {"10.0.0.5"}, set()),
+        ("WEB.ACME", "name", {"10.0.0.5"}, set()),
+        ("992002", "qid", set(), {992002}),
+        ("cve-2014-3566", "cve", set(), {992001, 38104}),  # ours, and the shipped KB's POODLE
+        ("nothing-like-this", "name", set(), set()),
+    ],
+)
+def test_search_kinds(api_as, twins, q, kind, hosts, qids):
+    found = api_as("reader").get("/api/v1/search/", {"q": q}).json()
+    assert found["kind"] == kind
+    assert {h["ip"] for h in found["hosts"]} == hosts
+    assert {v["qid"] for v in found["vulnerabilities"]} == qids
+
+
+def test_search_box_is_in_the_header(client_as):
+    page = client_as("reader").get(reverse("assets:host_list")).content.decode()
+    assert f'action="{reverse("insights:search")}"' in page and 'name="q"' in page
+
+
+def test_search_escapes_what_it_echoes(client_as):
+    page = client_as("reader").get(reverse("insights:search"), {"q": "<script>x</script>"})
+    assert "<script>x</script>" not in page.content.decode()
+
+
+# --- Trends API --------------------------------------------------------------------------
+
+
+def test_trends_api_filters(api_as, twins):
+    acme, globex, a, b = twins
+    services.trends_backfill(network=globex)
+    api = api_as("reader")
+    rows = api.get("/api/v1/trends/", {"network": globex.pk}).json()["results"]
+    assert rows and {r["network_name"] for r in rows} == {"Globex"}
+    today = timezone.localdate()
+    assert rows[-1]["date"] == today.isoformat()
+    assert rows[-1]["open_by_severity"]["5"] == 1
+    since = (today - timedelta(days=0)).isoformat()
+    recent = api.get("/api/v1/trends/", {"since": since}).json()["results"]
+    assert {r["date"] for r in recent} == {today.isoformat()}
+    assert api.get("/api/v1/trends/", {"since": "yesterday"}).status_code == 400
