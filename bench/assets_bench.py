@@ -20,7 +20,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+# The test suite's settings: production's (DEBUG off), with a fixed secret key
+# and static URLs that need no collectstatic, as pages render in this process.
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings_test")
 os.environ.setdefault("DJANGO_DEBUG", "0")
 
 import django  # noqa: E402
