@@ -1,3 +1,6 @@
+from datetime import timedelta
+
+from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
 from django.urls import reverse
@@ -143,3 +146,194 @@ class NetworkOverlap(models.Model):
     @property
     def ranges_text(self) -> str:
         return self.ranges
+
+
+# --- Cloud connectors --------------------------------------------------------------
+
+
+class ConnectorKind(models.TextChoices):
+    AWS_EC2 = "aws_ec2", "AWS EC2"
+    AZURE = "azure", "Azure"
+
+
+class ConnectorSchedule(models.TextChoices):
+    MANUAL = "manual", "Only when run by hand"
+    HOURLY = "hourly", "Every hour"
+    DAILY = "daily", "Every day"
+    WEEKLY = "weekly", "Every week"
+
+
+SCHEDULE_INTERVALS = {
+    ConnectorSchedule.HOURLY: timedelta(hours=1),
+    ConnectorSchedule.DAILY: timedelta(days=1),
+    ConnectorSchedule.WEEKLY: timedelta(days=7),
+}
+
+
+class Connector(models.Model):
+    """A cloud account whose instances become hosts (Global EC2 / Global Azure,
+    or the custom network a VPC/VNet is mapped to).
+
+    Credentials are sealed (``assets.connectors.sealing``, Fernet under
+    ``ENCLAVE_CONNECTOR_KEY``) and never leave the services in clear: pages and
+    the API show only ``credentials_hint``.
+    """
+
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=16, choices=ConnectorKind.choices)
+    # Region names (AWS) or subscription ids (Azure).
+    scopes = models.JSONField(default=list, blank=True)
+    endpoint_url = models.CharField(max_length=255, blank=True)
+    authority_host = models.CharField(max_length=255, blank=True)
+    resource_manager_url = models.CharField(max_length=255, blank=True)
+    credentials_sealed = models.TextField(blank=True)
+    # What identifies the credentials without revealing them ("access key …FUEL").
+    credentials_hint = models.CharField(max_length=200, blank=True)
+    schedule = models.CharField(
+        max_length=16, choices=ConnectorSchedule.choices, default=ConnectorSchedule.DAILY
+    )
+    next_run = models.DateTimeField(null=True, blank=True, db_index=True)
+    last_run = models.ForeignKey(
+        "ConnectorRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = [Lower("name")]
+        constraints = [models.UniqueConstraint(Lower("name"), name="connector_name_unique_ci")]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("assets:connector_detail", args=[self.pk])
+
+    @property
+    def scope_noun(self) -> str:
+        return "regions" if self.kind == ConnectorKind.AWS_EC2 else "subscriptions"
+
+    @property
+    def cloud_network_noun(self) -> str:
+        return "VPC" if self.kind == ConnectorKind.AWS_EC2 else "VNet"
+
+
+class ConnectorMapping(models.Model):
+    """Instances of one VPC (AWS) or VNet (Azure) go to a custom network: how
+    two VPCs with the same CIDR stay two sets of hosts."""
+
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="mappings")
+    # A VPC id ("vpc-0a1b…") or a VNet's resource id, lowercase.
+    cloud_network = models.CharField(max_length=400)
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+")
+
+    class Meta:
+        ordering = ["connector", "cloud_network"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["connector", "cloud_network"], name="connector_mapping_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.cloud_network} → {self.network_id}"
+
+
+class ConnectorRunStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    FINISHED = "finished", "Finished"
+    ERROR = "error", "Error"
+
+
+class ConnectorRun(models.Model):
+    """One read of a connector's cloud and what it changed."""
+
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="runs")
+    status = models.CharField(
+        max_length=16, choices=ConnectorRunStatus.choices, default=ConnectorRunStatus.QUEUED
+    )
+    # "manual" (a Manager asked) or "schedule" (beat).
+    trigger = models.CharField(max_length=16, default="manual")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    # Regions / subscriptions read so far, of how many.
+    scopes_done = models.PositiveIntegerField(default=0)
+    scopes_total = models.PositiveIntegerField(default=0)
+    # {"seen", "new", "updated", "gone", "purged"}
+    counts = models.JSONField(default=dict, blank=True)
+    warnings = models.JSONField(default=list, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        indexes = [models.Index(fields=["connector", "-created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.connector} run {self.pk}"
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in (ConnectorRunStatus.FINISHED, ConnectorRunStatus.ERROR)
+
+    @property
+    def progress(self) -> int:
+        if self.status == ConnectorRunStatus.FINISHED:
+            return 100
+        if not self.scopes_total:
+            return 0
+        # Reading is most of a run; the last tenth is writing the hosts.
+        return min(90, 90 * self.scopes_done // self.scopes_total)
+
+
+class CloudInstance(models.Model):
+    """An EC2 instance or Azure VM, by its cloud identity, and the host row it owns.
+
+    A model of its own rather than columns on Host: Host is the million-row
+    table every scan writes, and most hosts are not in a cloud; an instance may
+    have no host (no private IP yet, or its address was taken by another
+    instance) and its record outlives its host while it is gone, until the
+    purge. The rules of which row an instance owns: assets.cloud_sync.
+    """
+
+    provider = models.CharField(max_length=16, choices=ConnectorKind.choices)
+    cloud_id = models.CharField(max_length=128)
+    connector = models.ForeignKey(Connector, on_delete=models.CASCADE, related_name="instances")
+    # Deleting a connector forgets its instances; their hosts stay, as plain hosts.
+    host = models.OneToOneField(
+        Host, null=True, blank=True, on_delete=models.SET_NULL, related_name="cloud"
+    )
+    name = models.CharField(max_length=255, blank=True)
+    state = models.CharField(max_length=32, blank=True)
+    region = models.CharField(max_length=64, blank=True)
+    # The region (AWS) or subscription (Azure) it was read from.
+    scope = models.CharField(max_length=128, blank=True)
+    cloud_network = models.CharField(max_length=400, blank=True)
+    subnet = models.CharField(max_length=500, blank=True)
+    private_ip = models.CharField(max_length=45, blank=True)
+    public_ip = models.CharField(max_length=45, blank=True)
+    image = models.CharField(max_length=255, blank=True)
+    os = models.CharField(max_length=64, blank=True)
+    tags = models.JSONField(default=dict, blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    seen_at = models.DateTimeField(default=timezone.now)
+    # Set when the cloud said terminated or the instance was no longer listed.
+    gone_at = models.DateTimeField(null=True, blank=True, db_index=True)
+
+    class Meta:
+        ordering = ["provider", "cloud_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["provider", "cloud_id"], name="cloud_instance_once"),
+        ]
+        indexes = [models.Index(fields=["connector", "scope"])]
+
+    def __str__(self) -> str:
+        return self.cloud_id
+
+    @property
+    def is_gone(self) -> bool:
+        return self.gone_at is not None

@@ -234,6 +234,12 @@ ENCLAVE_NETWORKS_ENABLED = env_bool("ENCLAVE_NETWORKS_ENABLED", True)
 # An appliance whose last heartbeat is older than this is offline.
 ENCLAVE_APPLIANCE_OFFLINE_AFTER = int(os.environ.get("ENCLAVE_APPLIANCE_OFFLINE_AFTER", "30"))
 ENCLAVE_HEARTBEAT_INTERVAL = int(os.environ.get("ENCLAVE_HEARTBEAT_INTERVAL", "5"))
+# Cloud connectors: the Fernet key(s) that seal their credentials (comma separated,
+# the first seals: rotation), kept outside the database. Without it connectors
+# cannot be given credentials (the form says so); see the README.
+ENCLAVE_CONNECTOR_KEY = os.environ.get("ENCLAVE_CONNECTOR_KEY", "").strip()
+# Days a terminated or vanished instance's host is kept before it is purged.
+ENCLAVE_CLOUD_RETENTION_DAYS = env_int("ENCLAVE_CLOUD_RETENTION_DAYS", 30)
 
 # --- Celery ------------------------------------------------------------------
 
@@ -283,6 +289,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(ENCLAVE_HEARTBEAT_INTERVAL),
     },
     "scans-schedules-run": {"task": "scans.tasks.schedules_run_due", "schedule": 60.0},
+    "assets-connectors-run": {"task": "assets.tasks.connectors_run_due", "schedule": 60.0},
     # Today's figures of every network, taken again each hour (and after each scan).
     "insights-trends-snapshot": {"task": "insights.tasks.trends_snapshot_all", "schedule": 3600.0},
 }

@@ -24,13 +24,21 @@ class ScansConfig(AppConfig):
     name = "scans"
 
     def ready(self) -> None:
+        from assets.signals import hosts_deleting
         from networks.signals import appliance_moved
 
         post_migrate.connect(_load_kb, sender=self, dispatch_uid="scans_load_kb")
         appliance_moved.connect(_appliance_moved, dispatch_uid="scans_appliance_moved")
+        hosts_deleting.connect(_hosts_deleting, dispatch_uid="scans_hosts_deleting")
 
 
 def _appliance_moved(sender, appliance, old_network, **kwargs) -> None:
     from .services.failover import slices_withdraw
 
     slices_withdraw(appliance=appliance, old_network=old_network)
+
+
+def _hosts_deleting(sender, host_ids, **kwargs) -> None:
+    from .services.hosts import detections_forget_hosts
+
+    detections_forget_hosts(host_ids=host_ids)
