@@ -78,6 +78,9 @@ class AuditEntry(models.Model):
         CREATE = "create", "Create"
         UPDATE = "update", "Update"
         DELETE = "delete", "Delete"
+        SIGN_IN = "sign_in", "Sign-in"
+        SIGN_IN_FAILED = "sign_in_failed", "Failed sign-in"
+        DOWNLOAD = "download", "Download"
 
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
     actor = models.ForeignKey(
@@ -89,7 +92,7 @@ class AuditEntry(models.Model):
     )
     # Kept as text too, so the entry survives the actor's deletion.
     actor_name = models.CharField(max_length=150, blank=True)
-    action = models.CharField(max_length=8, choices=Action.choices)
+    action = models.CharField(max_length=16, choices=Action.choices)
     object_type = models.CharField(max_length=64)
     object_id = models.CharField(max_length=64)
     object_repr = models.CharField(max_length=255)

@@ -25,6 +25,34 @@ def audit_record(
     )
 
 
+def _client_address(request) -> str:
+    return (request.META.get("REMOTE_ADDR") or "")[:64] if request is not None else ""
+
+
+def audit_sign_in(sender, request, user, **kwargs) -> None:
+    """Django's user_logged_in: every sign-in (page, /admin/, API token) is audited."""
+    audit_record(
+        actor=user,
+        action=AuditEntry.Action.SIGN_IN,
+        instance=user,
+        changes={"address": _client_address(request)},
+    )
+
+
+def audit_sign_in_failed(sender, credentials, request=None, **kwargs) -> None:
+    """Django's user_login_failed: the name that was tried, never the password."""
+    username = str(credentials.get("username", ""))[:150]
+    AuditEntry.objects.create(
+        actor=None,
+        actor_name=username,
+        action=AuditEntry.Action.SIGN_IN_FAILED,
+        object_type=User._meta.verbose_name,
+        object_id="",
+        object_repr=username[:255],
+        changes={"address": _client_address(request)},
+    )
+
+
 def _diff(instance: models.Model, data: dict) -> dict:
     return {
         field: [str(getattr(instance, field)), str(value)]

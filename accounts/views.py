@@ -9,6 +9,7 @@ from console.forms import apply_validation_error
 from console.listing import ListPageView
 
 from . import services
+from .filters import AuditEntryFilterSet
 from .forms import UserCreateForm, UserUpdateForm
 from .models import AuditEntry, Role, User
 from .selectors import user_sign_in_failures
@@ -88,6 +89,7 @@ class UserUpdateView(RoleRequiredMixin, FormView):
 class AuditListView(RoleRequiredMixin, ListPageView):
     required_role = Role.MANAGER
     table_class = AuditEntryTable
+    filterset_class = AuditEntryFilterSet
     template_name = "accounts/audit_list.html"
     paginate_by = 100
 

@@ -126,7 +126,7 @@ class ReportViewSet(
     @extend_schema(responses={200: OpenApiResponse(description="The report's file")})
     @action(detail=True, methods=["get"])
     def download(self, request, pk=None):
-        return report_file_response(self.get_object())
+        return report_file_response(self.get_object(), actor=request.user)
 
 
 def register(router) -> None:

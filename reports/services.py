@@ -13,7 +13,8 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import AuditEntry, Role, User
+from accounts.services import audit_record
 from assets.models import AssetGroup, Tag
 from core import iprange
 from networks.models import Network
@@ -248,9 +249,25 @@ def report_create(
     )
     report.asset_groups.set(asset_groups)
     report.tags.set(tags)
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.CREATE,
+        instance=report,
+        changes={"format": report.format, "sort": report.sort, "targets": report.targets},
+    )
     report_id = report.pk
     transaction.on_commit(lambda: _enqueue(report_id))
     return report
+
+
+def report_downloaded(*, actor: User, report: Report) -> None:
+    """Records who took a report's file, and when (the audit log)."""
+    audit_record(
+        actor=actor,
+        action=AuditEntry.Action.DOWNLOAD,
+        instance=report,
+        changes={"format": report.format, "size": report.size},
+    )
 
 
 def _enqueue(report_id: int) -> None:

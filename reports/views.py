@@ -98,7 +98,7 @@ class ReportDownloadView(VisibleReportMixin, RoleRequiredMixin, TemplateView):
     """The file, to its owner or a Manager only. MEDIA is never served publicly."""
 
     def get(self, request, *args, **kwargs):
-        return report_file_response(self.get_report())
+        return report_file_response(self.get_report(), actor=request.user)
 
 
 class ReportDeleteView(VisibleReportMixin, RoleRequiredMixin, TemplateView):

@@ -190,7 +190,7 @@ def test_a_manager_sees_the_lock_and_unlocks_the_user(alice, client_as):
     response = client.post(edit, {"unlock": "1"})
     assert response.status_code == 302
     assert via_login_page("alice", PASSWORD)[0] == "signed in"
-    entry = AuditEntry.objects.get(object_type="user", object_id=str(alice.pk))
+    entry = AuditEntry.objects.get(object_type="user", object_id=str(alice.pk), action="update")
     assert (entry.actor_name, entry.changes) == (
         "manager-user",
         {"sign_in": ["locked out", "unlocked"]},

@@ -35,7 +35,7 @@ def test_manager_creates_user_through_the_page_and_it_is_audited(client_as):
     )
     assert response.status_code == 302
     assert User.objects.get(username="carol").role == "scanner"
-    entry = AuditEntry.objects.get(object_type="user")
+    entry = AuditEntry.objects.get(object_type="user", action="create")
     assert (entry.actor_name, entry.action, entry.object_repr) == (
         "manager-user",
         "create",
