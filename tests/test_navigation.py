@@ -21,3 +21,12 @@ def test_exactly_one_link_is_the_current_page(client_as, path, current):
     subnav = html[html.index('<nav class="subnav"') :]
     subnav = subnav[: subnav.index("</nav>")]
     assert re.findall(r'aria-current="page">([^<]+)<', subnav) == [current]
+
+
+def test_every_page_has_the_favicon_and_the_old_address_leads_to_it(client, client_as):
+    from django.templatetags.static import static
+
+    page = client_as("reader").get("/dashboard/").content.decode()
+    assert f'rel="icon" href="{static("img/favicon.svg")}"' in page
+    answer = client.get("/favicon.ico")  # no login needed: browsers ask before one
+    assert answer.status_code == 301 and answer["Location"] == static("img/favicon.svg")
