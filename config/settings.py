@@ -226,6 +226,12 @@ STORAGES = {
 }
 MEDIA_ROOT = Path(os.environ.get("ENCLAVE_MEDIA_ROOT", VAR_DIR / "media"))
 MEDIA_URL = "media/"
+# Uploads past this size stream to a temporary file instead of memory (imports
+# are result files of hundreds of megabytes; they are never held whole).
+FILE_UPLOAD_MAX_MEMORY_SIZE = 256 * 1024
+# The largest result file an import accepts (bytes); a larger one is refused
+# with its size and this limit named. Default 2 GiB.
+ENCLAVE_IMPORT_MAX_BYTES = env_int("ENCLAVE_IMPORT_MAX_BYTES", 2 * 1024**3)
 
 # --- Enclave -----------------------------------------------------------------
 

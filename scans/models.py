@@ -22,10 +22,32 @@ class VulnerabilityKind(models.TextChoices):
     INFO = "info", "Information gathered"
 
 
+class KbSource(models.TextChoices):
+    """Who describes a KB entry: Enclave's own engine, or a scanner whose results were imported."""
+
+    ENCLAVE = "enclave", "Enclave"
+    NMAP = "nmap", "nmap"
+    OPENVAS = "openvas", "Greenbone/OpenVAS"
+    NESSUS = "nessus", "Nessus"
+    QUALYS = "qualys", "Qualys"
+
+
+# Enclave's own QIDs stay below this; an imported entry gets the next free QID
+# from here up (never its external id: a Qualys QID may equal an Enclave QID,
+# and NVT OIDs or nmap script names are not numbers). The database checks it.
+IMPORTED_QID_BASE = 1_000_000_000
+
+
 class Vulnerability(models.Model):
-    """A KnowledgeBase entry, identified by its QID. Ships with the code (scans/kb)."""
+    """A KnowledgeBase entry, identified by its QID. Enclave's own ship with the code
+    (scans/engine/kb); imports add entries of their source, keyed by the source's
+    own id (``external_id``) and numbered from ``IMPORTED_QID_BASE`` up."""
 
     qid = models.PositiveIntegerField(primary_key=True)
+    source = models.CharField(max_length=16, choices=KbSource.choices, default=KbSource.ENCLAVE)
+    # The source's id: NVT OID, Nessus plugin id, Qualys QID, nmap script id
+    # ("" for Enclave's own entries, whose id is the QID).
+    external_id = models.CharField(max_length=128, blank=True)
     title = models.CharField(max_length=255)
     severity = models.PositiveSmallIntegerField(choices=Severity.choices)
     kind = models.CharField(
@@ -46,9 +68,30 @@ class Vulnerability(models.Model):
         verbose_name = "KnowledgeBase entry"
         verbose_name_plural = "KnowledgeBase"
         indexes = [models.Index(fields=["severity"])]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "external_id"],
+                condition=~models.Q(source=KbSource.ENCLAVE),
+                name="kb_source_external_id_unique",
+            ),
+            models.CheckConstraint(
+                condition=(
+                    models.Q(source=KbSource.ENCLAVE, qid__lt=IMPORTED_QID_BASE)
+                    | (~models.Q(source=KbSource.ENCLAVE) & models.Q(qid__gte=IMPORTED_QID_BASE))
+                ),
+                name="kb_qid_range_by_source",
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.qid} {self.title}"
+
+    @property
+    def reference(self) -> str:
+        """How the source names it: "38700" (Enclave), "Nessus 19506", "Qualys 38170"."""
+        if self.source == KbSource.ENCLAVE:
+            return str(self.qid)
+        return f"{self.get_source_display()} {self.external_id}"
 
 
 class DetectionStatus(models.TextChoices):
@@ -209,10 +252,18 @@ class ScanStatus(models.TextChoices):
 DONE_SCAN_STATUSES = (ScanStatus.FINISHED, ScanStatus.CANCELED, ScanStatus.ERROR)
 
 
+class ScanKind(models.TextChoices):
+    SCAN = "scan", "Scan"
+    IMPORT = "import", "Import"
+
+
 class Scan(models.Model):
-    """A discovery or vulnerability scan of targets in one network."""
+    """A discovery or vulnerability scan of targets in one network, or an import
+    (kind "import": another scanner's file, with its ``ScanImport``), which shares
+    the scan's history, hosts found and ingest."""
 
     title = models.CharField(max_length=200)
+    kind = models.CharField(max_length=16, choices=ScanKind.choices, default=ScanKind.SCAN)
     type = models.CharField(max_length=16, choices=ScanType.choices)
     network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="scans")
     # Null: "All Scanners in Network".
@@ -222,8 +273,9 @@ class Scan(models.Model):
     # Normalised text of the typed IPs/ranges (asset groups are kept apart).
     targets = models.TextField(blank=True)
     asset_groups = models.ManyToManyField("assets.AssetGroup", blank=True, related_name="scans")
+    # Null only for imports (nothing was probed).
     option_profile = models.ForeignKey(
-        OptionProfile, on_delete=models.PROTECT, related_name="scans"
+        OptionProfile, null=True, blank=True, on_delete=models.PROTECT, related_name="scans"
     )
     schedule = models.ForeignKey(
         "Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="scans"
@@ -249,6 +301,8 @@ class Scan(models.Model):
         return self.title
 
     def get_absolute_url(self) -> str:
+        if self.kind == ScanKind.IMPORT:
+            return reverse("scans:import_detail", args=[self.pk])
         return reverse("scans:scan_detail", args=[self.pk])
 
     @property
@@ -256,16 +310,65 @@ class Scan(models.Model):
         return self.status in DONE_SCAN_STATUSES
 
     @property
+    def is_import(self) -> bool:
+        return self.kind == ScanKind.IMPORT
+
+    @property
     def progress(self) -> int:
         if self.status == ScanStatus.FINISHED:
             return 100
+        if self.kind == ScanKind.IMPORT:
+            return self.import_file.progress
         if not self.hosts_total:
             return 0
         return min(100, int(100 * self.hosts_done / self.hosts_total))
 
     @property
     def scanner_display(self) -> str:
+        if self.kind == ScanKind.IMPORT:
+            return f"Import ({self.import_file.get_format_display()})"
         return self.appliance.name if self.appliance_id else "All Scanners in Network"
+
+
+class ImportFormat(models.TextChoices):
+    NMAP = "nmap", "nmap XML"
+    OPENVAS = "openvas", "Greenbone/OpenVAS XML"
+    NESSUS = "nessus", "Nessus .nessus v2"
+    QUALYS = "qualys", "Qualys XML"
+
+
+class ScanImport(models.Model):
+    """The file behind a scan of kind "import": what it was, and what became of it.
+
+    Its primary key is its scan's: ``imports/5/`` and ``scans/5/`` are one record.
+    """
+
+    scan = models.OneToOneField(
+        Scan, on_delete=models.CASCADE, primary_key=True, related_name="import_file"
+    )
+    format = models.CharField(max_length=16, choices=ImportFormat.choices)
+    filename = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    # The upload under MEDIA_ROOT/imports/ until the import ends (then deleted).
+    file = models.FileField(upload_to="imports/", max_length=500, blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    hosts = models.PositiveIntegerField(default=0)
+    findings = models.PositiveIntegerField(default=0)
+    # Hosts of the file not imported: [{"host": "web01", "reason": "host name only"}].
+    skipped = models.JSONField(default=list, blank=True)
+    # Batches already written: a redelivered task resumes after them.
+    batches_done = models.PositiveIntegerField(default=0)
+    # The same file imported into the same network before: nothing was written.
+    duplicate_of = models.ForeignKey(
+        Scan, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["sha256"])]
+
+    def __str__(self) -> str:
+        return self.filename
 
 
 class SliceStatus(models.TextChoices):

@@ -72,3 +72,11 @@ def schedules_run_due() -> None:
     from scans import services
 
     services.schedules_run_due()
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def import_run(scan_id: int) -> None:
+    """Imports an uploaded result file; a redelivery resumes after what was written."""
+    from scans.services.imports import import_run as run
+
+    run(scan_id=scan_id)

@@ -9,12 +9,20 @@ Detections are written in one set-based pass per batch: the batch goes into a
 temporary staging table (``COPY`` on PostgreSQL, ``executemany`` elsewhere),
 then one ``INSERT … SELECT … ON CONFLICT`` moves statuses (New on first
 sight, Active when seen again, Re-Opened when seen after Fixed) and one
-``UPDATE`` marks Fixed what a check looked for on a host and no longer saw.
+``UPDATE`` marks Fixed what was looked for on a host and no longer seen.
 MEASURED.md: this is ~5x faster than Django's bulk_create on PostgreSQL.
+
+"Looked for" is a coverage row (host, KB source, check name) joined with the
+KB: for Enclave's scans, a check that ran on the host covers the QIDs whose
+``check_name`` it is; for an import, the file's source covers every entry of
+that source on every host the file holds (their ``check_name`` is "").
+Scans (``slice_ingest``) and imports (``scans.services.imports``) share
+``hosts_ingest``.
 """
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 
 from django.db import connection, transaction
 from django.db.models import Count
@@ -23,7 +31,7 @@ from django.utils import timezone
 from assets.models import Host
 from assets.tasks import refresh_overlaps
 from core import iprange
-from core.results import HostResult, SliceResult
+from core.results import HostResult, Service, SliceResult
 from networks.models import Network, NetworkKind
 from networks.services import network_counters_add, network_counters_set
 
@@ -31,6 +39,7 @@ from ..models import (
     OPEN_STATUSES,
     Detection,
     DetectionStatus,
+    KbSource,
     Scan,
     ScanHost,
     ScanSlice,
@@ -57,6 +66,33 @@ class IngestOutcome:
     ingested: bool
     hosts: int = 0
     detections: int = 0
+
+
+# (QID, port, protocol, results, first found, last found); None: the ingest's time.
+FindingRow = tuple[int, int, str, str, datetime | None, datetime | None]
+
+
+@dataclass
+class IngestHost:
+    """One host as ingest takes it, from a scan's slice or an import."""
+
+    ip: str
+    dns: str = ""
+    netbios: str = ""
+    os: str = ""
+    services: list[Service] = field(default_factory=list)
+    findings: list[FindingRow] = field(default_factory=list)
+    # (KB source, check name) pairs that looked at this host: their open
+    # detections that are not in ``findings`` become Fixed.
+    covered: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class BatchOutcome:
+    hosts: int = 0
+    new_hosts: int = 0
+    detections: int = 0
+    open_delta: dict[str, int] = field(default_factory=dict)
 
 
 def _is_postgres() -> bool:
@@ -123,34 +159,39 @@ def _stage_rows(cursor, table: str, columns: list[str], rows: list[tuple]) -> No
 def detections_upsert(
     *,
     network: Network,
-    findings: list[tuple[int, int, int, str, str]],
-    checks_run: list[tuple[int, str]],
+    findings: list[tuple[int, int, int, str, str, datetime | None, datetime | None]],
+    covered: list[tuple[int, str, str]],
     now,
 ) -> tuple[int, dict[str, int]]:
     """Writes one batch of detections and moves their statuses.
 
-    ``findings``: (host id, qid, port, protocol, results), one per detection
-    seen now. ``checks_run``: (host id, check name) for every check that looked
-    at a host; its open detections that were not seen become Fixed.
-    Returns the number of findings written and the change in open detections
-    by severity ({"2": +3, "4": -1}) the batch made.
+    ``findings``: (host id, qid, port, protocol, results, first found, last
+    found), one per detection seen now; the two times are None for "now" (an
+    import may say when its source first and last saw a finding).
+    ``covered``: (host id, KB source, check name) for everything that looked at
+    a host; its open detections of that source and check that were not seen
+    become Fixed. Returns the number of findings written and the change in open
+    detections by severity ({"2": +3, "4": -1}) the batch made.
     """
     # One row per detection key: ON CONFLICT may not touch a row twice.
-    unique = {(h, q, p, pr): r for h, q, p, pr, r in findings}
+    unique = {(h, q, p, pr): (r, ff, lf) for h, q, p, pr, r, ff, lf in findings}
     with connection.cursor() as cursor:
         _temp_table(
             cursor,
             STAGE,
-            "host_id bigint, qid integer, port integer, protocol varchar(8), results text",
+            "host_id bigint, qid integer, port integer, protocol varchar(8), results text,"
+            " first_found timestamp with time zone, last_found timestamp with time zone",
         )
-        _temp_table(cursor, STAGE_CHECKS, "host_id bigint, check_name varchar(64)")
+        _temp_table(
+            cursor, STAGE_CHECKS, "host_id bigint, source varchar(16), check_name varchar(64)"
+        )
         _stage_rows(
             cursor,
             STAGE,
-            ["host_id", "qid", "port", "protocol", "results"],
-            [(*key, results) for key, results in unique.items()],
+            ["host_id", "qid", "port", "protocol", "results", "first_found", "last_found"],
+            [(*key, *rest) for key, rest in unique.items()],
         )
-        _stage_rows(cursor, STAGE_CHECKS, ["host_id", "check_name"], list(set(checks_run)))
+        _stage_rows(cursor, STAGE_CHECKS, ["host_id", "source", "check_name"], list(set(covered)))
         # Temporary tables have no statistics until analysed; without them
         # PostgreSQL plans the joins below as if they were empty.
         cursor.execute(f"ANALYZE {STAGE}")
@@ -162,7 +203,8 @@ def detections_upsert(
                 cursor,
                 f"INSERT INTO {DETECTION} (network_id, host_id, qid, port, protocol, severity,"
                 " status, first_found, last_found, times_found, fixed_at, results)"
-                f" SELECT %s, s.host_id, s.qid, s.port, s.protocol, v.severity, %s, %s, %s, 1,"
+                f" SELECT %s, s.host_id, s.qid, s.port, s.protocol, v.severity, %s,"
+                " COALESCE(s.first_found, %s), COALESCE(s.last_found, %s), 1,"
                 f" NULL, s.results FROM {STAGE} s JOIN {VULN} v ON v.qid = s.qid"
                 # Key order: the unique index is filled in order, not at random.
                 " WHERE true ORDER BY s.host_id, s.qid, s.port, s.protocol"
@@ -184,16 +226,17 @@ def detections_upsert(
             )
             for severity, n in opened.items():
                 delta[severity] = delta.get(severity, 0) + n
-        if checks_run:
-            # The (host, QID) pairs some check looked for; of those, the open
-            # detections this batch did not see are fixed. A join, not a
-            # correlated subquery per row: this is the slow part otherwise.
+        if covered:
+            # The open detections of covered hosts whose KB entry is of a covered
+            # (source, check), and that this batch did not see, are fixed. A join
+            # that starts from the covered hosts' detections (the unique index
+            # leads with host_id), not from every QID a source has in the KB.
             fixed = _counted(
                 cursor,
                 f"UPDATE {DETECTION} SET status = %s, fixed_at = %s"
-                f" FROM (SELECT DISTINCT c.host_id, v.qid FROM {STAGE_CHECKS} c"
-                f"  JOIN {VULN} v ON v.check_name = c.check_name) looked"
-                f" WHERE {DETECTION}.host_id = looked.host_id AND {DETECTION}.qid = looked.qid"
+                f" FROM {STAGE_CHECKS} c, {VULN} v"
+                f" WHERE {DETECTION}.host_id = c.host_id AND v.qid = {DETECTION}.qid"
+                " AND v.source = c.source AND v.check_name = c.check_name"
                 f" AND {DETECTION}.status IN ({OPEN_SQL})"
                 f" AND NOT EXISTS (SELECT 1 FROM {STAGE} s WHERE s.host_id = {DETECTION}.host_id"
                 f"  AND s.qid = {DETECTION}.qid AND s.port = {DETECTION}.port"
@@ -261,6 +304,98 @@ def _inside(ranges: list[iprange.IPRange], ip: str) -> bool:
     return any(value in r for r in ranges)
 
 
+def hosts_ingest(
+    *,
+    scan: Scan,
+    network: Network,
+    hosts: list[IngestHost],
+    severities: dict[int, int],
+    now,
+    detections: bool = True,
+) -> BatchOutcome:
+    """Writes one batch of hosts of a scan or an import: hosts by (network, IP),
+    their detections (when ``detections``) and what the scan saw on each host.
+
+    The caller holds the network's row lock and a transaction, and adds the
+    outcome to the network's counters. ``severities`` has the severity of every
+    QID in the findings (they are all in the KB).
+    """
+    by_key: dict[str, IngestHost] = {}
+    for h in hosts:
+        by_key[iprange.ip_key(h.ip)] = h
+    keys = list(by_key)
+    outcome = BatchOutcome(hosts=len(keys))
+    outcome.new_hosts = len(keys) - _hosts_known(network=network, keys=keys)
+    host_ids = hosts_upsert(network=network, hosts=list(by_key.values()), now=now)
+    if detections:
+        findings = [(host_ids[key], *f) for key, h in by_key.items() for f in h.findings]
+        covered = [
+            (host_ids[key], source, check)
+            for key, h in by_key.items()
+            for source, check in h.covered
+        ]
+        outcome.detections, outcome.open_delta = detections_upsert(
+            network=network, findings=findings, covered=covered, now=now
+        )
+    scan_hosts = []
+    for key, h in by_key.items():
+        counts = {str(s): 0 for s in range(1, 6)}
+        if detections:
+            for f in h.findings:
+                counts[str(severities[f[0]])] += 1
+        scan_hosts.append(
+            ScanHost(
+                scan=scan,
+                host_id=host_ids[key],
+                findings=counts,
+                findings_total=sum(counts.values()),
+                services=[
+                    {
+                        "port": s.port,
+                        "protocol": s.protocol,
+                        "name": s.name,
+                        "product": " ".join(p for p in (s.product, s.version) if p),
+                    }
+                    for s in h.services
+                ],
+            )
+        )
+    ScanHost.objects.bulk_create(scan_hosts, ignore_conflicts=True, batch_size=500)
+    return outcome
+
+
+def network_counters_after(*, network: Network, outcome: BatchOutcome, done: bool) -> None:
+    """Adds a batch to the network's counters (a full recount once the scan or
+    import is done, healing any drift), and recounts overlaps after new hosts."""
+    if done:
+        network_counters_refresh(network=network)
+    else:
+        network_counters_add(
+            network_id=network.pk, hosts=outcome.new_hosts, open_findings=outcome.open_delta
+        )
+    if outcome.new_hosts and network.kind == NetworkKind.CUSTOM:
+        # New hosts may be twins of hosts in overlapping networks: recount
+        # this network's pairs (bulk writes skip the per-host bookkeeping).
+        network_id = network.pk
+        transaction.on_commit(lambda: refresh_overlaps.delay(network_id=network_id))
+
+
+def _engine_host(h: HostResult, severities: dict[int, int]) -> IngestHost:
+    return IngestHost(
+        ip=h.ip,
+        dns=h.dns,
+        netbios=h.netbios,
+        os=h.os,
+        services=h.services,
+        findings=[
+            (f.qid, f.port, f.protocol or "", f.results or "", None, None)
+            for f in h.findings
+            if f.qid in severities
+        ],
+        covered=[(KbSource.ENCLAVE.value, c) for c in h.checks_run],
+    )
+
+
 def slice_ingest(*, result: SliceResult) -> IngestOutcome:
     """Records what an appliance found in one slice; a repeat changes nothing.
 
@@ -286,14 +421,9 @@ def slice_ingest(*, result: SliceResult) -> IngestOutcome:
         now = timezone.now()
         ranges = iprange.parse(scan_slice.targets)
         hosts = [h for h in result.hosts if _inside(ranges, h.ip)]
-        keys = list({iprange.ip_key(h.ip) for h in hosts})
-        new_hosts = len(keys) - _hosts_known(network=network, keys=keys)
-        host_ids = hosts_upsert(network=network, hosts=hosts, now=now)
-        open_delta: dict[str, int] = {}
-        by_host = {iprange.ip_key(h.ip): h for h in hosts}
-        written = 0
         severities: dict[int, int] = {}
-        if scan.type == ScanType.VULNERABILITY:
+        vulnerability_scan = scan.type == ScanType.VULNERABILITY
+        if vulnerability_scan:
             qids = {f.qid for h in hosts for f in h.findings}
             unknown = kb_ensure(qids=qids) if qids else set()
             if unknown:
@@ -301,43 +431,17 @@ def slice_ingest(*, result: SliceResult) -> IngestOutcome:
             severities = dict(
                 Vulnerability.objects.filter(qid__in=qids - unknown).values_list("qid", "severity")
             )
-            findings = [
-                (host_ids[key], f.qid, f.port, f.protocol or "", f.results or "")
-                for key, h in by_host.items()
-                for f in h.findings
-                if f.qid in severities
-            ]
-            checks = [(host_ids[key], c) for key, h in by_host.items() for c in h.checks_run]
-            written, open_delta = detections_upsert(
-                network=network, findings=findings, checks_run=checks, now=now
-            )
-        scan_hosts = []
-        for key, h in by_host.items():
-            counts = {str(s): 0 for s in range(1, 6)}
-            for f in h.findings:
-                if f.qid in severities:
-                    counts[str(severities[f.qid])] += 1
-            scan_hosts.append(
-                ScanHost(
-                    scan=scan,
-                    host_id=host_ids[key],
-                    findings=counts,
-                    findings_total=sum(counts.values()),
-                    services=[
-                        {
-                            "port": s.port,
-                            "protocol": s.protocol,
-                            "name": s.name,
-                            "product": " ".join(p for p in (s.product, s.version) if p),
-                        }
-                        for s in h.services
-                    ],
-                )
-            )
-        ScanHost.objects.bulk_create(scan_hosts, ignore_conflicts=True, batch_size=500)
+        outcome = hosts_ingest(
+            scan=scan,
+            network=network,
+            hosts=[_engine_host(h, severities) for h in hosts],
+            severities=severities,
+            now=now,
+            detections=vulnerability_scan,
+        )
         scan_slice.ingested_at = now
         scan_slice.ingested_from = (result.appliance or "")[:64]
-        scan_slice.hosts_found = len(hosts)
+        scan_slice.hosts_found = outcome.hosts
         scan_slice.addresses_done = scan_slice.addresses
         scan_slice.error = result.error or ""
         scan_slice.status = SliceStatus.ERROR if result.error else SliceStatus.DONE
@@ -354,14 +458,5 @@ def slice_ingest(*, result: SliceResult) -> IngestOutcome:
         Scan.objects.filter(pk=scan.pk).update(hosts_found=scan.scan_hosts.count())
         scan.refresh_from_db()
         scan_refresh_progress(scan=scan, now=now)
-        if scan.is_done:
-            # Once a scan: a full recount heals any drift (hosts deleted elsewhere).
-            network_counters_refresh(network=network)
-        else:
-            network_counters_add(network_id=network.pk, hosts=new_hosts, open_findings=open_delta)
-        if new_hosts and network.kind == NetworkKind.CUSTOM:
-            # New hosts may be twins of hosts in overlapping networks: recount
-            # this network's pairs (bulk writes skip the per-host bookkeeping).
-            network_id = network.pk
-            transaction.on_commit(lambda: refresh_overlaps.delay(network_id=network_id))
-    return IngestOutcome(ingested=True, hosts=len(hosts), detections=written)
+        network_counters_after(network=network, outcome=outcome, done=scan.is_done)
+    return IngestOutcome(ingested=True, hosts=outcome.hosts, detections=outcome.detections)

@@ -1,0 +1,166 @@
+"""Greenbone / OpenVAS XML reports: GMP ``get_reports`` output
+(``<get_reports_response><report><report>…``) or the report as downloaded in the
+XML format (root ``<report>``).
+
+* Each ``<result>`` is a finding of the KB entry of its NVT (external id: the NVT
+  OID) on the result's host and port ("443/tcp"; "general/tcp" is port 0). Its
+  evidence is the result's ``description`` with the QoD (quality of detection).
+* The KB entry takes the NVT's name, family, CVSS base score, CVEs (``refs`` or
+  the older ``cve`` element), and from its tags: summary + insight (diagnosis),
+  impact (consequence), solution (or the ``solution`` element).
+* Hosts are the report's ``<host>`` blocks (address, host name, best OS) and the
+  hosts the results name: a scanned host without results is covered too (its
+  Greenbone findings not in the file become Fixed).
+* Results marked false positive (severity below 0) are not imported.
+
+Results are sorted by severity, not host, in these reports, so this parser
+collects every host's findings (small tuples, not XML) before yielding hosts.
+
+Severity table (CVSS score of the NVT, Greenbone's own bands):
+
+    0.0 Log            -> 1 Minimal, kind "info"
+    0.1 - 3.9 Low      -> 2 Medium
+    4.0 - 6.9 Medium   -> 3 Serious
+    7.0 - 8.9 High     -> 4 Critical
+    9.0 - 10.0 Critical-> 5 Urgent
+
+Kind: "info" for log results, "potential" when the QoD is below 70% (Greenbone
+hides those by default), otherwise "confirmed".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import IO
+
+from .base import (
+    ImportedFinding,
+    ImportedHost,
+    ImportFormatError,
+    Item,
+    KbEntry,
+    cve_ids,
+    port_number,
+    records,
+    score,
+    text,
+    usable_ip,
+)
+
+FORMAT = "openvas"
+LABEL = "a Greenbone/OpenVAS XML report"
+ROOTS = ("get_reports_response", "report")
+QOD_POTENTIAL_BELOW = 70
+
+
+def severity_band(value: float) -> int:
+    """Greenbone's severity bands on Enclave's 1-5 scale (module docstring)."""
+    if value <= 0.0:
+        return 1
+    if value < 4.0:
+        return 2
+    if value < 7.0:
+        return 3
+    if value < 9.0:
+        return 4
+    return 5
+
+
+def _tags(raw: str) -> dict[str, str]:
+    out = {}
+    for part in (raw or "").split("|"):
+        key, sep, value = part.partition("=")
+        if sep:
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _port(raw: str, where: str) -> tuple[int, str]:
+    number, _sep, protocol = (raw or "").strip().partition("/")
+    if not number.isdigit():  # "general/tcp", "package", ""
+        return 0, ""
+    return port_number(number, where), protocol.lower()[:8]
+
+
+def _entry(nvt, oid: str, value: float, qod: int | None, where: str) -> KbEntry:
+    tags = _tags(text(nvt, "tags"))
+    cves = [r.get("id", "") for r in nvt.findall("refs/ref") if r.get("type", "").lower() == "cve"]
+    cves = cve_ids(*cves, text(nvt, "cve"))
+    if value <= 0.0:
+        kind = "info"
+    elif qod is not None and qod < QOD_POTENTIAL_BELOW:
+        kind = "potential"
+    else:
+        kind = "confirmed"
+    diagnosis = "\n\n".join(t for t in (tags.get("summary", ""), tags.get("insight", "")) if t)
+    return KbEntry(
+        external_id=oid,
+        title=(text(nvt, "name") or f"NVT {oid}")[:255],
+        severity=severity_band(value),
+        kind=kind,
+        category=text(nvt, "family")[:64],
+        cvss=value,
+        cves=cves,
+        diagnosis=diagnosis,
+        consequence=tags.get("impact", ""),
+        solution=text(nvt, "solution") or tags.get("solution", ""),
+    )
+
+
+def parse(stream: IO[bytes]) -> Iterator[Item]:
+    hosts: dict[str, ImportedHost] = {}
+    known: set[str] = set()
+    results = 0
+    wanted = {("results", "result"), ("report", "host")}
+    for tag, node, _root in records(stream, roots=ROOTS, wanted=wanted, label=LABEL):
+        if tag == "host":
+            address = text(node, "ip")
+            host = _host(hosts, address)
+            for detail in node.findall("detail"):
+                name, value = text(detail, "name"), text(detail, "value")
+                if name == "hostname" and not host.dns:
+                    host.dns = value[:255]
+                elif name == "best_os_txt" and value:
+                    host.os = value[:255]
+            continue
+        results += 1
+        where = f"<result> {results} (id '{node.get('id', '')}')"
+        nvt = node.find("nvt")
+        oid = (nvt.get("oid", "") if nvt is not None else "").strip()
+        if not oid:
+            raise ImportFormatError(f"{where}: no <nvt oid=…>.")
+        result_value = score(text(node, "severity"), f"{where}, <severity>")
+        if result_value is not None and result_value < 0:
+            continue  # false positive (an override set it below 0)
+        host_element = node.find("host")
+        address = (host_element.text or "").strip() if host_element is not None else ""
+        host = _host(hosts, address)
+        if host_element is not None and not host.dns:
+            host.dns = text(host_element, "hostname")[:255]
+        port, protocol = _port(text(node, "port"), where)
+        qod_text = text(node, "qod/value")
+        qod = int(qod_text) if qod_text.isdigit() else None
+        if oid not in known:
+            nvt_value = score(text(nvt, "cvss_base"), f"{where}, <cvss_base>")
+            severities = nvt.find("severities")
+            if nvt_value is None and severities is not None:
+                nvt_value = score(severities.get("score", ""), f"{where}, <severities>")
+            value = nvt_value if nvt_value is not None else (result_value or 0.0)
+            known.add(oid)
+            yield _entry(nvt, oid, max(value, 0.0), qod, where)
+        evidence = text(node, "description")
+        if qod is not None:
+            qod_type = text(node, "qod/type")
+            evidence += f"\n\nQoD: {qod}%" + (f" ({qod_type})" if qod_type else "")
+        host.findings.append(ImportedFinding(oid, port, protocol, evidence.strip()))
+    yield from hosts.values()
+
+
+def _host(hosts: dict[str, ImportedHost], address: str) -> ImportedHost:
+    host = hosts.get(address)
+    if host is None:
+        ip, reason = usable_ip(address)
+        host = hosts[address] = ImportedHost(
+            address=address or "(no host)", ip=ip, skip_reason=reason
+        )
+    return host
