@@ -1,18 +1,24 @@
 from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth.decorators import login_not_required
+from django.http import HttpResponsePermanentRedirect
 from django.templatetags.static import static
 from django.urls import include, path
 from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+
+@login_not_required
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page says, before any login.
+    (The static URL is looked up per request: with hashed names it needs the
+    manifest, which does not exist before collectstatic.)"""
+    return HttpResponsePermanentRedirect(static("img/favicon.svg"))
+
+
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name=settings.ENCLAVE_HOME_URL), name="home"),
-    # Browsers ask for /favicon.ico whatever the page says.
-    path(
-        "favicon.ico",
-        login_not_required(RedirectView.as_view(url=static("img/favicon.svg"), permanent=True)),
-    ),
+    path("favicon.ico", favicon),
     path("accounts/", include("accounts.urls")),
     # The overlap view lives with the assets it counts; the Networks tab links it here too.
     path(
