@@ -10,6 +10,7 @@ TABS = [
     ("Assets", "Asset Groups", "assets:asset_group_list", "reader"),
     ("Assets", "Tags", "assets:tag_list", "reader"),
     ("Scans", "Scans", "scans:scan_list", "reader"),
+    ("Scans", "Imports", "scans:import_list", "reader"),
     ("Scans", "Scanner Appliances", "networks:appliance_list", "reader"),
     ("Scans", "Schedules", "scans:schedule_list", "reader"),
     ("Scans", "Option Profiles", "scans:option_profile_list", "reader"),

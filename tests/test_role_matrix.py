@@ -14,7 +14,7 @@ from django.utils import timezone
 from accounts.models import ROLE_RANK, Role
 from assets.models import Tag
 from reports.models import Report, ReportStatus, ReportTemplate
-from scans.models import OptionProfile, Scan, Schedule, Vulnerability
+from scans.models import OptionProfile, Scan, ScanImport, Schedule, Vulnerability
 from tests.factories import (
     ApplianceFactory,
     AssetGroupFactory,
@@ -76,6 +76,9 @@ PAGES = {
     "scans:option_profile_list": (R, None),
     "scans:option_profile_create": (S, S),
     "scans:option_profile_update": (S, S),
+    "scans:import_list": (R, None),
+    "scans:import_create": (S, S),
+    "scans:import_detail": (R, None),
     "scans:kb_list": (R, None),
     "scans:kb_detail": (R, None),
     "reports:report_list": (R, None),
@@ -109,6 +112,7 @@ API = {
     "schedules": (R, S),
     "detections": (R, None),
     "kb": (R, None),
+    "imports": (R, S),
     "reports": (R, R),
     "trends": (R, None),
     "search": (R, None),
@@ -175,6 +179,15 @@ def world(db):
             next_run=timezone.now() + timedelta(days=1),
         ),
         "qid": vulnerability.qid,
+        "import": ScanImport.objects.create(
+            scan=Scan.objects.create(
+                title="i", kind="import", type="vulnerability", network=network
+            ),
+            format="nessus",
+            filename="a.nessus",
+            size=1,
+            sha256="0" * 64,
+        ).scan,
         "report": Report.objects.create(
             title="r",
             owner=owner,
@@ -200,6 +213,7 @@ ARGUMENTS = [
     ("scans:schedule_", "schedule"),
     ("scans:option_profile_", "profile"),
     ("scans:kb_", "qid"),
+    ("scans:import_", "import"),
     ("reports:report_", "report"),
     ("reports:template_", "template"),
 ]
