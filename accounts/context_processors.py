@@ -9,6 +9,7 @@ TABS = [
     ("Assets", "Host Assets", "assets:host_list", "reader"),
     ("Assets", "Asset Groups", "assets:asset_group_list", "reader"),
     ("Assets", "Tags", "assets:tag_list", "reader"),
+    ("Assets", "Connectors", "assets:connector_list", "manager"),
     ("Scans", "Scans", "scans:scan_list", "reader"),
     ("Scans", "Imports", "scans:import_list", "reader"),
     ("Scans", "Scanner Appliances", "networks:appliance_list", "reader"),

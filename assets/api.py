@@ -10,7 +10,7 @@ from accounts.models import Role
 from console.filters import MAX_ID
 from networks.models import Network
 
-from . import selectors, services
+from . import connector_api, selectors, services
 from .filters import HostAPIFilterSet
 from .models import AssetGroup, Host, NetworkOverlap, Tag
 
@@ -191,3 +191,4 @@ def register(router) -> None:
     router.register("asset-groups", AssetGroupViewSet, basename="asset-group")
     router.register("tags", TagViewSet, basename="tag")
     router.register("networks/overlaps", OverlapViewSet, basename="network-overlap")
+    connector_api.register(router)

@@ -232,6 +232,9 @@ def _mappings(connector_kind: str, mappings: Iterable[dict]) -> list[tuple[str, 
             errors.append(f"Mapping {index}: {cloud} is mapped twice.")
             continue
         seen.add(cloud)
+        if network in (None, ""):
+            errors.append(f"Mapping {index}: choose the network for {cloud}.")
+            continue
         if not isinstance(network, Network):
             network = Network.objects.filter(pk=network).first() if str(network).isdigit() else None
         if network is None:
@@ -505,13 +508,17 @@ def _active_run(connector: Connector, now: datetime) -> ConnectorRun | None:
 
 @transaction.atomic
 def connector_run_start(
-    *, actor: User | None, connector: Connector, trigger: str = "manual"
+    *,
+    actor: User | None,
+    connector: Connector,
+    trigger: str = "manual",
+    now: datetime | None = None,
 ) -> ConnectorRun:
     """Queues a run of the connector on the central worker; returns it.
 
     Refuses while another run of the same connector is queued or running.
     """
-    now = timezone.now()
+    now = now or timezone.now()
     connector = Connector.objects.select_for_update().get(pk=connector.pk)
     active = _active_run(connector, now)
     if active is not None:
@@ -632,7 +639,7 @@ def connectors_run_due(now: datetime | None = None) -> int:
     started = 0
     for connector in due:
         try:
-            connector_run_start(actor=None, connector=connector, trigger="schedule")
+            connector_run_start(actor=None, connector=connector, trigger="schedule", now=now)
             started += 1
         except ValidationError as refusal:
             logger.info("Connector %s not started: %s", connector.pk, " ".join(refusal.messages))

@@ -21,7 +21,7 @@ from core import iprange
 from networks.models import AddressRange, Network, NetworkKind
 from networks.selectors import networks_visible
 
-from .models import AssetGroup, Host, NetworkOverlap, Tag
+from .models import AssetGroup, CloudInstance, Connector, ConnectorRun, Host, NetworkOverlap, Tag
 
 HOST_PAGE_SIZE = 50
 
@@ -316,3 +316,22 @@ def network_overlaps() -> QuerySet[NetworkOverlap] | list[Overlap]:
         if found is not None and found[0] == pair.ranges_text:
             pair.hosts_in_both = found[1]
     return pairs
+
+
+# --- Cloud connectors ------------------------------------------------------------------
+
+
+def connector_list() -> QuerySet[Connector]:
+    """Connectors with their latest run (Managers only: callers check the role)."""
+    return Connector.objects.select_related("last_run")
+
+
+def connector_runs(*, connector: Connector) -> QuerySet[ConnectorRun]:
+    return connector.runs.order_by("-created_at", "-pk")
+
+
+def connector_instances(*, connector: Connector) -> QuerySet[CloudInstance]:
+    """The instances a connector has read, with their hosts, by name."""
+    return connector.instances.select_related("host__network").order_by(
+        "gone_at", "name", "cloud_id"
+    )

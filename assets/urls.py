@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import connector_views, views
 
 app_name = "assets"
 
@@ -22,4 +22,24 @@ urlpatterns = [
     path("tags/<int:pk>/delete/", views.TagDeleteView.as_view(), name="tag_delete"),
     path("overlaps/", views.OverlapListView.as_view(), name="overlap_list"),
     path("overlaps/recount/", views.OverlapRefreshView.as_view(), name="overlap_refresh"),
+    path("connectors/", connector_views.ConnectorListView.as_view(), name="connector_list"),
+    path("connectors/new/", connector_views.ConnectorCreateView.as_view(), name="connector_create"),
+    path(
+        "connectors/<int:pk>/",
+        connector_views.ConnectorDetailView.as_view(),
+        name="connector_detail",
+    ),
+    path(
+        "connectors/<int:pk>/edit/",
+        connector_views.ConnectorUpdateView.as_view(),
+        name="connector_update",
+    ),
+    path(
+        "connectors/<int:pk>/run/", connector_views.ConnectorRunView.as_view(), name="connector_run"
+    ),
+    path(
+        "connectors/<int:pk>/delete/",
+        connector_views.ConnectorDeleteView.as_view(),
+        name="connector_delete",
+    ),
 ]

@@ -12,7 +12,7 @@ from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, r
 from django.utils import timezone
 
 from accounts.models import ROLE_RANK, Role
-from assets.models import Tag
+from assets.models import Connector, Tag
 from reports.models import Report, ReportStatus, ReportTemplate
 from scans.models import OptionProfile, Scan, ScanImport, Schedule, Vulnerability
 from tests.factories import (
@@ -62,6 +62,12 @@ PAGES = {
     "assets:tag_delete": (S, S),
     "assets:overlap_list": (R, None),
     "assets:overlap_refresh": (None, S),
+    "assets:connector_list": (M, None),
+    "assets:connector_create": (M, M),
+    "assets:connector_detail": (M, None),
+    "assets:connector_update": (M, M),
+    "assets:connector_run": (None, M),
+    "assets:connector_delete": (M, M),
     "scans:scan_list": (R, None),
     "scans:scan_create": (S, S),
     "scans:scan_detail": (R, None),
@@ -107,6 +113,7 @@ API = {
     "asset-groups": (R, S),
     "tags": (R, S),
     "networks/overlaps": (R, None),
+    "connectors": (M, M),
     "scans": (R, S),
     "option-profiles": (R, S),
     "schedules": (R, S),
@@ -164,6 +171,7 @@ def world(db):
         "host": HostFactory(network=network, ip="10.0.0.5"),
         "group": AssetGroupFactory(network=network),
         "tag": Tag.objects.create(name="dmz"),
+        "connector": Connector.objects.create(name="cloud", kind="aws_ec2", scopes=["eu-west-1"]),
         "scan": Scan.objects.create(
             title="s", type="discovery", network=network, targets="10.0.0.5", option_profile=profile
         ),
@@ -208,6 +216,7 @@ ARGUMENTS = [
     ("assets:network_hosts", "network"),
     ("assets:asset_group_", "group"),
     ("assets:tag_", "tag"),
+    ("assets:connector_", "connector"),
     ("scans:scan_", "scan"),
     ("scans:host_", "host"),
     ("scans:schedule_", "schedule"),
