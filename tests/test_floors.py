@@ -27,7 +27,12 @@ FLOORS = [app for tier in TIERS for app in tier]
 LEVEL = {app: level for level, tier in enumerate(TIERS) for app in tier}
 ROOF = "config"
 # Packages that must stay plain Python: an appliance runs them without Django.
-PURE = {"core": "core", "scans/engine": "scans.engine", "assets/connectors": "assets.connectors"}
+PURE = {
+    "core": "core",
+    "scans/engine": "scans.engine",
+    "assets/connectors": "assets.connectors",
+    "scans/feeds": "scans.feeds",
+}
 FRAMEWORKS = ("django", "rest_framework", "celery", "kombu", "django_filters", "django_tables2")
 
 

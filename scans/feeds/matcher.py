@@ -1,0 +1,487 @@
+"""A host's service inventory against NVD's configurations: version-based matches.
+
+``MatchIndex`` holds the vulnerable criteria of the CVE records it was given,
+by product; ``match_host(items)`` returns one ``FeedMatch`` per (CVE, port,
+protocol) whose criteria the host's services meet. Matches are "potential"
+findings: the version a service reported is inside a range NVD lists, nothing
+was tried against the service.
+
+What a service is (``identify``)
+--------------------------------
+1. nmap's CPEs for the service (``cpe:/a:openbsd:openssh:7.4p1``), application
+   CPEs (part ``a``) only: operating-system and hardware CPEs nmap attaches to a
+   service are guesses about the host, not the software behind the port. The
+   version is the CPE's own; when it has none and it is the service's only
+   application CPE, the service's version field.
+2. Without an application CPE: the product name nmap printed, from
+   ``PRODUCT_NAMES`` ("OpenSSH", "Apache httpd", ...), with the version field
+   ("7.4p1 Debian 10+deb9u7" → 7.4p1).
+3. Without either: a few banners (``BANNERS``): ``SSH-2.0-OpenSSH_7.4``,
+   ``Server: nginx/1.18.0``, ...
+Vendor and product then go through ``PRODUCT_ALIASES``: nmap and NVD do not
+always name a product alike (nmap's ``igor_sysoev:nginx`` is NVD's
+``nginx:nginx`` and ``f5:nginx``), so each group of names is one product.
+
+MySQL's protocol makes MariaDB say "5.5.5-10.3.27-MariaDB": a version naming
+MariaDB is MariaDB's (10.3.27), never MySQL 5.5.5.
+
+When a criterion matches (precision first)
+------------------------------------------
+* No readable version, no match (``versions``: "unknown", "3.X", a span like
+  "3.X - 4.X" are no version).
+* A range (``versionStart/End Including/Excluding``) matches a version inside
+  it, bounds as NVD states them; a bound that is not a readable version makes
+  the criterion match nothing.
+* An exact version: equal versions (``1.18`` == ``1.18.0``); with an update
+  part: ``openssh:8.5:p1`` is 8.5p1 only, ``openssh:9.8:-`` is 9.8 without an
+  update (not 9.8p1), ``openssh:7.4:*`` is 7.4 with any update (7.4, 7.4p1).
+* A criterion with version ``*`` (or ``-``) and no range — "every version" —
+  matches nothing by default: it would make the product's mere presence a
+  vulnerability, and NVD writes it for products whose versions it did not
+  sort out. ``MatchIndex(every_version=True)`` turns it on (still only for
+  services with a readable version), with a caveat on the match.
+* target_sw/target_hw/language parts of a criterion are not checked (a
+  service inventory cannot tell them); a range on a criterion that also names
+  a version needs both.
+* Platform conditions of AND configurations (``nvd`` module) are not checked:
+  the match carries "platform condition not checked: …". A rule of several
+  groups (several products together) matches only when every group is found
+  among the host's services.
+* A version of a distribution's package (``8.0.32-0ubuntu0.20.04.2``, "OpenSSH
+  7.4p1 Debian 10+deb9u7") is compared by its upstream part; the match says
+  that distributions backport fixes without changing it.
+
+Speed: criteria sit in one bucket per product (aliases joined), exact
+versions in dicts, ranges in a list with pre-parsed bounds; the result for a
+(product, version) is remembered, so an estate where many hosts run the same
+builds costs one evaluation per distinct build.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .cpe import ANY, NA, CpeError, has_wildcard, parse_cpe
+from .nvd import CveRecord, MatchCriterion
+from .versions import Key, Version, join_update, parse_version
+
+# Groups of (vendor:product) names that are one product: nmap's name first, then
+# the names NVD has used. Each group is matched as one; the first is its key.
+PRODUCT_ALIASES: tuple[tuple[str, ...], ...] = (
+    # nmap names nginx after its author; NVD lists it as nginx:nginx, and as
+    # f5:nginx since F5 bought it (2019); old entries kept igor_sysoev:nginx.
+    ("igor_sysoev:nginx", "nginx:nginx", "f5:nginx"),
+    # MySQL: nmap says mysql:mysql, NVD oracle:mysql (and mysql:mysql before 2010).
+    ("mysql:mysql", "oracle:mysql"),
+    # IIS: nmap's older name microsoft:iis, NVD's internet_information_services
+    # (and internet_information_server in the oldest entries).
+    (
+        "microsoft:internet_information_services",
+        "microsoft:iis",
+        "microsoft:internet_information_server",
+    ),
+    # Jetty: nmap mortbay:jetty, NVD eclipse:jetty (since 2009) and jetty:jetty.
+    ("mortbay:jetty", "eclipse:jetty", "jetty:jetty"),
+    # Redis: nmap redislabs:redis, NVD redis:redis.
+    ("redislabs:redis", "redis:redis"),
+)
+_CANONICAL = {name: group[0] for group in PRODUCT_ALIASES for name in group}
+
+# nmap's product names (nmap-service-probes' p/…/) → vendor:product. Exact names:
+# a near name may be another product (nmap's "Apache Tomcat/Coyote JSP engine"
+# reports the Coyote connector's version, not Tomcat's).
+PRODUCT_NAMES: dict[str, str] = {
+    "openssh": "openbsd:openssh",
+    "nginx": "nginx:nginx",
+    "apache httpd": "apache:http_server",
+    "apache tomcat": "apache:tomcat",
+    "vsftpd": "beasts:vsftpd",
+    "isc bind": "isc:bind",
+    "microsoft iis httpd": "microsoft:internet_information_services",
+    "microsoft iis": "microsoft:internet_information_services",
+    "proftpd": "proftpd:proftpd",
+    "exim smtpd": "exim:exim",
+    "postfix smtpd": "postfix:postfix",
+    "mysql": "mysql:mysql",
+    "mariadb": "mariadb:mariadb",
+    "redis key-value store": "redis:redis",
+    "postgresql db": "postgresql:postgresql",
+    "samba smbd": "samba:samba",
+    "jetty": "eclipse:jetty",
+    "lighttpd": "lighttpd:lighttpd",
+    "openssl": "openssl:openssl",
+    "php": "php:php",
+}
+
+# Banners read by the engine when nmap named nothing: (pattern with the version
+# as group 1, vendor:product, name shown).
+BANNERS: tuple[tuple[re.Pattern[str], str, str], ...] = (
+    (re.compile(r"^SSH-[\d.]+-OpenSSH[_-]([\w.]+)"), "openbsd:openssh", "OpenSSH"),
+    (re.compile(r"^Server:[ \t]*nginx/([\w.]+)", re.I | re.M), "nginx:nginx", "nginx"),
+    (re.compile(r"^Server:[ \t]*Apache/([\w.]+)", re.I | re.M), "apache:http_server", "Apache"),
+    (re.compile(r"^Server:[ \t]*lighttpd/([\w.]+)", re.I | re.M), "lighttpd:lighttpd", "lighttpd"),
+    (
+        re.compile(r"^Server:[ \t]*Microsoft-IIS/([\w.]+)", re.I | re.M),
+        "microsoft:internet_information_services",
+        "Microsoft IIS",
+    ),
+    (re.compile(r"^220[ -].*?\bvsFTPd ([\w.]+)", re.M), "beasts:vsftpd", "vsftpd"),
+    (re.compile(r"^220[ -].*?\bProFTPD ([\w.]+)", re.M), "proftpd:proftpd", "ProFTPD"),
+    (re.compile(r"^220[ -].*?\bESMTP Exim ([\w.]+)", re.M), "exim:exim", "Exim"),
+)
+
+_DISTRIBUTION = re.compile(
+    r"\b(debian|ubuntu|red ?hat|centos|rhel|el\d+|fedora|suse|sles|alpine|amazon linux|"
+    r"deb\d+u\d+|raspbian)\b",
+    re.I,
+)
+_MARIADB = re.compile(r"^(?:5\.5\.5-)?(\d[\w.]*?)-?mariadb", re.I)
+
+Entry = tuple[int, int, int, int, MatchCriterion]  # cve, rule, group, groups in rule, criterion
+
+
+def canonical(key: str) -> str:
+    """The name a product is indexed under ("igor_sysoev:nginx" for "f5:nginx")."""
+    return _CANONICAL.get(key, key)
+
+
+@dataclass(slots=True)
+class InventoryItem:
+    """One open port of a host as the scan saw it (nmap's service facts)."""
+
+    port: int
+    protocol: str  # "tcp" / "udp"
+    product: str = ""
+    version: str = ""
+    extrainfo: str = ""
+    cpes: list[str] = field(default_factory=list)  # nmap's, CPE 2.2 URIs or 2.3 names
+    banner: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Software:
+    """What a service was identified as."""
+
+    key: str  # canonical vendor:product
+    name: str  # as shown: nmap's product name, else vendor/product
+    version: Version | None
+    via: str  # "cpe" | "product" | "banner"
+
+
+@dataclass(slots=True)
+class FeedMatch:
+    cve_id: str
+    port: int
+    protocol: str
+    product: str  # canonical vendor:product
+    name: str  # the product as shown ("OpenSSH")
+    version: str  # the version compared ("7.4p1")
+    criterion: MatchCriterion
+    evidence: str  # "OpenSSH 7.4p1 reported by the service on 22/tcp"
+    caveats: tuple[str, ...] = ()
+
+    def results(self) -> str:
+        """The detection's results text: evidence, what NVD lists, caveats."""
+        lines = [f"{self.evidence}.", f"NVD lists as affected: {self.criterion.describe()}."]
+        lines.extend(f"Note: {caveat}." for caveat in self.caveats)
+        return "\n".join(lines)
+
+
+@dataclass(slots=True)
+class IndexStats:
+    cves: int = 0  # CVEs with at least one criterion indexed
+    criteria: int = 0  # vulnerable criteria indexed
+    products: int = 0
+    unreadable: int = 0  # criteria whose version or bound is no readable version
+    every_version: int = 0  # "every version" criteria (matched only with every_version=True)
+    skipped_products: int = 0  # criteria of products outside ``products``
+
+
+@dataclass(slots=True)
+class _Bucket:
+    exact: dict[Key, list[Entry]] = field(default_factory=dict)  # no update / a given update
+    exact_any_update: dict[Key, list[Entry]] = field(default_factory=dict)
+    # (start, start included, end, end included, exact version or None, entry)
+    ranges: list[tuple[Key | None, bool, Key | None, bool, Key | None, Entry]] = field(
+        default_factory=list
+    )
+    patterns: list[tuple[re.Pattern[str], Entry]] = field(default_factory=list)
+    every: list[Entry] = field(default_factory=list)
+
+
+class MatchIndex:
+    """Vulnerable criteria by product; see the module's rules.
+
+    ``products``: index only these vendor:product names (any alias of them), e.g.
+    the products present in the inventories to evaluate; None indexes all.
+    ``every_version``: let "every version" criteria match (off: see above).
+    Adding a record for a CVE already in the index replaces it; a rejected record
+    removes it.
+    """
+
+    def __init__(self, *, products: Iterable[str] | None = None, every_version: bool = False):
+        self.every_version = every_version
+        self._wanted = {canonical(p) for p in products} if products is not None else None
+        self._cves: list[str | None] = []
+        self._cve_at: dict[str, int] = {}
+        self._conditions: dict[tuple[int, int], tuple[str, ...]] = {}
+        self._buckets: dict[str, _Bucket] = {}
+        self._memo: dict[tuple[str, str], tuple[Entry, ...]] = {}
+        self.stats = IndexStats()
+
+    @classmethod
+    def build(cls, records: Iterable[CveRecord], **options) -> MatchIndex:
+        index = cls(**options)
+        for record in records:
+            index.add(record)
+        return index
+
+    def __len__(self) -> int:
+        return self.stats.cves
+
+    def add(self, record: CveRecord) -> None:
+        self._memo.clear()
+        previous = self._cve_at.pop(record.cve_id, None)
+        if previous is not None:
+            self._cves[previous] = None
+            self.stats.cves -= 1
+        if record.rejected:
+            return
+        cve = len(self._cves)
+        indexed = 0
+        for rule_index, rule in enumerate(record.rules):
+            if rule.conditions:
+                self._conditions[(cve, rule_index)] = tuple(rule.conditions)
+            groups = len(rule.groups)
+            for group_index, group in enumerate(rule.groups):
+                for criterion in group:
+                    entry = (cve, rule_index, group_index, groups, criterion)
+                    indexed += self._index(criterion, entry)
+        if indexed:
+            self._cves.append(record.cve_id)
+            self._cve_at[record.cve_id] = cve
+            self.stats.cves += 1
+        else:  # nothing of it indexed: forget its conditions, keep the numbering
+            self._cves.append(None)
+
+    def _index(self, criterion: MatchCriterion, entry: Entry) -> int:
+        cpe = criterion.cpe
+        key = canonical(f"{cpe.vendor}:{cpe.product}")
+        if self._wanted is not None and key not in self._wanted:
+            self.stats.skipped_products += 1
+            return 0
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket()
+            self.stats.products += 1
+        if criterion.every_version:
+            self.stats.every_version += 1
+            bucket.every.append(entry)
+            return 1
+        exact: Version | None = None
+        if cpe.version not in (ANY, NA):
+            if has_wildcard(cpe.version):
+                bucket.patterns.append((_glob(cpe.version), entry))
+                self.stats.criteria += 1
+                return 1
+            exact = (
+                join_update(cpe.version, cpe.update)
+                if cpe.update not in (ANY, NA)
+                else parse_version(cpe.version)
+            )
+            if exact is None:
+                self.stats.unreadable += 1
+                return 0
+        if criterion.has_range:
+            bounds = []
+            for text in (
+                criterion.version_start_including or criterion.version_start_excluding,
+                criterion.version_end_including or criterion.version_end_excluding,
+            ):
+                parsed = parse_version(text) if text else None
+                if text and parsed is None:
+                    self.stats.unreadable += 1
+                    return 0
+                bounds.append(parsed.key if parsed else None)
+            bucket.ranges.append(
+                (
+                    bounds[0],
+                    bool(criterion.version_start_including),
+                    bounds[1],
+                    bool(criterion.version_end_including),
+                    exact.key if exact else None,
+                    entry,
+                )
+            )
+        elif cpe.update == ANY:
+            bucket.exact_any_update.setdefault(exact.key, []).append(entry)  # type: ignore[union-attr]
+        else:
+            bucket.exact.setdefault(exact.key, []).append(entry)  # type: ignore[union-attr]
+        self.stats.criteria += 1
+        return 1
+
+    def _hits(self, key: str, version: Version) -> tuple[Entry, ...]:
+        memo_key = (key, version.text)
+        found = self._memo.get(memo_key)
+        if found is not None:
+            return found
+        bucket = self._buckets.get(key)
+        hits: list[Entry] = []
+        if bucket is not None:
+            v, release = version.key, version.release
+            hits.extend(bucket.exact.get(v, ()))
+            hits.extend(bucket.exact_any_update.get(v, ()))
+            if release != v:
+                hits.extend(bucket.exact_any_update.get(release, ()))
+            for start, start_in, end, end_in, exact, entry in bucket.ranges:
+                if start is not None and (v < start or (v == start and not start_in)):
+                    continue
+                if end is not None and (v > end or (v == end and not end_in)):
+                    continue
+                if exact is not None and exact != v and exact != release:
+                    continue
+                hits.append(entry)
+            if bucket.patterns:
+                lowered = version.text.lower()
+                hits.extend(entry for pattern, entry in bucket.patterns if pattern.match(lowered))
+            if self.every_version:
+                hits.extend(bucket.every)
+        found = tuple(entry for entry in hits if self._cves[entry[0]] is not None)
+        self._memo[memo_key] = found
+        return found
+
+    def match_item(self, item: InventoryItem) -> list[FeedMatch]:
+        return self.match_host([item])
+
+    def match_host(self, items: Iterable[InventoryItem]) -> list[FeedMatch]:
+        """The host's matches, one per (CVE, port, protocol), in inventory order."""
+        matches: list[FeedMatch] = []
+        seen: set[tuple[int, int, str]] = set()
+        partial: dict[tuple[int, int], dict[int, tuple[InventoryItem, Software, Entry]]] = {}
+        for item in items:
+            for software in identify(item):
+                if software.version is None or software.key not in self._buckets:
+                    continue
+                for entry in self._hits(software.key, software.version):
+                    cve, rule, group, groups, _criterion = entry
+                    if groups > 1:
+                        partial.setdefault((cve, rule), {}).setdefault(
+                            group, (item, software, entry)
+                        )
+                        continue
+                    if (cve, item.port, item.protocol) not in seen:
+                        seen.add((cve, item.port, item.protocol))
+                        matches.append(self._match(item, software, entry))
+        for (cve, _rule), found in partial.items():
+            groups = next(iter(found.values()))[2][3]
+            if len(found) < groups:
+                continue
+            item, software, entry = found[min(found)]
+            if (cve, item.port, item.protocol) in seen:
+                continue
+            seen.add((cve, item.port, item.protocol))
+            together = [
+                f"{other_software.name} {other_software.version} on "
+                f"{other_item.port}/{other_item.protocol}"
+                for group, (other_item, other_software, _e) in sorted(found.items())
+                if group != min(found)
+            ]
+            matches.append(
+                self._match(item, software, entry, (f"together with {', '.join(together)}",))
+            )
+        return matches
+
+    def _match(
+        self, item: InventoryItem, software: Software, entry: Entry, extra: tuple[str, ...] = ()
+    ) -> FeedMatch:
+        cve, rule, _group, _groups, criterion = entry
+        version = software.version
+        assert version is not None
+        caveats = list(extra)
+        for condition in self._conditions.get((cve, rule), ()):
+            caveats.append(f"platform condition not checked: {condition}")
+        if criterion.every_version:
+            caveats.append("NVD lists every version of the product as affected")
+        distribution = version.distro or _distribution(item)
+        if distribution:
+            caveats.append(
+                f"distribution build ({distribution}): distributions backport fixes without "
+                "changing the upstream version, so check the package's changelog"
+            )
+        where = "in the service's banner" if software.via == "banner" else "by the service"
+        return FeedMatch(
+            cve_id=self._cves[cve] or "",
+            port=item.port,
+            protocol=item.protocol,
+            product=software.key,
+            name=software.name,
+            version=version.text,
+            criterion=criterion,
+            evidence=f"{software.name} {version.text} reported {where} on "
+            f"{item.port}/{item.protocol}",
+            caveats=tuple(caveats),
+        )
+
+
+def identify(item: InventoryItem) -> list[Software]:
+    """What the service is (see the module's rules); [] when it cannot be told."""
+    found: dict[tuple[str, str], Software] = {}
+    applications = []
+    for text in item.cpes:
+        try:
+            cpe = parse_cpe(text)
+        except CpeError:
+            continue
+        if cpe.part == "a":
+            applications.append(cpe)
+    for cpe in applications:
+        version_text = cpe.version if cpe.version not in (ANY, NA) else ""
+        if not version_text and len(applications) == 1:
+            version_text = item.version
+        name = item.product or f"{cpe.vendor}/{cpe.product}"
+        software = _software(f"{cpe.vendor}:{cpe.product}", name, version_text, "cpe")
+        found.setdefault(
+            (software.key, software.version.text if software.version else ""), software
+        )
+    if not found and item.product:
+        key = PRODUCT_NAMES.get(item.product.strip().lower())
+        if key:
+            software = _software(key, item.product.strip(), item.version, "product")
+            found[(software.key, "")] = software
+    if not found and item.banner:
+        for pattern, key, name in BANNERS:
+            hit = pattern.search(item.banner[:4096])
+            if hit:
+                software = _software(key, name, hit.group(1), "banner")
+                found[(software.key, "")] = software
+                break
+    return list(found.values())
+
+
+def _software(key: str, name: str, version_text: str, via: str) -> Software:
+    mariadb = _MARIADB.match(version_text.strip()) if "mariadb" in version_text.lower() else None
+    if mariadb:
+        return Software("mariadb:mariadb", "MariaDB", parse_version(mariadb.group(1)), via)
+    return Software(canonical(key), name, parse_version(version_text), via)
+
+
+def _distribution(item: InventoryItem) -> str:
+    hit = _DISTRIBUTION.search(f"{item.version} {item.extrainfo}")
+    return hit.group(0) if hit else ""
+
+
+def _glob(pattern: str) -> re.Pattern[str]:
+    """A CPE value with unquoted wildcards as a regular expression (* any run, ? one
+    character; quoted ones literal)."""
+    out, index = [], 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\" and index + 1 < len(pattern):
+            out.append(re.escape(pattern[index + 1]))
+            index += 2
+            continue
+        out.append(".*" if char == "*" else "." if char == "?" else re.escape(char))
+        index += 1
+    return re.compile("".join(out) + r"\Z")
