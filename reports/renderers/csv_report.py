@@ -45,6 +45,8 @@ from django.db.models import Case, CharField, F, Func, IntegerField, Value, When
 from django.db.models.functions import Cast, Concat
 from django.db.models.lookups import In, LessThanOrEqual
 
+from core.spreadsheet import FORMULA_TRIGGERS, spreadsheet_safe
+
 from .. import selectors
 from ..models import Report
 from . import RenderCounts
@@ -73,15 +75,6 @@ HEADER = [
 ]
 FETCH_ROWS = 10_000
 PROGRESS_EVERY = 50_000
-
-# First characters that make a spreadsheet read a cell as a formula (OWASP).
-FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def spreadsheet_safe(value: str) -> str:
-    """``value`` with a ``'`` in front if a spreadsheet would run it as a formula."""
-    return "'" + value if value.startswith(FORMULA_TRIGGERS) else value
-
 
 _TRIGGER_CODES = sorted(ord(trigger) for trigger in FORMULA_TRIGGERS)
 

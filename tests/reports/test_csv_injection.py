@@ -16,9 +16,9 @@ from django.db import connection
 from django.utils import timezone
 
 from core.results import SliceSpec
+from core.spreadsheet import FORMULA_TRIGGERS, spreadsheet_safe
 from reports import services
 from reports.models import ReportStatus
-from reports.renderers.csv_report import FORMULA_TRIGGERS, spreadsheet_safe
 from scans import services as scan_services
 from scans.engine.checks import http, info
 from scans.engine.runner import run_slice
