@@ -116,7 +116,9 @@ class HostDetailView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         host = get_object_or_404(
-            selectors.hosts_visible().select_related("network").prefetch_related("tags"),
+            selectors.hosts_visible()
+            .select_related("network", "cloud__connector")
+            .prefetch_related("tags"),
             pk=self.kwargs["pk"],
         )
         return super().get_context_data(
