@@ -240,6 +240,12 @@ ENCLAVE_NETWORKS_ENABLED = env_bool("ENCLAVE_NETWORKS_ENABLED", True)
 # An appliance whose last heartbeat is older than this is offline.
 ENCLAVE_APPLIANCE_OFFLINE_AFTER = int(os.environ.get("ENCLAVE_APPLIANCE_OFFLINE_AFTER", "30"))
 ENCLAVE_HEARTBEAT_INTERVAL = int(os.environ.get("ENCLAVE_HEARTBEAT_INTERVAL", "5"))
+# A scan is cut into slices of at most this many addresses: progress moves
+# slice by slice and a failover repeats little.
+ENCLAVE_SLICE_MAX_ADDRESSES = env_int("ENCLAVE_SLICE_MAX_ADDRESSES", 64)
+# Slices an appliance runs at once (run_appliance's default --concurrency); the
+# platform keeps a couple more in its queue and sends the next as one ends.
+ENCLAVE_APPLIANCE_SLICES = env_int("ENCLAVE_APPLIANCE_SLICES", 8)
 # Cloud connectors: the Fernet key(s) that seal their credentials (comma separated,
 # the first seals: rotation), kept outside the database. Without it connectors
 # cannot be given credentials (the form says so); see the README.

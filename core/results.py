@@ -32,6 +32,29 @@ class SliceSpec:
         return cls(**data)
 
 
+# What an appliance is doing with a slice, in order. A discovery scan has only
+# the first; a vulnerability scan all three.
+PHASE_DISCOVERY = "discovery"  # which addresses answer
+PHASE_SERVICES = "services"  # open ports and (nmap -sV) the services behind them
+PHASE_CHECKS = "checks"  # the check modules, host by host
+PHASES = (PHASE_DISCOVERY, PHASE_SERVICES, PHASE_CHECKS)
+
+
+@dataclass
+class SliceProgress:
+    """How far an appliance is with one slice; sent while it runs.
+
+    ``done`` counts addresses finished (found down, or up and checked), so it
+    only grows; ``percent`` is the engine's estimate of the slice's whole work,
+    which also moves while nmap runs and no host is finished yet.
+    """
+
+    done: int
+    total: int
+    phase: str = PHASE_DISCOVERY
+    percent: int = 0
+
+
 @dataclass
 class Service:
     port: int

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from celery import current_app
 from django.conf import settings
 
+from core.results import SliceProgress
+
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_TASK = "networks.tasks.appliance_heartbeat"
@@ -82,29 +84,81 @@ STATE = ApplianceState()
 
 
 class ProgressReporter:
-    """Sends a slice's progress to the platform, at most every ``every`` seconds."""
+    """Sends a slice's progress to the platform: at most one message every
+    ``every`` seconds, and never sits on the latest news.
 
-    def __init__(self, *, scan_id: int, slice_id: int, every: float = 1.0) -> None:
+    The engine reports every phase, every host finished and nmap's own progress
+    (see scans.engine.runner); most of those arrive within a second of each
+    other. The first report goes at once; one arriving sooner than ``every``
+    after the last message is held, and a timer sends the latest held report
+    when the interval is up, so the platform sees each phase change within
+    about ``every`` seconds without a message per host.
+    """
+
+    def __init__(self, *, scan_id: int, slice_id: int, every: float = 1.0, send=None) -> None:
         self.scan_id, self.slice_id, self.every = scan_id, slice_id, every
-        self._last = 0.0
-        self._last_done = -1
+        self._send = send or _send_progress
+        self._lock = threading.Lock()
+        self._last_sent = float("-inf")
+        self._sent: SliceProgress | None = None
+        self._held: SliceProgress | None = None
+        self._timer: threading.Timer | None = None
+        self._closed = False
 
-    def __call__(self, done: int, total: int = 0, *args, **kwargs) -> None:
-        now = time.monotonic()
-        final = bool(total) and done >= total
-        if done == self._last_done or (now - self._last < self.every and not final):
-            return
-        self._last, self._last_done = now, done
-        from scans.tasks import slice_progress
+    def __call__(self, update: SliceProgress) -> None:
+        with self._lock:
+            if self._closed or update == self._sent:
+                return
+            wait = self._last_sent + self.every - time.monotonic()
+            if wait > 0:
+                self._held = update
+                if self._timer is None:
+                    self._timer = threading.Timer(wait, self._flush)
+                    self._timer.daemon = True
+                    self._timer.start()
+                return
+            self._mark_sent(update)
+        self._deliver(update)
 
+    def close(self) -> None:
+        """No more reports: a held one is dropped (the slice's result says more)."""
+        with self._lock:
+            self._closed = True
+            self._held = None
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+    def _flush(self) -> None:
+        with self._lock:
+            self._timer = None
+            update, self._held = self._held, None
+            if update is None or self._closed or update == self._sent:
+                return
+            self._mark_sent(update)
+        self._deliver(update)
+
+    def _mark_sent(self, update: SliceProgress) -> None:
+        self._sent, self._last_sent = update, time.monotonic()
+
+    def _deliver(self, update: SliceProgress) -> None:
         try:
-            slice_progress.apply_async(
-                kwargs={
-                    "slice_id": self.slice_id,
-                    "appliance": STATE.name,
-                    "done": int(done),
-                    "total": int(total or 0),
-                },
-            )
+            self._send(slice_id=self.slice_id, appliance=STATE.name, update=update)
         except Exception:  # progress is cosmetic; never fail a scan for it
             logger.exception("Progress of slice %s not sent", self.slice_id)
+
+
+def _send_progress(*, slice_id: int, appliance: str, update: SliceProgress) -> None:
+    """One scans.tasks.slice_progress message (routed to "ingest" by CELERY_TASK_ROUTES)."""
+    from scans.tasks import slice_progress
+
+    slice_progress.apply_async(
+        kwargs={
+            "slice_id": slice_id,
+            "appliance": appliance,
+            "done": int(update.done),
+            "total": int(update.total),
+            "phase": update.phase,
+            "percent": int(update.percent),
+        },
+    )

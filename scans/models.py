@@ -285,6 +285,11 @@ class Scan(models.Model):
     status_reason = models.CharField(max_length=500, blank=True)
     hosts_total = models.PositiveBigIntegerField(default=0)
     hosts_done = models.PositiveBigIntegerField(default=0)
+    # Sum over the slices of percent x addresses: the progress bar's estimate
+    # (it moves while nmap works on hosts that are not finished yet).
+    progress_points = models.PositiveBigIntegerField(default=0)
+    # What an appliance last said it was doing for this scan (SlicePhase).
+    phase = models.CharField(max_length=16, blank=True)
     hosts_found = models.PositiveIntegerField(default=0)
     launched_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
@@ -321,7 +326,12 @@ class Scan(models.Model):
             return self.import_file.progress
         if not self.hosts_total:
             return 0
-        return min(100, int(100 * self.hosts_done / self.hosts_total))
+        estimate = max(self.progress_points, 100 * self.hosts_done) // self.hosts_total
+        return min(100, int(estimate))
+
+    @property
+    def phase_display(self) -> str:
+        return SlicePhase(self.phase).label if self.phase in SlicePhase.values else ""
 
     @property
     def scanner_display(self) -> str:
@@ -381,6 +391,16 @@ class SliceStatus(models.TextChoices):
 
 
 OPEN_SLICE_STATUSES = (SliceStatus.PENDING, SliceStatus.DISPATCHED, SliceStatus.RUNNING)
+# Slices an appliance holds: in its queue or running.
+IN_FLIGHT_SLICE_STATUSES = (SliceStatus.DISPATCHED, SliceStatus.RUNNING)
+
+
+class SlicePhase(models.TextChoices):
+    """What an appliance is doing with a slice (core.results.PHASES)."""
+
+    DISCOVERY = "discovery", "Discovery"
+    SERVICES = "services", "Service detection"
+    CHECKS = "checks", "Checks"
 
 
 class ScanSlice(models.Model):
@@ -410,6 +430,10 @@ class ScanSlice(models.Model):
     ingested_at = models.DateTimeField(null=True, blank=True)
     ingested_from = models.CharField(max_length=64, blank=True)
     hosts_found = models.PositiveIntegerField(default=0)
+    # The appliance's last report while it ran the slice: its phase and its
+    # estimate of the work done (0-100); reset when the slice is sent again.
+    phase = models.CharField(max_length=16, choices=SlicePhase.choices, blank=True)
+    percent = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
 
     class Meta:
@@ -417,10 +441,22 @@ class ScanSlice(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["scan", "number"], name="scan_slice_unique_number"),
         ]
-        indexes = [models.Index(fields=["status"])]
+        indexes = [
+            models.Index(fields=["status"]),
+            # The next waiting slices, slice 1 of every scan before slice 2 of any.
+            models.Index(fields=["status", "number", "scan"], name="scan_slice_next_waiting"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.scan} slice {self.number}"
+
+    @property
+    def progress(self) -> int:
+        if self.status == SliceStatus.DONE or self.ingested_at is not None:
+            return 100
+        if not self.addresses:
+            return self.percent
+        return max(self.percent, 100 * self.addresses_done // self.addresses)
 
 
 class ScanHost(models.Model):

@@ -32,10 +32,12 @@ def run_slice(self, spec: dict) -> None:
         return
     progress = ProgressReporter(scan_id=slice_spec.scan_id, slice_id=slice_spec.slice_id)
     with STATE.slice_running():
-        progress(0, 0)
-        result = engine_run_slice(
-            slice_spec, appliance=STATE.name, progress=progress, should_cancel=should_cancel
-        )
+        try:
+            result = engine_run_slice(
+                slice_spec, appliance=STATE.name, progress=progress, should_cancel=should_cancel
+            )
+        finally:
+            progress.close()
         if should_cancel():
             logger.info("Slice %s canceled; result dropped", slice_spec.slice_id)
             return
@@ -45,17 +47,34 @@ def run_slice(self, spec: dict) -> None:
 
 @shared_task(acks_late=True, ignore_result=True)
 def ingest_slice(result: dict) -> None:
-    """Records a slice's result; a repeated delivery changes nothing."""
+    """Records a slice's result; a repeated delivery changes nothing. The
+    appliance has room for another slice then: the next waiting ones go out."""
     from scans import services
 
-    services.slice_ingest(result=SliceResult.from_dict(result))
+    services.slice_result_record(result=SliceResult.from_dict(result))
 
 
 @shared_task(acks_late=True, ignore_result=True)
-def slice_progress(slice_id: int, appliance: str, done: int, total: int = 0) -> None:
+def slice_progress(
+    slice_id: int,
+    appliance: str,
+    done: int,
+    total: int = 0,
+    phase: str = "",
+    percent: int | None = None,
+) -> None:
+    """An appliance's report on a running slice (an older appliance sends no
+    phase or percent)."""
     from scans import services
 
-    services.slice_progress_record(slice_id=slice_id, appliance=appliance, done=done, total=total)
+    services.slice_progress_record(
+        slice_id=slice_id,
+        appliance=appliance,
+        done=done,
+        total=total,
+        phase=phase,
+        percent=percent,
+    )
 
 
 @shared_task(acks_late=True, ignore_result=True)

@@ -14,6 +14,7 @@ import os
 import re
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,6 +28,13 @@ from core import iprange
 from core.results import Service
 
 NMAP = "nmap"
+# nmap writes its progress (--stats-every) into the XML as <taskprogress>; it
+# flushes an XML *file* when it does, not a pipe, so a run that reports progress
+# writes its XML to a temporary file that is read as it grows.
+STATS_EVERY = "1s"
+_TASK_PROGRESS = re.compile(r'<taskprogress task="([^"]*)"[^>]*? percent="([0-9.]+)"')
+
+TaskProgress = Callable[[str, float], None]
 
 
 class NmapError(RuntimeError):
@@ -128,13 +136,74 @@ def run_nmap(
     *,
     timeout: float,
     should_cancel: Callable[[], bool] | None = None,
+    on_progress: TaskProgress | None = None,
 ) -> str:
-    """Run one nmap command on ``targets`` and return its XML; NmapError on any failure."""
+    """Run one nmap command on ``targets`` and return its XML; NmapError on any failure.
+
+    With ``on_progress``, nmap's own progress reports reach it about once a
+    second as (task, percent): ("Connect Scan", 42.5), ("Service scan", 10.0).
+    """
     path = nmap_path()
     if not path:
         raise NmapError("nmap is not installed (apt-get install nmap)")
     if not targets:
         raise NmapError("no targets")
+    if on_progress is None:
+        return _run(path, cmd, targets, timeout=timeout, should_cancel=should_cancel)
+    with tempfile.TemporaryDirectory(prefix="enclave-nmap-") as folder:
+        xml_path = os.path.join(folder, "scan.xml")
+        args = _xml_to_file(cmd, xml_path)
+        watcher = _ProgressWatcher(xml_path, on_progress)
+        _run(path, args, targets, timeout=timeout, should_cancel=should_cancel, tick=watcher.poll)
+        try:
+            with open(xml_path, encoding="utf-8", errors="replace") as xml:
+                return xml.read()
+        except OSError as error:
+            raise NmapError(f"nmap wrote no XML: {error}") from error
+
+
+def _xml_to_file(cmd: list[str], xml_path: str) -> list[str]:
+    """``cmd`` with its XML going to ``xml_path`` and progress reports turned on."""
+    args = list(cmd)
+    for index in range(len(args) - 1):
+        if args[index] == "-oX" and args[index + 1] == "-":
+            args[index + 1 : index + 2] = [xml_path, "--stats-every", STATS_EVERY]
+            return args
+    raise ValueError("an nmap command that reports progress must write XML (-oX -)")
+
+
+class _ProgressWatcher:
+    """Reads what nmap added to its XML file since the last look, for <taskprogress>."""
+
+    def __init__(self, xml_path: str, report: TaskProgress) -> None:
+        self.xml_path, self.report = xml_path, report
+        self.offset = 0
+        self.partial = ""
+
+    def poll(self) -> None:
+        try:
+            with open(self.xml_path, encoding="utf-8", errors="replace") as xml:
+                xml.seek(self.offset)
+                text = xml.read()
+                self.offset = xml.tell()
+        except OSError:
+            return  # not written yet
+        text = self.partial + text
+        cut = text.rfind("\n") + 1
+        text, self.partial = text[:cut], text[cut:]
+        for task, percent in _TASK_PROGRESS.findall(text):
+            self.report(task, min(100.0, float(percent)))
+
+
+def _run(
+    path: str,
+    cmd: list[str],
+    targets: list[str],
+    *,
+    timeout: float,
+    should_cancel: Callable[[], bool] | None,
+    tick: Callable[[], None] | None = None,
+) -> str:
     try:
         proc = subprocess.Popen(
             [path, *cmd[1:]],
@@ -160,10 +229,14 @@ def run_nmap(
             if time.monotonic() > deadline:
                 _stop(proc)
                 raise NmapError(f"nmap did not finish within {int(timeout)} s") from None
+            if tick is not None:
+                tick()
     if proc.returncode != 0:
         message = (err or out).strip().splitlines()
         detail = message[-1] if message else "no output"
         raise NmapError(f"nmap exited with status {proc.returncode}: {detail}")
+    if tick is not None:
+        tick()
     return out
 
 

@@ -16,7 +16,16 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import UTC, datetime
 
 from core import iprange
-from core.results import Finding, HostResult, SliceResult, SliceSpec
+from core.results import (
+    PHASE_CHECKS,
+    PHASE_DISCOVERY,
+    PHASE_SERVICES,
+    Finding,
+    HostResult,
+    SliceProgress,
+    SliceResult,
+    SliceSpec,
+)
 
 from . import nmap
 from .checks import CHECKS, Check, CheckError
@@ -35,12 +44,67 @@ _IPV4 = iprange.parse("0.0.0.0/0")
 # 127.0.0.0/8 "up" (reason "localhost-response"); there an open port is the sign of life.
 _LOOPBACK = iprange.parse("127.0.0.0/8, ::1")
 
-Progress = Callable[[int, int], None]
+Progress = Callable[[SliceProgress], None]
 ShouldCancel = Callable[[], bool]
+TaskProgress = Callable[[str, float], None]  # nmap's (task, percent)
+
+# The percent estimate: of an up host's work, discovery is this share and port
+# and service detection the next; the checks are the rest. On a real network
+# nmap's service detection is most of the time a host takes.
+_DISCOVERY_SHARE = 0.1
+_SERVICES_SHARE = 0.8
 
 
 class Cancelled(Exception):
     pass
+
+
+class _Tracker:
+    """What the runner is doing, as SliceProgress reports that never go backwards.
+
+    ``done`` counts finished addresses (down, or up and checked). The percent
+    also credits the addresses still open with the part of their work behind
+    them: nmap's own progress inside discovery and service detection, so it
+    moves while nmap works on every host at once and none is finished yet.
+    """
+
+    def __init__(self, progress: Progress, total: int, *, discovery_only: bool) -> None:
+        self.progress, self.total, self.discovery_only = progress, total, discovery_only
+        self.done = 0
+        self.phase = PHASE_DISCOVERY
+        self.percent = 0
+
+    def report(self, phase: str | None = None, *, done: int | None = None, part: float = 0.0):
+        """``part``: how much of the current phase is behind the open addresses (0-1)."""
+        if phase is not None:
+            self.phase = phase
+        if done is not None:
+            self.done = max(self.done, min(done, self.total))
+        part = min(max(part, 0.0), 1.0)
+        if self.phase == PHASE_DISCOVERY:
+            behind = part if self.discovery_only else _DISCOVERY_SHARE * part
+        elif self.phase == PHASE_SERVICES:
+            behind = _DISCOVERY_SHARE + _SERVICES_SHARE * part
+        else:
+            behind = _DISCOVERY_SHARE + _SERVICES_SHARE
+        if self.total:
+            share = (self.done + (self.total - self.done) * behind) / self.total
+            self.percent = max(self.percent, min(100, int(100 * share)))
+            if self.done >= self.total:
+                self.percent = 100
+        self.progress(SliceProgress(self.done, self.total, self.phase, self.percent))
+
+    def nmap(self, *, services: bool = False, service_detection: bool = False) -> TaskProgress:
+        """A callback for run_nmap: nmap's task percent as the current phase's part."""
+
+        def on_progress(task: str, percent: float) -> None:
+            part = percent / 100
+            if services and service_detection:
+                # Ports first, then -sV on what answered: each half of the phase.
+                part = 0.5 + part / 2 if task.lower().startswith("service") else part / 2
+            self.report(part=part)
+
+        return on_progress
 
 
 def _now() -> str:
@@ -75,6 +139,7 @@ def _scan(
     spec: SliceSpec,
     hosts: int,
     should_cancel: ShouldCancel | None,
+    on_progress: TaskProgress | None = None,
 ) -> list[NmapHost]:
     found: list[NmapHost] = []
     for ipv6, targets in groups:
@@ -83,13 +148,17 @@ def _scan(
             targets,
             timeout=_nmap_timeout(spec, hosts),
             should_cancel=should_cancel,
+            on_progress=on_progress,
         )
         found.extend(nmap.parse_xml(xml))
     return found
 
 
 def discover(
-    spec: SliceSpec, ranges: list[iprange.IPRange], should_cancel: ShouldCancel | None = None
+    spec: SliceSpec,
+    ranges: list[iprange.IPRange],
+    should_cancel: ShouldCancel | None = None,
+    on_progress: TaskProgress | None = None,
 ) -> list[NmapHost]:
     """Hosts that are up among ``ranges``: nmap -sn, or open ports on loopback."""
     loopback = iprange.intersect(ranges, _LOOPBACK)
@@ -102,6 +171,7 @@ def discover(
             spec,
             iprange.count(elsewhere),
             should_cancel,
+            on_progress,
         )
         hosts.extend(h for h in found if h.state == "up")
     if loopback:
@@ -117,13 +187,17 @@ def discover(
             spec,
             iprange.count(loopback),
             should_cancel,
+            on_progress,
         )
         hosts.extend(h for h in found if h.services)
     return hosts
 
 
 def scan_ports(
-    spec: SliceSpec, ips: list[str], should_cancel: ShouldCancel | None = None
+    spec: SliceSpec,
+    ips: list[str],
+    should_cancel: ShouldCancel | None = None,
+    on_progress: TaskProgress | None = None,
 ) -> dict[str, NmapHost]:
     """Open ports and (with service_detection) services of hosts known to be up."""
     if spec.udp_ports and os.geteuid() != 0:
@@ -145,6 +219,7 @@ def scan_ports(
         spec,
         len(ips),
         should_cancel,
+        on_progress,
     )
     return {h.ip: h for h in found}
 
@@ -260,10 +335,14 @@ def run_slice(
     scans add open ports, services and the findings of the selected checks.
     A failure (bad targets, nmap missing or failing, cancel) is reported in
     ``SliceResult.error`` with whatever hosts were complete by then.
+
+    ``progress`` hears of every phase (discovery, services, checks), every
+    host finished and nmap's own progress reports (about once a second while
+    nmap runs): a caller that sends them on throttles them itself.
     """
     result = SliceResult(spec.scan_id, spec.slice_id, appliance, started=_now(), finished="")
     try:
-        _run(spec, result, progress or (lambda done, total: None), should_cancel)
+        _run(spec, result, progress or (lambda update: None), should_cancel)
     except (NmapError, ValueError, Cancelled) as error:
         result.error = str(error) or type(error).__name__.lower()
     result.finished = _now()
@@ -282,25 +361,33 @@ def _run(
     checks = selected_checks(spec) if spec.scan_type == "vulnerability" else []
     total = iprange.count(ranges)
     result.addresses_probed = total
-    progress(0, total)
+    discovery_only = spec.scan_type == "discovery"
+    track = _Tracker(progress, total, discovery_only=discovery_only)
+    track.report(PHASE_DISCOVERY, done=0)
 
     def stop_if_cancelled() -> None:
         if should_cancel is not None and should_cancel():
             raise Cancelled("cancelled")
 
     stop_if_cancelled()
-    up = discover(spec, ranges, should_cancel)
+    up = discover(spec, ranges, should_cancel, track.nmap())
     stop_if_cancelled()
     done = total - len(up)
-    progress(done, total)
-    if spec.scan_type == "discovery":
+    if discovery_only:
         result.hosts = [_host_result(h) for h in up]
-        progress(total, total)
+        track.report(done=total)
         return
     if not up:
+        track.report(done=total)
         return
+    track.report(PHASE_SERVICES, done=done)
 
-    scanned = scan_ports(spec, [h.ip for h in up], should_cancel)
+    scanned = scan_ports(
+        spec,
+        [h.ip for h in up],
+        should_cancel,
+        track.nmap(services=True, service_detection=spec.service_detection),
+    )
     stop_if_cancelled()
     hosts, unfinished = [], set()
     for found in up:
@@ -312,6 +399,7 @@ def _run(
         else:
             hosts.append(_host_result(ports))
             hosts[-1].os = hosts[-1].os or found.os
+    track.report(PHASE_CHECKS)
     version = nmap_version()
 
     def work(host: HostResult) -> HostResult:
@@ -336,6 +424,6 @@ def _run(
         for future in as_completed(futures):
             result.hosts.append(future.result())
             done += 1
-            progress(done, total)
+            track.report(done=done)
     result.hosts.sort(key=lambda h: iprange.ip_key(h.ip))
     stop_if_cancelled()

@@ -9,6 +9,7 @@ from .kb import kb_load
 from .launch import MAX_SCAN_ADDRESSES, scan_launch
 from .lifecycle import scan_cancel, slice_progress_record
 from .profiles import option_profile_create, option_profile_default, option_profile_update
+from .results import slice_result_record
 from .schedules import (
     next_run_after,
     schedule_create,
@@ -32,5 +33,6 @@ __all__ = [
     "schedules_run_due",
     "slice_ingest",
     "slice_progress_record",
+    "slice_result_record",
     "slices_reassign",
 ]

@@ -1,7 +1,7 @@
 """Failover: slices of appliances that went offline (or moved to another
 network) go to another online appliance of the scan's own network, never to
 another network's; with none left they end in error and the scan with them.
-Waiting slices go to an appliance that came online.
+Waiting slices go to appliances with room (``dispatch.slices_fill``).
 """
 
 import logging
@@ -9,13 +9,19 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Q
 from django.utils import timezone
 
 from networks.models import Network, ScannerAppliance
 
-from ..models import OPEN_SLICE_STATUSES, ScanSlice, ScanStatus, SliceStatus
-from .dispatch import slice_dispatch, tasks_revoke, waiting_reason
+from ..models import (
+    IN_FLIGHT_SLICE_STATUSES,
+    OPEN_SLICE_STATUSES,
+    Scan,
+    ScanSlice,
+    ScanStatus,
+    SliceStatus,
+)
+from .dispatch import scan_waiting_reason, slices_fill, tasks_revoke
 from .lifecycle import scan_refresh_progress
 
 logger = logging.getLogger(__name__)
@@ -67,89 +73,100 @@ def slices_withdraw(*, appliance: ScannerAppliance, old_network: Network) -> int
     return len(held)
 
 
-def slices_reassign() -> int:
-    """Sends waiting slices to online appliances, and takes slices away from
-    appliances that went offline (or moved to another network): to another
-    online appliance of the scan's network or, with none, into error with
-    the reason (the scan then ends in error, keeping what other slices found).
+def _take_back(scan_slice_id: int, cutoff) -> int | None:
+    """A slice whose appliance went offline (or moved away) goes back to
+    waiting, for another online appliance of the scan's network; with none
+    online it ends in error, and so do the scan's slices still waiting (the
+    scan ends in error with what other slices found, instead of waiting for an
+    appliance that may never return). Returns the network to fill, or None."""
+    with transaction.atomic():
+        locked = (
+            ScanSlice.objects.select_for_update(of=("self",))
+            .select_related("appliance", "scan__network")
+            .filter(pk=scan_slice_id, status__in=IN_FLIGHT_SLICE_STATUSES)
+            .first()
+        )
+        if locked is None or not _appliance_gone(locked, cutoff):
+            return None
+        scan = locked.scan
+        network = scan.network
+        previous = locked.appliance
+        others = ScannerAppliance.objects.filter(network=network, last_seen__gte=cutoff)
+        if previous is not None:
+            others = others.exclude(pk=previous.pk)
+        if locked.task_id:
+            transaction.on_commit(lambda t=locked.task_id: tasks_revoke([t]))
+        if others.exists():
+            locked.status = SliceStatus.PENDING
+            locked.appliance = None
+            locked.addresses_done = 0
+            locked.percent = 0
+            locked.phase = ""
+            locked.save(update_fields=["status", "appliance", "addresses_done", "percent", "phase"])
+            logger.info("Slice %s of scan %s taken back from %s", locked.number, scan.pk, previous)
+        else:
+            # Never another network's appliance: its targets mean other machines there.
+            reason = _orphaned_reason(previous, network)
+            locked.status = SliceStatus.ERROR
+            locked.error = reason
+            locked.save(update_fields=["status", "error"])
+            scan.slices.filter(status=SliceStatus.PENDING).update(
+                status=SliceStatus.ERROR, error=reason
+            )
+            logger.warning("Slice %s of scan %s: %s", locked.number, scan.pk, reason)
+        scan_refresh_progress(scan=scan)
+    return network.pk
 
-    Only "All Scanners in Network" scans move between appliances, and only to
-    an online appliance of the scan's own network; a scan that names an
-    appliance waits for it while it is offline (a move ends its slices:
-    ``slices_withdraw``). Returns how many slices were sent.
+
+def _reasons_refresh(network_ids: set[int]) -> None:
+    """Each live scan of these networks says why it waits, or nothing while it runs."""
+    live = (ScanStatus.QUEUED, ScanStatus.RUNNING)
+    scans = Scan.objects.filter(network_id__in=network_ids, status__in=live).select_related(
+        "network", "appliance"
+    )
+    for scan in scans:
+        reason = scan_waiting_reason(scan)
+        if reason != scan.status_reason:
+            Scan.objects.filter(pk=scan.pk, status__in=live).update(status_reason=reason)
+
+
+def slices_reassign() -> int:
+    """Takes slices away from appliances that went offline (or moved to
+    another network), and tops every appliance's window up with waiting slices.
+
+    A slice taken back waits for another online appliance of the scan's own
+    network, never another network's; with none online it ends in error with
+    the reason, and so does the rest of its scan (which keeps what other
+    slices found). Only "All Scanners in Network" scans move between
+    appliances; a scan that names an appliance waits for it while it is
+    offline (a move ends its slices: ``slices_withdraw``). Runs on the beat;
+    ingest tops windows up too. Returns how many slices were sent.
     """
     cutoff = timezone.now() - timedelta(seconds=settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER)
-    sent = 0
-    candidates = (
+    live = (ScanStatus.QUEUED, ScanStatus.RUNNING)
+    # Held slices are bounded (a window per appliance): checking each is cheap.
+    held = (
         ScanSlice.objects.filter(
-            status__in=OPEN_SLICE_STATUSES,
-            scan__status__in=(ScanStatus.QUEUED, ScanStatus.RUNNING),
+            status__in=IN_FLIGHT_SLICE_STATUSES,
+            scan__status__in=live,
             scan__appliance__isnull=True,
         )
-        .select_related("appliance", "scan__network", "scan__option_profile")
+        .select_related("appliance", "scan")
         .order_by("scan_id", "number")
     )
-    for scan_slice in candidates:
-        if scan_slice.status != SliceStatus.PENDING and not _appliance_gone(scan_slice, cutoff):
-            continue
-        with transaction.atomic():
-            locked = (
-                ScanSlice.objects.select_for_update(of=("self",))
-                .select_related("appliance", "scan__network", "scan__option_profile")
-                .get(pk=scan_slice.pk)
-            )
-            if locked.status not in OPEN_SLICE_STATUSES:
-                continue
-            if locked.status != SliceStatus.PENDING and not _appliance_gone(locked, cutoff):
-                continue
-            network = locked.scan.network
-            previous = locked.appliance
-            online = [
-                a
-                for a in ScannerAppliance.objects.filter(network=network, last_seen__gte=cutoff)
-                .annotate(
-                    load=Count(
-                        "slices",
-                        filter=Q(slices__status__in=(SliceStatus.DISPATCHED, SliceStatus.RUNNING)),
-                    )
-                )
-                .order_by("load", "name")
-                if previous is None or a.pk != previous.pk
-            ]
-            old_task = locked.task_id
-            if online:
-                slice_dispatch(locked, online[0])
-                sent += 1
-                logger.info(
-                    "Slice %s of scan %s sent to %s (attempt %s)",
-                    locked.number,
-                    locked.scan_id,
-                    online[0].name,
-                    locked.attempts,
-                )
-                if old_task and previous is not None:
-                    transaction.on_commit(lambda t=old_task: tasks_revoke([t]))
-            elif locked.status != SliceStatus.PENDING:
-                # Its appliance died mid-slice and the network has no other: the
-                # scan ends in error (with what other slices found) instead of
-                # waiting for an appliance that may never return. Never another
-                # network's appliance: its targets mean other machines there.
-                locked.status = SliceStatus.ERROR
-                locked.error = _orphaned_reason(previous, network)
-                locked.save(update_fields=["status", "error"])
-                if old_task:
-                    transaction.on_commit(lambda t=old_task: tasks_revoke([t]))
-                logger.warning(
-                    "Slice %s of scan %s: %s", locked.number, locked.scan_id, locked.error
-                )
-            scan = locked.scan
-            waiting = scan.slices.filter(status=SliceStatus.PENDING).exists()
-            reason = waiting_reason(network) if waiting else ""
-            if scan.status_reason != reason and scan.status in (
-                ScanStatus.QUEUED,
-                ScanStatus.RUNNING,
-            ):
-                scan.status_reason = reason
-                scan.save(update_fields=["status_reason"])
-            scan_refresh_progress(scan=scan)
+    touched: set[int] = set()
+    for scan_slice in held:
+        if _appliance_gone(scan_slice, cutoff):
+            network_id = _take_back(scan_slice.pk, cutoff)
+            if network_id is not None:
+                touched.add(network_id)
+    waiting = set(
+        ScanSlice.objects.filter(status=SliceStatus.PENDING, scan__status__in=live)
+        .values_list("scan__network_id", flat=True)
+        .distinct()
+    )
+    sent = 0
+    for network in Network.objects.filter(pk__in=waiting | touched).order_by("pk"):
+        sent += slices_fill(network=network)
+    _reasons_refresh(waiting | touched)
     return sent

@@ -1,12 +1,14 @@
-"""Launching scans: validate, split into slices, send each to an appliance.
+"""Launching scans: validate, cut into slices, send the first ones to appliances.
 
-"All Scanners in Network" spreads the targets over the network's online
-appliances; with none online the scan waits, queued (``failover`` sends its
-slices when one comes online).
+Slices hold at most ENCLAVE_SLICE_MAX_ADDRESSES addresses (64), and at least
+one per online appliance, so "All Scanners in Network" spreads even a small
+scan over them. Each appliance gets a window of slices and the next as one
+ends (``dispatch.slices_fill``); with none online the scan waits, queued.
 """
 
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 
@@ -18,12 +20,23 @@ from networks.models import Network, ScannerAppliance
 from networks.selectors import ranges_outside_space
 
 from ..models import OptionProfile, Scan, ScanSlice, ScanType
-from .dispatch import slice_dispatch, waiting_reason
+from .dispatch import scan_waiting_reason, slices_fill
 from .profiles import option_profile_default
 
 # A /12 of IPv4. The engine probes addresses one by one; a bigger target is a
 # typo far more often than a plan.
 MAX_SCAN_ADDRESSES = 1 << 20
+# ScanSlice.number is a small integer; a scan never needs more slices than this
+# (MAX_SCAN_ADDRESSES / 64 is 16,384), but a smaller slice setting could ask for it.
+MAX_SLICES = 32_767
+
+
+def slice_count(total: int, *, appliances: int) -> int:
+    """How many slices a scan of ``total`` addresses gets: at most
+    ENCLAVE_SLICE_MAX_ADDRESSES addresses each, and one per appliance at least
+    (so they share the work), never more than addresses or MAX_SLICES."""
+    most = max(1, int(settings.ENCLAVE_SLICE_MAX_ADDRESSES))
+    return max(1, min(total, MAX_SLICES, max(-(-total // most), appliances)))
 
 
 def split_ranges(ranges: list[iprange.IPRange], parts: int) -> list[list[iprange.IPRange]]:
@@ -32,29 +45,26 @@ def split_ranges(ranges: list[iprange.IPRange], parts: int) -> list[list[iprange
     parts = max(1, min(parts, total))
     out: list[list[iprange.IPRange]] = []
     remaining = list(iprange.merge(ranges))
+    position = 0  # remaining[position:] is still to cut (an index: pop(0) is quadratic)
     left_total = total
     for index in range(parts):
         want = -(-left_total // (parts - index))  # ceiling: the last part is never empty
         chunk: list[iprange.IPRange] = []
-        while want and remaining:
-            first = remaining[0]
+        while want and position < len(remaining):
+            first = remaining[position]
             if first.size <= want:
                 chunk.append(first)
-                remaining.pop(0)
+                position += 1
                 want -= first.size
                 left_total -= first.size
             else:
                 chunk.append(iprange.IPRange(first.start, first.start + want - 1))
-                remaining[0] = iprange.IPRange(first.start + want, first.end)
+                remaining[position] = iprange.IPRange(first.start + want, first.end)
                 left_total -= want
                 want = 0
         if chunk:
             out.append(chunk)
     return out
-
-
-def _online_appliances(network: Network) -> list[ScannerAppliance]:
-    return list(network.appliances.online().order_by("name"))
 
 
 def scan_fields_errors(
@@ -69,6 +79,9 @@ def scan_fields_errors(
 ) -> tuple[dict[str, list[str]], list[iprange.IPRange]]:
     """What a launch and a schedule both check: (errors by field, the target ranges)."""
     errors: dict[str, list[str]] = {}
+    if not networks_visible().filter(pk=network.pk).exists():
+        # Off, everything is in Global Default: turning support on finds it there.
+        errors["network"] = [f"Network support is off: a {noun} runs in the Global Default Network."]
     if not (title or "").strip():
         errors["title"] = [f"A {noun} needs a title."]
     if type not in ScanType.values:
@@ -149,9 +162,13 @@ def scan_launch(
     Refuses (ValidationError naming the field): a missing title, an unknown
     type, targets that are not addresses or lie outside the network's address
     space, asset groups of another network, an appliance of another network.
-    With ``appliance=None`` ("All Scanners in Network") the targets are spread
-    over the network's online appliances; with none online the scan waits,
-    queued, and says why. Returns at once: scanning happens on the appliances.
+    The targets become slices of at most ENCLAVE_SLICE_MAX_ADDRESSES
+    addresses. With ``appliance=None`` ("All Scanners in Network") they are
+    spread over the network's online appliances, each getting a window of
+    slices and the next as one ends; with none online (or all busy with other
+    scans) the scan waits, queued, and says why. A named appliance gets its
+    window even while offline (its queue keeps them). Returns at once:
+    scanning happens on the appliances.
     """
     asset_groups = list(asset_groups)
     title = (title or "").strip()
@@ -180,30 +197,22 @@ def scan_launch(
         launched_by=actor if actor is not None and actor.pk else None,
     )
     scan.asset_groups.set(asset_groups)
-    if appliance is not None:
-        appliances: list[ScannerAppliance | None] = [appliance]
-    else:
-        appliances = _online_appliances(network) or [None]
-    slices = []
-    for number, chunk in enumerate(split_ranges(ranges, len(appliances)), start=1):
-        slices.append(
-            ScanSlice.objects.create(
+    sharing = 1 if appliance is not None else network.appliances.online().count()
+    parts = slice_count(scan.hosts_total, appliances=sharing)
+    ScanSlice.objects.bulk_create(
+        (
+            ScanSlice(
                 scan=scan,
                 number=number,
                 targets=iprange.format_ranges(chunk),
                 addresses=iprange.count(chunk),
             )
-        )
-    for scan_slice, target in zip(slices, appliances, strict=False):
-        if target is not None:
-            slice_dispatch(scan_slice, target)
-    if appliance is not None and appliance.status == "offline":
-        scan.status_reason = (
-            f"Waiting for scanner appliance '{appliance.name}', which is offline; "
-            "the scan starts when it sends a heartbeat."
-        )
-    elif appliances == [None]:
-        scan.status_reason = waiting_reason(network)
+            for number, chunk in enumerate(split_ranges(ranges, parts), start=1)
+        ),
+        batch_size=1000,
+    )
+    slices_fill(network=network)
+    scan.status_reason = scan_waiting_reason(scan)
     if scan.status_reason:
         scan.save(update_fields=["status_reason"])
     audit_record(

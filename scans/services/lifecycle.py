@@ -2,7 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Count, Q, Sum
+from django.db.models import Case, Count, F, Q, Sum, When
 from django.utils import timezone
 
 from accounts.models import AuditEntry, User
@@ -14,6 +14,7 @@ from ..models import (
     Scan,
     ScanSlice,
     ScanStatus,
+    SlicePhase,
     SliceStatus,
 )
 from ..signals import scan_finished
@@ -47,11 +48,24 @@ def scan_cancel(*, actor: User | None, scan: Scan) -> Scan:
     return scan
 
 
-def slice_progress_record(*, slice_id: int, appliance: str, done: int, total: int = 0) -> bool:
-    """An appliance reports how many addresses of a slice it has finished.
+def slice_progress_record(
+    *,
+    slice_id: int,
+    appliance: str,
+    done: int,
+    total: int = 0,
+    phase: str = "",
+    percent: int | None = None,
+) -> bool:
+    """An appliance reports how far it is with a slice: addresses finished, the
+    phase it is in (discovery, services, checks) and its estimate of the work
+    done (0-100; an older appliance sends none and the count stands for it).
 
-    Ignored (returns False) for unknown, finished or canceled slices, and for
-    reports from an appliance the slice was taken away from.
+    The slice keeps the report and its scan the sums (hosts done, the progress
+    estimate) and the phase; a queued scan becomes running. Neither number goes
+    back for a late or repeated report. Ignored (returns False) for unknown,
+    finished or canceled slices, and for reports from an appliance the slice
+    was taken away from.
     """
     with transaction.atomic():
         scan_slice = (
@@ -68,13 +82,31 @@ def slice_progress_record(*, slice_id: int, appliance: str, done: int, total: in
         if scan.is_done:
             return False
         now = timezone.now()
+        size = scan_slice.addresses
+        new_done = max(scan_slice.addresses_done, min(max(int(done), 0), size))
+        counted = (100 * new_done // size) if size else 0
+        reported = counted if percent is None else min(max(int(percent), 0), 100)
+        new_percent = max(scan_slice.percent, reported, counted)
+        points = (new_percent - scan_slice.percent) * size
+        hosts = new_done - scan_slice.addresses_done
         scan_slice.status = SliceStatus.RUNNING
         scan_slice.started = scan_slice.started or now
-        scan_slice.addresses_done = max(
-            scan_slice.addresses_done, min(int(done), scan_slice.addresses)
+        scan_slice.addresses_done = new_done
+        scan_slice.percent = new_percent
+        if phase in SlicePhase.values:
+            scan_slice.phase = phase
+        scan_slice.save(update_fields=["status", "started", "addresses_done", "percent", "phase"])
+        # Sums by increments: many slices report at once, and a recount over a
+        # scan's thousands of slices per report would cost more than the report.
+        live = Scan.objects.filter(pk=scan.pk, status__in=(ScanStatus.QUEUED, ScanStatus.RUNNING))
+        live.update(
+            hosts_done=F("hosts_done") + hosts,
+            progress_points=F("progress_points") + points,
+            phase=scan_slice.phase,
         )
-        scan_slice.save(update_fields=["status", "started", "addresses_done"])
-        scan_refresh_progress(scan=scan, now=now)
+        live.filter(status=ScanStatus.QUEUED).update(
+            status=ScanStatus.RUNNING, started=now, status_reason=""
+        )
     return True
 
 
@@ -83,13 +115,23 @@ def scan_refresh_progress(*, scan: Scan, now=None) -> None:
     now = now or timezone.now()
     totals = scan.slices.aggregate(
         done=Sum("addresses_done"),
+        points=Sum(
+            Case(
+                When(
+                    Q(status=SliceStatus.DONE) | Q(ingested_at__isnull=False),
+                    then=F("addresses") * 100,
+                ),
+                default=F("addresses") * F("percent"),
+            )
+        ),
         open=Count("pk", filter=Q(status__in=OPEN_SLICE_STATUSES)),
         running=Count("pk", filter=Q(status=SliceStatus.RUNNING)),
         errors=Count("pk", filter=Q(status=SliceStatus.ERROR)),
         ingested=Count("pk", filter=Q(ingested_at__isnull=False)),
     )
-    fields = ["hosts_done"]
+    fields = ["hosts_done", "progress_points"]
     scan.hosts_done = min(totals["done"] or 0, scan.hosts_total)
+    scan.progress_points = min(totals["points"] or 0, 100 * scan.hosts_total)
     if scan.status == ScanStatus.QUEUED and (totals["running"] or totals["ingested"]):
         scan.status = ScanStatus.RUNNING
         scan.started = scan.started or now

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from core.results import HostResult, Service, SliceResult, SliceSpec
+from core.results import HostResult, Service, SliceProgress, SliceResult, SliceSpec
 from scans.engine import runner
 from scans.engine.checks import CHECKS, ftp, http, info, redis, ssh, telnet, tls
 from scans.engine.checks.base import Check
@@ -48,11 +48,11 @@ def test_vulnerability_scan_of_loopback_services(
 ):
     ports = [http_server, expired_tls_server, ssh_server, ftp_server, telnet_server, 6379]
     closed = free_port()
-    calls: list[tuple[int, int]] = []
+    calls: list[SliceProgress] = []
     result = runner.run_slice(
         spec(targets=["127.0.0.1-127.0.0.2"], tcp_ports=",".join(map(str, [*ports, closed]))),
         appliance="lab-1",
-        progress=lambda done, total: calls.append((done, total)),
+        progress=calls.append,
     )
     assert result.error == ""
     assert (result.scan_id, result.slice_id, result.appliance) == (7, 3, "lab-1")
@@ -79,7 +79,15 @@ def test_vulnerability_scan_of_loopback_services(
     assert all(f.qid in KB_BY_QID for f in host.findings)
     keys = [(f.qid, f.port, f.protocol) for f in host.findings]
     assert len(keys) == len(set(keys))
-    assert calls[0] == (0, 2) and calls[-1] == (2, 2)
+    assert calls[0] == SliceProgress(0, 2, "discovery", 0)
+    assert calls[-1] == SliceProgress(2, 2, "checks", 100)
+    # Every phase in order; the down address is done after discovery, the host
+    # once its checks ran; neither count nor percent ever goes back.
+    phases = [c.phase for c in calls]
+    assert sorted(set(phases), key=phases.index) == ["discovery", "services", "checks"]
+    assert SliceProgress(1, 2, "services", 55) in calls
+    assert [c.done for c in calls] == sorted(c.done for c in calls)
+    assert [c.percent for c in calls] == sorted(c.percent for c in calls)
     assert SliceResult.from_dict(result.to_dict()) == result  # survives the broker
 
 
@@ -223,7 +231,7 @@ def test_ipv6_loopback_is_scanned_with_nmap_dash_6():
 
 @pytest.mark.e2e
 def test_host_whose_port_scan_timed_out_gets_no_checks(monkeypatch, ssh_server):
-    def timed_out(spec, ips, should_cancel=None):
+    def timed_out(spec, ips, should_cancel=None, on_progress=None):
         return {ip: NmapHost(ip=ip, state="up", timed_out=True) for ip in ips}
 
     monkeypatch.setattr(runner, "scan_ports", timed_out)

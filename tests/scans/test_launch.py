@@ -48,15 +48,15 @@ def test_launch_spreads_targets_over_online_appliances_after_commit(
     assert sent[0]["task_id"] == slices[0].task_id
 
 
-def test_launch_with_a_named_appliance_sends_one_slice_to_it(
+def test_launch_with_a_named_appliance_sends_its_slices_only_to_it(
     lab, online, sent, django_capture_on_commit_callbacks
 ):
     online("lab-a")
     chosen = online("lab-b")
     with django_capture_on_commit_callbacks(execute=True):
         scan = launch(lab, targets="127.0.0.0/24", appliance=chosen)
-    assert [c["queue"] for c in sent] == ["appliance.lab-b"]
-    assert scan.slices.get().addresses == 256
+    assert [c["queue"] for c in sent] == ["appliance.lab-b"] * 4
+    assert [s.addresses for s in scan.slices.order_by("number")] == [64, 64, 64, 64]
 
 
 def test_launch_with_no_online_appliance_waits_and_says_why(
@@ -161,7 +161,7 @@ def test_failover_resends_to_another_online_appliance_of_the_same_network_only(
         assert services.slices_reassign() == 1
     piece.refresh_from_db()
     assert piece.appliance == survivor and piece.attempts == 2 and piece.task_id != old_task
-    assert sent[-2]["queue"] == "appliance.lab-b"
+    assert [c for c in sent if c.get("task_id") == piece.task_id][0]["queue"] == "appliance.lab-b"
     assert all(c.get("queue") != "appliance.twin-a" for c in sent)
     assert {"revoke": [old_task]} in sent
 

@@ -24,7 +24,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("name", help="The appliance's name, as registered in Enclave.")
         parser.add_argument(
-            "--concurrency", type=int, default=2, help="Slices run at the same time."
+            "--concurrency",
+            type=int,
+            default=settings.ENCLAVE_APPLIANCE_SLICES,
+            help="Slices run at the same time (default: ENCLAVE_APPLIANCE_SLICES, "
+            "%(default)s; the platform sends each appliance that many and a few more).",
         )
         parser.add_argument("--loglevel", default="INFO")
 
