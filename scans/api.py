@@ -14,6 +14,8 @@ from . import selectors, services
 from .filters import DetectionFilterSet, VulnerabilityFilterSet
 from .models import (
     Detection,
+    ImportFormat,
+    KbSource,
     OptionProfile,
     Recurrence,
     Scan,
@@ -23,6 +25,7 @@ from .models import (
     TcpPortSet,
     Vulnerability,
 )
+from .services.imports import import_create
 
 # --- Option profiles --------------------------------------------------------------------
 
@@ -269,6 +272,8 @@ class ScheduleViewSet(viewsets.ModelViewSet):
 class HostDetectionSerializer(serializers.ModelSerializer):
     qid = serializers.IntegerField(source="vulnerability_id")
     title = serializers.CharField(source="vulnerability.title")
+    source = serializers.CharField(source="vulnerability.source", read_only=True)
+    reference = serializers.CharField(source="vulnerability.reference", read_only=True)
 
     class Meta:
         model = Detection
@@ -276,6 +281,8 @@ class HostDetectionSerializer(serializers.ModelSerializer):
             "id",
             "qid",
             "title",
+            "source",
+            "reference",
             "severity",
             "status",
             "port",
@@ -322,6 +329,14 @@ class DetectionSerializer(serializers.ModelSerializer):
     ip = serializers.CharField(source="host.ip", read_only=True)
     qid = serializers.IntegerField(source="vulnerability_id", read_only=True)
     title = serializers.CharField(source="vulnerability.title", read_only=True)
+    source = serializers.ChoiceField(
+        source="vulnerability.source", choices=KbSource.choices, read_only=True
+    )
+    reference = serializers.CharField(
+        source="vulnerability.reference",
+        read_only=True,
+        help_text='How the source names it: "38700" (Enclave), "Nessus 19506".',
+    )
 
     class Meta:
         model = Detection
@@ -333,6 +348,8 @@ class DetectionSerializer(serializers.ModelSerializer):
             "ip",
             "qid",
             "title",
+            "source",
+            "reference",
             "severity",
             "status",
             "port",
@@ -356,11 +373,15 @@ class DetectionViewSet(viewsets.ReadOnlyModelViewSet):
 
 class VulnerabilitySerializer(serializers.ModelSerializer):
     cvss = serializers.FloatField(allow_null=True)
+    reference = serializers.CharField(read_only=True)
 
     class Meta:
         model = Vulnerability
         fields = [
             "qid",
+            "source",
+            "external_id",
+            "reference",
             "title",
             "severity",
             "kind",
@@ -384,6 +405,106 @@ class KnowledgeBaseViewSet(viewsets.ReadOnlyModelViewSet):
         return Vulnerability.objects.order_by("qid")
 
 
+# --- Imports -----------------------------------------------------------------------------
+
+
+class SkippedHostSerializer(serializers.Serializer):
+    host = serializers.CharField()
+    reason = serializers.CharField()
+
+
+class ImportSerializer(serializers.ModelSerializer):
+    """An import: a scan of kind "import" and its file (ids shared with scans/)."""
+
+    network_name = serializers.CharField(source="network.name", read_only=True)
+    format = serializers.ChoiceField(
+        source="import_file.format", choices=ImportFormat.choices, read_only=True
+    )
+    filename = serializers.CharField(source="import_file.filename", read_only=True)
+    size = serializers.IntegerField(source="import_file.size", read_only=True)
+    status = serializers.ChoiceField(choices=ScanStatus.choices, read_only=True)
+    progress = serializers.IntegerField(read_only=True)
+    hosts = serializers.IntegerField(source="import_file.hosts", read_only=True)
+    findings = serializers.IntegerField(source="import_file.findings", read_only=True)
+    skipped = SkippedHostSerializer(source="import_file.skipped", many=True, read_only=True)
+    duplicate_of = serializers.IntegerField(
+        source="import_file.duplicate_of_id", read_only=True, allow_null=True
+    )
+    created_by = serializers.CharField(
+        source="launched_by.username", read_only=True, default=None, allow_null=True
+    )
+    created = serializers.DateTimeField(source="created_at", read_only=True)
+
+    class Meta:
+        model = Scan
+        fields = [
+            "id",
+            "network",
+            "network_name",
+            "format",
+            "filename",
+            "size",
+            "status",
+            "status_reason",
+            "progress",
+            "hosts",
+            "findings",
+            "skipped",
+            "duplicate_of",
+            "created_by",
+            "created",
+            "started",
+            "finished",
+        ]
+        read_only_fields = fields
+
+
+class ImportUploadSerializer(serializers.Serializer):
+    """POST multipart: the file, the network it belongs to, and optionally its format."""
+
+    file = serializers.FileField(required=False)
+    network = serializers.PrimaryKeyRelatedField(
+        queryset=Network.objects.all(), required=False, allow_null=True
+    )
+    format = serializers.ChoiceField(
+        choices=ImportFormat.choices,
+        required=False,
+        allow_blank=True,
+        help_text="Detected from the file when absent.",
+    )
+
+
+class ImportViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Imports of other scanners' result files: POST (Scanner or Manager) stores the
+    file and answers at once; the import runs in the background (``status``,
+    ``progress``)."""
+
+    serializer_class = ImportSerializer
+    read_role, write_role = Role.READER, Role.SCANNER
+
+    def get_queryset(self):
+        return selectors.import_list().order_by("-id")
+
+    @extend_schema(request=ImportUploadSerializer, responses={201: ImportSerializer})
+    def create(self, request, *args, **kwargs):
+        upload = ImportUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        data = upload.validated_data
+        scan = import_create(
+            actor=request.user,
+            network=data.get("network"),
+            file=data.get("file"),
+            format=data.get("format") or "",
+        )
+        scan = self.get_queryset().get(pk=scan.pk)
+        return Response(self.get_serializer(scan).data, status=status.HTTP_201_CREATED)
+
+
 def register(router) -> None:
     """Registers this app's REST resources (API.md) on the /api/v1/ router."""
     router.register("hosts", HostViewSet, basename="host")
@@ -392,3 +513,4 @@ def register(router) -> None:
     router.register("option-profiles", OptionProfileViewSet, basename="option-profile")
     router.register("detections", DetectionViewSet, basename="detection")
     router.register("kb", KnowledgeBaseViewSet, basename="kb")
+    router.register("imports", ImportViewSet, basename="import")

@@ -3,7 +3,15 @@ import django_filters
 from console.filters import IdFilter
 from networks.models import Network
 
-from .models import DetectionStatus, Scan, ScanStatus, ScanType, Severity, Vulnerability
+from .models import (
+    DetectionStatus,
+    KbSource,
+    Scan,
+    ScanStatus,
+    ScanType,
+    Severity,
+    Vulnerability,
+)
 from .selectors import detections_filter_ip
 
 
@@ -22,10 +30,11 @@ class VulnerabilityFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(method="filter_q", label="Search")
     severity = django_filters.ChoiceFilter(choices=Severity.choices)
     cve = django_filters.CharFilter(method="filter_cve", label="CVE")
+    source = django_filters.ChoiceFilter(choices=KbSource.choices, empty_label="Any source")
 
     class Meta:
         model = Vulnerability
-        fields = ["q", "severity", "cve"]
+        fields = ["q", "severity", "cve", "source"]
 
     def filter_q(self, queryset, name, value):
         from .selectors import kb_search
@@ -44,6 +53,9 @@ class DetectionFilterSet(django_filters.FilterSet):
     qid = IdFilter(field_name="vulnerability_id")
     status = django_filters.ChoiceFilter(choices=DetectionStatus.choices)
     severity = django_filters.TypedChoiceFilter(choices=Severity.choices, coerce=int)
+    source = django_filters.ChoiceFilter(
+        field_name="vulnerability__source", choices=KbSource.choices, label="Source"
+    )
 
     def filter_ip(self, queryset, name, value):
         return detections_filter_ip(queryset, value)

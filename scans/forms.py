@@ -1,10 +1,11 @@
 from django import forms
+from django.conf import settings
 
 from assets.models import AssetGroup
 from networks.models import Network, ScannerAppliance
 from networks.selectors import networks_visible
 
-from .models import OptionProfile, Recurrence, ScanType, TcpPortSet
+from .models import ImportFormat, OptionProfile, Recurrence, ScanType, TcpPortSet
 from .services.profiles import available_checks
 
 
@@ -95,3 +96,31 @@ class OptionProfileForm(forms.Form):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.fields["checks"].choices = [(c, c) for c in available_checks()]
+
+
+class ImportForm(forms.Form):
+    """Upload of another scanner's result file into a network the user chooses."""
+
+    file = forms.FileField(
+        label="Result file",
+        help_text="nmap XML, Greenbone/OpenVAS XML report, Nessus .nessus (v2), or Qualys XML "
+        "(scan report or host list detection output).",
+    )
+    format = forms.ChoiceField(
+        choices=[("", "Detect from the file")] + ImportFormat.choices,
+        required=False,
+    )
+    network = forms.ModelChoiceField(
+        queryset=Network.objects.none(),
+        empty_label="Choose the network these results belong to",
+        error_messages={"required": "Choose the network these results belong to."},
+        help_text="Every host of the file must lie in its address space (Global Default "
+        "accepts any address).",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        networks = networks_visible()
+        self.fields["network"].queryset = networks
+        if not settings.ENCLAVE_NETWORKS_ENABLED:
+            self.fields["network"].initial = networks.first()

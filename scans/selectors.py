@@ -12,6 +12,7 @@ from .models import (
     Detection,
     Scan,
     ScanHost,
+    ScanKind,
     ScanSlice,
     Schedule,
     Severity,
@@ -20,7 +21,18 @@ from .models import (
 
 
 def scan_list() -> QuerySet[Scan]:
-    return Scan.objects.select_related("network", "appliance", "option_profile", "launched_by")
+    return Scan.objects.select_related(
+        "network", "appliance", "option_profile", "launched_by", "import_file"
+    )
+
+
+def import_list() -> QuerySet[Scan]:
+    """Imports (scans of kind "import") with their file, newest first."""
+    return (
+        Scan.objects.filter(kind=ScanKind.IMPORT)
+        .select_related("network", "launched_by", "import_file")
+        .order_by("-created_at", "-id")
+    )
 
 
 def schedule_list() -> QuerySet[Schedule]:

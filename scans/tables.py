@@ -173,16 +173,75 @@ class OptionProfileTable(tables.Table):
 
 class VulnerabilityTable(tables.Table):
     qid = tables.Column(linkify=("scans:kb_detail", {"qid": tables.A("qid")}), verbose_name="QID")
+    source = tables.Column(order_by=("source", "external_id"))
     severity = tables.Column()
     cves = tables.Column(orderable=False, verbose_name="CVEs")
 
     class Meta:
         empty_text = "No vulnerabilities match."
         model = Vulnerability
-        fields = ("qid", "title", "severity", "category", "cvss", "cves")
+        fields = ("qid", "source", "title", "severity", "category", "cvss", "cves")
+
+    def render_source(self, record):
+        if record.source == "enclave":
+            return record.get_source_display()
+        return format_html(
+            '{} <span class="muted">{}</span>', record.get_source_display(), record.external_id
+        )
 
     def render_severity(self, value):
         return severity_badge(value)
 
     def render_cves(self, value):
         return ", ".join(value) if value else "—"
+
+
+class ImportTable(tables.Table):
+    filename = tables.Column(
+        accessor="import_file__filename",
+        verbose_name="File",
+        linkify=lambda record: record.get_absolute_url(),
+    )
+    format = tables.Column(accessor="import_file__format", verbose_name="Format")
+    network = tables.Column()
+    status = tables.Column()
+    progress = tables.Column(empty_values=(), orderable=False, verbose_name="Progress")
+    hosts = tables.Column(accessor="import_file__hosts", verbose_name="Hosts")
+    findings = tables.Column(accessor="import_file__findings", verbose_name="Findings")
+    skipped = tables.Column(
+        accessor="import_file__skipped", verbose_name="Skipped", orderable=False
+    )
+    launched_by = tables.Column(verbose_name="By", default="—")
+    created_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Imported")
+
+    class Meta:
+        empty_text = "No imports yet."
+        model = Scan
+        fields = ()
+        sequence = (
+            "filename",
+            "format",
+            "network",
+            "status",
+            "progress",
+            "hosts",
+            "findings",
+            "skipped",
+            "launched_by",
+            "created_at",
+        )
+        order_by = ("-created_at",)
+
+    def render_format(self, record):
+        return record.import_file.get_format_display()
+
+    def render_status(self, record):
+        return ScanTable.render_status(self, record)
+
+    def render_progress(self, record):
+        return format_html(
+            '<progress max="100" value="{}"></progress> {}%', record.progress, record.progress
+        )
+
+    def render_skipped(self, value):
+        return len(value or [])

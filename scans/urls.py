@@ -31,6 +31,9 @@ urlpatterns = [
         views.OptionProfileUpdateView.as_view(),
         name="option_profile_update",
     ),
+    path("imports/", views.ImportListView.as_view(), name="import_list"),
+    path("imports/new/", views.ImportCreateView.as_view(), name="import_create"),
+    path("imports/<int:pk>/", views.ImportDetailView.as_view(), name="import_detail"),
     path("kb/", views.KnowledgeBaseListView.as_view(), name="kb_list"),
     path("kb/<int:qid>/", views.KnowledgeBaseDetailView.as_view(), name="kb_detail"),
 ]

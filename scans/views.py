@@ -19,10 +19,12 @@ from networks.models import Network
 
 from . import selectors, services
 from .filters import ScanFilterSet, VulnerabilityFilterSet
-from .forms import OptionProfileForm, ScanForm, ScheduleForm
+from .forms import ImportForm, OptionProfileForm, ScanForm, ScheduleForm
 from .models import OptionProfile, Scan, Schedule, Vulnerability
+from .services.imports import import_create
 from .services.profiles import option_profile_default
 from .tables import (
+    ImportTable,
     OptionProfileTable,
     ScanHostTable,
     ScanSliceTable,
@@ -108,6 +110,12 @@ class ScanDetailView(RoleRequiredMixin, PartialTemplateMixin, DetailView):
 
     def get_queryset(self):
         return selectors.scan_list()
+
+    def get(self, request, *args, **kwargs):
+        self.object = self.get_object()
+        if self.object.is_import:  # an import has a page of its own
+            return redirect(self.object)
+        return self.render_to_response(self.get_context_data(object=self.object))
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -366,3 +374,55 @@ class KnowledgeBaseDetailView(RoleRequiredMixin, DetailView):
             return Vulnerability.objects.get(qid=self.kwargs["qid"])
         except Vulnerability.DoesNotExist:
             raise Http404(f"No QID {self.kwargs['qid']} in the KnowledgeBase.") from None
+
+
+# --- Imports ---------------------------------------------------------------------------------
+
+
+class ImportListView(RoleRequiredMixin, ListPageView):
+    table_class = ImportTable
+    template_name = "scans/import_list.html"
+
+    def get_queryset(self):
+        return selectors.import_list()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        page = context["table"].page
+        rows = page.object_list.data if page else []
+        context["live"] = any(not row.is_done for row in rows)
+        return context
+
+
+class ImportCreateView(RoleRequiredMixin, FormView):
+    required_role = write_role = Role.SCANNER
+    form_class = ImportForm
+    template_name = "scans/import_form.html"
+
+    def form_valid(self, form):
+        try:
+            scan = import_create(actor=self.request.user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"“{scan.import_file.filename}” uploaded; importing.")
+        return redirect(scan)
+
+
+class ImportDetailView(RoleRequiredMixin, PartialTemplateMixin, DetailView):
+    """An import's summary: progress while it runs (htmx), then hosts, findings by
+    severity, the hosts skipped and why, and a link to the findings."""
+
+    template_name = "scans/import_detail.html"
+    partial_name = "summary"
+    context_object_name = "scan"
+
+    def get_queryset(self):
+        return selectors.import_list()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        by_severity = selectors.scan_findings_by_severity(scan=self.object)
+        context["by_severity"] = [(s, by_severity.get(str(s), 0)) for s in range(5, 0, -1)]
+        context["record"] = self.object.import_file
+        return context
