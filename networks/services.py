@@ -9,6 +9,7 @@ from accounts.services import audit_record
 from core import iprange
 
 from .models import AddressRange, Network, NetworkKind, ScannerAppliance
+from .selectors import networks_visible
 from .signals import address_space_changed, appliance_moved
 
 
@@ -207,6 +208,18 @@ def _save_appliance(appliance: ScannerAppliance) -> None:
         raise
 
 
+def _check_network_visible(network: Network) -> None:
+    """While network support is off everything lives in the Global Default Network,
+    so that turning it on finds every appliance there."""
+    if not networks_visible().filter(pk=network.pk).exists():
+        raise ValidationError(
+            {
+                "network": "Network support is off: scanner appliances belong to the Global "
+                "Default Network."
+            }
+        )
+
+
 @transaction.atomic
 def appliance_create(
     *, actor: User | None, name: str, network: Network, description: str = ""
@@ -216,6 +229,7 @@ def appliance_create(
     Refuses a name that is not letters, digits, - and _ (it names the appliance's
     queue) and a name another appliance has, whatever its case.
     """
+    _check_network_visible(network)
     appliance = ScannerAppliance(name=name.strip(), network=network, description=description)
     _save_appliance(appliance)
     audit_record(
@@ -245,6 +259,7 @@ def appliance_update(
     changes = {}
     old_network = None
     if network is not None and network.pk != appliance.network_id:
+        _check_network_visible(network)
         old_network = appliance.network
         changes["network"] = [old_network.name, network.name]
         appliance.network = network

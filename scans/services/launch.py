@@ -17,7 +17,7 @@ from accounts.services import audit_record
 from assets.models import AssetGroup
 from core import iprange
 from networks.models import Network, ScannerAppliance
-from networks.selectors import ranges_outside_space
+from networks.selectors import networks_visible, ranges_outside_space
 
 from ..models import OptionProfile, Scan, ScanSlice, ScanType
 from .dispatch import scan_waiting_reason, slices_fill
@@ -81,7 +81,9 @@ def scan_fields_errors(
     errors: dict[str, list[str]] = {}
     if not networks_visible().filter(pk=network.pk).exists():
         # Off, everything is in Global Default: turning support on finds it there.
-        errors["network"] = [f"Network support is off: a {noun} runs in the Global Default Network."]
+        errors["network"] = [
+            f"Network support is off: a {noun} runs in the Global Default Network."
+        ]
     if not (title or "").strip():
         errors["title"] = [f"A {noun} needs a title."]
     if type not in ScanType.values:
