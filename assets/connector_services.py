@@ -13,21 +13,29 @@ run without it.)
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import AuditEntry, User
 from accounts.services import audit_record
-from networks.models import Network, NetworkKind
+from networks.models import Network
 
 from .cloud_sync import cloud_instances_sync
+from .connector_checks import (
+    REQUIRED_CREDENTIALS,
+    check_credentials,
+    check_endpoints,
+    check_mappings,
+    check_name,
+    check_schedule,
+    collect,
+    parse_scopes,
+)
 from .connectors import CLIENTS
 from .connectors.aws import AwsSettings
 from .connectors.azure import AzureSettings
@@ -45,138 +53,9 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 
-CREDENTIAL_FIELDS = {
-    ConnectorKind.AWS_EC2: ("access_key_id", "secret_access_key", "role_arn"),
-    ConnectorKind.AZURE: ("tenant_id", "client_id", "client_secret"),
-}
-REQUIRED_CREDENTIALS = {
-    ConnectorKind.AWS_EC2: ("access_key_id", "secret_access_key"),
-    ConnectorKind.AZURE: ("tenant_id", "client_id", "client_secret"),
-}
-AWS_REGION = re.compile(r"\A[a-z]{2}(-[a-z]+)+-\d{1,2}\Z")
-AZURE_SUBSCRIPTION = re.compile(r"\A[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}\Z")
-ROLE_ARN = re.compile(r"\Aarn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}\Z")
 # A run still queued or running after this long was lost (worker killed): it no
 # longer blocks a new one. Longer than the longest task (CELERY_TASK_TIME_LIMIT).
 STALE_AFTER = timedelta(hours=4)
-_SPLIT = re.compile(r"[,\s]+")
-
-
-# --- Validation ------------------------------------------------------------------------
-
-
-def parse_scopes(kind: str, value: str | Iterable[str]) -> list[str]:
-    """Regions or subscription ids from a list or a comma/newline string; a
-    ValidationError names every one that is not."""
-    items = _SPLIT.split(value) if isinstance(value, str) else [str(v) for v in value]
-    items = [i.strip() for i in items if i and i.strip()]
-    field = "regions" if kind == ConnectorKind.AWS_EC2 else "subscriptions"
-    if kind == ConnectorKind.AWS_EC2:
-        items = [i.lower() for i in items]
-        bad = [
-            f"'{i}' is not an AWS region (e.g. eu-west-1)" for i in items if not AWS_REGION.match(i)
-        ]
-    else:
-        bad = [
-            f"'{i}' is not an Azure subscription id (a GUID)"
-            for i in items
-            if not AZURE_SUBSCRIPTION.match(i)
-        ]
-        items = [i.lower() for i in items]
-    if bad:
-        raise ValidationError({field: bad})
-    if not items:
-        raise ValidationError({field: [f"List at least one of the {field} to read."]})
-    return list(dict.fromkeys(items))
-
-
-def _url(value: str, *, field: str, https_only: bool) -> str:
-    value = (value or "").strip()
-    if not value:
-        return ""
-    schemes = ["https"] if https_only else ["http", "https"]
-    try:
-        URLValidator(schemes=schemes)(value)
-    except ValidationError:
-        need = "an https:// URL" if https_only else "an http:// or https:// URL"
-        raise ValidationError({field: [f"'{value}' is not {need}."]}) from None
-    return value.rstrip("/")
-
-
-def _collect(*checks) -> list:
-    errors: dict[str, list[str]] = {}
-    results = []
-    for check in checks:
-        try:
-            results.append(check())
-        except ValidationError as error:
-            for key, messages in error.message_dict.items():
-                errors.setdefault(key, []).extend(messages)
-            results.append(None)
-    if errors:
-        raise ValidationError(errors)
-    return results
-
-
-def _check_name(name: str, *, exclude_pk: int | None = None) -> str:
-    name = (name or "").strip()
-    if not name:
-        raise ValidationError({"name": ["A connector needs a name."]})
-    if len(name) > 100:
-        raise ValidationError({"name": ["The name is too long (100 characters at most)."]})
-    clash = Connector.objects.filter(name__iexact=name)
-    if exclude_pk:
-        clash = clash.exclude(pk=exclude_pk)
-    if clash.exists():
-        raise ValidationError({"name": [f"A connector named '{name}' already exists."]})
-    return name
-
-
-def _endpoints(kind: str, values: dict[str, str | None]) -> dict[str, str]:
-    """The kind's endpoint settings, checked; the other kind's must stay empty."""
-    own = {
-        ConnectorKind.AWS_EC2: {"endpoint_url": False},
-        ConnectorKind.AZURE: {"authority_host": True, "resource_manager_url": True},
-    }[kind]
-    errors: dict[str, list[str]] = {}
-    out: dict[str, str] = {}
-    for field, value in values.items():
-        if value is None:
-            continue
-        if field not in own:
-            if value.strip():
-                errors[field] = [
-                    f"Only {'Azure' if kind == 'aws_ec2' else 'AWS'} connectors take this."
-                ]
-            continue
-        try:
-            out[field] = _url(value, field=field, https_only=own[field])
-        except ValidationError as error:
-            errors.update(error.message_dict)
-    if errors:
-        raise ValidationError(errors)
-    return out
-
-
-def _check_credentials(kind: str, given: dict[str, str], *, creating: bool) -> dict[str, str]:
-    fields = CREDENTIAL_FIELDS[kind]
-    other = [f for f in given if f not in fields and given[f]]
-    errors: dict[str, list[str]] = {
-        f: [f"{ConnectorKind(kind).label} connectors do not take {f}."] for f in other
-    }
-    values = {f: (given.get(f) or "").strip() for f in fields if f in given}
-    if creating:
-        for field in REQUIRED_CREDENTIALS[kind]:
-            if not values.get(field):
-                errors[field] = ["This field is required."]
-    role = values.get("role_arn")
-    if role and not ROLE_ARN.match(role):
-        errors["role_arn"] = [
-            f"'{role}' is not an IAM role ARN (arn:aws:iam::123456789012:role/name)."
-        ]
-    if errors:
-        raise ValidationError(errors)
-    return values
 
 
 def _key_or_refuse() -> str:
@@ -202,57 +81,6 @@ def _hint(kind: str, values: dict[str, str]) -> str:
     return (
         f"client {tail(values.get('client_id', ''))} in tenant {tail(values.get('tenant_id', ''))}"
     )
-
-
-def _mappings(connector_kind: str, mappings: Iterable[dict]) -> list[tuple[str, Network]]:
-    """[(cloud network id, network)], checked: ids given once, custom networks."""
-    out: list[tuple[str, Network]] = []
-    errors: list[str] = []
-    seen: set[str] = set()
-    noun = "VPC" if connector_kind == ConnectorKind.AWS_EC2 else "VNet"
-    for index, mapping in enumerate(mappings, start=1):
-        cloud = str(mapping.get("vpc") or mapping.get("cloud_network") or "").strip()
-        network = mapping.get("network")
-        if not cloud:
-            errors.append(f"Mapping {index}: give the {noun} id.")
-            continue
-        if connector_kind == ConnectorKind.AWS_EC2 and not re.fullmatch(
-            r"vpc-[0-9a-f]{1,32}", cloud
-        ):
-            errors.append(f"Mapping {index}: '{cloud}' is not a VPC id (vpc-…).")
-            continue
-        if connector_kind == ConnectorKind.AZURE and "/virtualnetworks/" not in cloud.lower():
-            errors.append(
-                f"Mapping {index}: '{cloud}' is not a VNet resource id "
-                "(/subscriptions/…/providers/Microsoft.Network/virtualNetworks/…)."
-            )
-            continue
-        cloud = cloud.lower()
-        if cloud in seen:
-            errors.append(f"Mapping {index}: {cloud} is mapped twice.")
-            continue
-        seen.add(cloud)
-        if network in (None, ""):
-            errors.append(f"Mapping {index}: choose the network for {cloud}.")
-            continue
-        if not isinstance(network, Network):
-            network = Network.objects.filter(pk=network).first() if str(network).isdigit() else None
-        if network is None:
-            errors.append(f"Mapping {index}: no network with id {mapping.get('network')!r}.")
-            continue
-        if network.kind != NetworkKind.CUSTOM:
-            cloud_global = (
-                "Global EC2" if connector_kind == ConnectorKind.AWS_EC2 else "Global Azure"
-            )
-            errors.append(
-                f"Mapping {index}: map a {noun} to a custom network ({network.name} is built in; "
-                f"unmapped {noun}s go to {cloud_global})."
-            )
-            continue
-        out.append((cloud, network))
-    if errors:
-        raise ValidationError({"mappings": errors})
-    return out
 
 
 def _set_mappings(connector: Connector, mappings: list[tuple[str, Network]]) -> None:
@@ -301,10 +129,10 @@ def connector_create(
             {"kind": [f"'{kind}' is not a connector kind ({', '.join(ConnectorKind.values)})."]}
         )
     mappings = list(mappings)
-    name, scope_list, urls, values, mapped, _ = _collect(
-        lambda: _check_name(name),
+    name, scope_list, urls, values, mapped, _ = collect(
+        lambda: check_name(name),
         lambda: parse_scopes(kind, scopes),
-        lambda: _endpoints(
+        lambda: check_endpoints(
             kind,
             {
                 "endpoint_url": endpoint_url,
@@ -312,9 +140,9 @@ def connector_create(
                 "resource_manager_url": resource_manager_url,
             },
         ),
-        lambda: _check_credentials(kind, credentials, creating=True),
-        lambda: _mappings(kind, mappings),
-        lambda: _check_schedule(schedule),
+        lambda: check_credentials(kind, credentials, creating=True),
+        lambda: check_mappings(kind, mappings),
+        lambda: check_schedule(schedule),
     )
     keys = _key_or_refuse()
     connector = Connector(
@@ -347,18 +175,6 @@ def connector_create(
         },
     )
     return connector
-
-
-def _check_schedule(schedule: str) -> str:
-    if schedule not in ConnectorSchedule.values:
-        raise ValidationError(
-            {
-                "schedule": [
-                    f"'{schedule}' is not a schedule ({', '.join(ConnectorSchedule.values)})."
-                ]
-            }
-        )
-    return schedule
 
 
 @transaction.atomic
@@ -399,10 +215,10 @@ def connector_update(
     def skip():
         return None
 
-    new_name, scope_list, urls, values, mapped, _ = _collect(
-        (lambda: _check_name(name, exclude_pk=connector.pk)) if name is not None else skip,
+    new_name, scope_list, urls, values, mapped, _ = collect(
+        (lambda: check_name(name, exclude_pk=connector.pk)) if name is not None else skip,
         (lambda: parse_scopes(connector.kind, scopes)) if scopes is not None else skip,
-        lambda: _endpoints(
+        lambda: check_endpoints(
             connector.kind,
             {
                 "endpoint_url": endpoint_url,
@@ -410,11 +226,11 @@ def connector_update(
                 "resource_manager_url": resource_manager_url,
             },
         ),
-        (lambda: _check_credentials(connector.kind, given_credentials, creating=False))
+        (lambda: check_credentials(connector.kind, given_credentials, creating=False))
         if given_credentials
         else skip,
-        (lambda: _mappings(connector.kind, list(mappings))) if mappings is not None else skip,
-        (lambda: _check_schedule(schedule)) if schedule is not None else skip,
+        (lambda: check_mappings(connector.kind, list(mappings))) if mappings is not None else skip,
+        (lambda: check_schedule(schedule)) if schedule is not None else skip,
     )
     changes: dict[str, object] = {}
     if new_name is not None and new_name != connector.name:
