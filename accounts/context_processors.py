@@ -11,6 +11,7 @@ TABS = [
     ("Assets", "Tags", "assets:tag_list", "reader"),
     ("Assets", "Connectors", "assets:connector_list", "manager"),
     ("Scans", "Scans", "scans:scan_list", "reader"),
+    ("Scans", "Vulnerabilities", "insights:vulnerability_list", "reader"),
     ("Scans", "Imports", "scans:import_list", "reader"),
     ("Scans", "Scanner Appliances", "networks:appliance_list", "reader"),
     ("Scans", "Schedules", "scans:schedule_list", "reader"),

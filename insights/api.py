@@ -3,6 +3,7 @@
 import django_filters
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, viewsets
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from accounts.models import Role
@@ -10,7 +11,8 @@ from assets.api import HostSerializer
 from networks.selectors import networks_visible
 from scans.api import VulnerabilitySerializer
 
-from . import selectors
+from . import selectors, vulnerabilities
+from .forms import SORT_CHOICES, STATUS_CHOICES, VulnerabilityFilterForm
 from .models import NetworkTrend
 
 
@@ -78,6 +80,110 @@ class SearchViewSet(viewsets.ViewSet):
         return Response(SearchResultSerializer(results).data)
 
 
+class VulnerabilityRowSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    host = serializers.IntegerField(source="host_id")
+    network = serializers.IntegerField(source="network_id")
+    network_name = serializers.CharField(source="network.name")
+    ip = serializers.CharField(source="host.ip")
+    qid = serializers.IntegerField(source="vulnerability_id")
+    source = serializers.CharField(source="vulnerability.source")
+    reference = serializers.CharField(source="vulnerability.reference")
+    title = serializers.CharField(source="vulnerability.title")
+    severity = serializers.IntegerField()
+    status = serializers.CharField()
+    port = serializers.IntegerField()
+    protocol = serializers.CharField()
+    first_found = serializers.DateTimeField()
+    last_found = serializers.DateTimeField()
+
+
+class VulnerabilityPageSerializer(serializers.Serializer):
+    count = serializers.IntegerField(
+        allow_null=True, help_text="Always null: the list pages by keyset and never counts."
+    )
+    next = serializers.URLField(allow_null=True)
+    previous = serializers.URLField(allow_null=True)
+    results = VulnerabilityRowSerializer(many=True)
+
+
+class QidGroupSerializer(serializers.Serializer):
+    qid = serializers.IntegerField(source="vulnerability.qid")
+    reference = serializers.CharField(source="vulnerability.reference")
+    title = serializers.CharField(source="vulnerability.title")
+    severity = serializers.IntegerField(source="vulnerability.severity")
+    hosts = serializers.IntegerField()
+    detections = serializers.IntegerField()
+    networks = serializers.SerializerMethodField()
+
+    def get_networks(self, group) -> list[dict]:
+        return [
+            {"network": n.pk, "network_name": n.name, "hosts": hosts}
+            for n, hosts in group.by_network
+        ]
+
+
+class VulnerabilityViewSet(viewsets.ViewSet):
+    """Detections across networks, one per (host, QID, port), paged by keyset
+    (``next`` carries the cursor); ``group=qid`` answers one row per QID with
+    the affected hosts per network (from the last snapshot)."""
+
+    read_role = Role.READER
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("network", int),
+            OpenApiParameter("severity", int, many=True),
+            OpenApiParameter("status", str, enum=[c for c, _ in STATUS_CHOICES]),
+            OpenApiParameter("kind", str),
+            OpenApiParameter("source", str),
+            OpenApiParameter("qid", int),
+            OpenApiParameter("cve", str),
+            OpenApiParameter("port", int),
+            OpenApiParameter("tag", int),
+            OpenApiParameter("q", str),
+            OpenApiParameter("sort", str, enum=[c for c, _ in SORT_CHOICES]),
+            OpenApiParameter("after", str, description="The cursor from a previous answer."),
+            OpenApiParameter("group", str, enum=["qid"]),
+        ],
+        responses={200: VulnerabilityPageSerializer},
+    )
+    def list(self, request):
+        form = VulnerabilityFilterForm(request.query_params)
+        if not form.is_valid():
+            raise ValidationError(form.errors)
+        criteria = form.criteria()
+        if request.query_params.get("group") == "qid":
+            groups = vulnerabilities.grouped_by_qid(criteria)
+            return Response(
+                {
+                    "count": len(groups),
+                    "next": None,
+                    "previous": None,
+                    "results": QidGroupSerializer(groups, many=True).data,
+                }
+            )
+        page = vulnerabilities.page(
+            vulnerabilities.detections(criteria),
+            sort=form.cleaned_data.get("sort") or vulnerabilities.DEFAULT_SORT,
+            after=form.cleaned_data.get("after") or "",
+        )
+        next_url = None
+        if page.next_cursor:
+            query = request.query_params.copy()
+            query["after"] = page.next_cursor
+            next_url = request.build_absolute_uri(f"{request.path}?{query.urlencode()}")
+        return Response(
+            {
+                "count": None,
+                "next": next_url,
+                "previous": None,
+                "results": VulnerabilityRowSerializer(page.rows, many=True).data,
+            }
+        )
+
+
 def register(router) -> None:
     router.register("trends", TrendViewSet, basename="trend")
     router.register("search", SearchViewSet, basename="search")
+    router.register("vulnerabilities", VulnerabilityViewSet, basename="vulnerability")

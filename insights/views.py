@@ -1,14 +1,21 @@
 """The dashboard (the landing page) and the global search."""
 
+import csv
+from urllib.parse import urlencode
+
+from django.http import HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse
-from django.views.generic import TemplateView
+from django.utils import timezone
+from django.views.generic import TemplateView, View
 
 from accounts.permissions import RoleRequiredMixin
 from console.htmx import PartialTemplateMixin, htmx_partial
 from networks.selectors import networks_visible
 
-from . import charts, selectors
+from . import charts, selectors, vulnerabilities
+from .forms import VulnerabilityFilterForm
+from .tables import VulnerabilityTable
 
 
 class NetworkScopeMixin:
@@ -43,7 +50,7 @@ class DashboardView(RoleRequiredMixin, NetworkScopeMixin, TemplateView):
             scans=selectors.scans_in_progress(networks=networks),
         )
         severities = selectors.open_by_severity(networks=networks)
-        hosts_of = reverse("assets:host_list") + "?open={0}#network-{0}"
+        findings_in = reverse("insights:vulnerability_list") + "?network={0}"
         points = selectors.trend_series(networks=networks, days=days)
         context.update(
             severities=severities,
@@ -52,7 +59,7 @@ class DashboardView(RoleRequiredMixin, NetworkScopeMixin, TemplateView):
                 [
                     (
                         s.network.name,
-                        hosts_of.format(s.network.pk),
+                        findings_in.format(s.network.pk),
                         s.counts,
                     )
                     for s in severities
@@ -97,3 +104,80 @@ class SearchView(RoleRequiredMixin, TemplateView):
         return super().get_context_data(
             results=selectors.search(q=self.request.GET.get("q", "")), **kwargs
         )
+
+
+# --- Vulnerabilities ----------------------------------------------------------------------
+
+
+class VulnerabilityListView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
+    """Every detection across the networks, filtered, sorted, paged by keyset;
+    ``?group=qid`` shows them grouped by QID with the affected hosts per network."""
+
+    template_name = "insights/vulnerability_list.html"
+    partial_name = "results"
+
+    def get_context_data(self, **kwargs):
+        form = VulnerabilityFilterForm(self.request.GET or None)
+        grouped = self.request.GET.get("group") == "qid"
+        context = super().get_context_data(form=form, grouped=grouped, **kwargs)
+        if form.is_bound and not form.is_valid():
+            return context
+        if not form.is_bound:
+            form = VulnerabilityFilterForm({})
+            form.is_valid()
+        criteria = form.criteria()
+        query = {k: v for k, v in self.request.GET.lists() if k not in ("after", "group")}
+        context["export_url"] = (
+            f"{reverse('insights:vulnerability_export')}?{urlencode(query, doseq=True)}"
+        )
+        context["grouped_url"] = f"?{urlencode({**query, 'group': 'qid'}, doseq=True)}"
+        context["list_url"] = f"?{urlencode(query, doseq=True)}"
+        if grouped:
+            context["groups"] = vulnerabilities.grouped_by_qid(criteria)
+            return context
+        sort = form.cleaned_data.get("sort") or vulnerabilities.DEFAULT_SORT
+        page = vulnerabilities.page(
+            vulnerabilities.detections(criteria), sort=sort, after=form.cleaned_data.get("after")
+        )
+        table = VulnerabilityTable(page.rows, order_by=page.sort)
+        table.page_size = vulnerabilities.PAGE_SIZE
+        base = {k: v for k, v in query.items() if k != "sort"}
+        base["sort"] = [page.sort]
+        table.first_url = (
+            f"?{urlencode(base, doseq=True)}" if form.cleaned_data.get("after") else None
+        )
+        table.next_url = (
+            f"?{urlencode({**base, 'after': page.next_cursor}, doseq=True)}"
+            if page.next_cursor
+            else None
+        )
+        context["table"] = table
+        return context
+
+
+class VulnerabilityExportView(RoleRequiredMixin, View):
+    """The list as CSV, every filtered row streamed (never the whole list in
+    memory); cells a spreadsheet would run are neutralised."""
+
+    def get(self, request, *args, **kwargs):
+        form = VulnerabilityFilterForm(request.GET)
+        if not form.is_valid():
+            return HttpResponseBadRequest(
+                "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()),
+                content_type="text/plain",
+            )
+        rows = vulnerabilities.csv_rows(form.criteria())
+        writer = csv.writer(Echo())
+        response = StreamingHttpResponse(
+            (writer.writerow(row) for row in rows), content_type="text/csv; charset=utf-8"
+        )
+        stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+        response["Content-Disposition"] = f'attachment; filename="vulnerabilities-{stamp}.csv"'
+        return response
+
+
+class Echo:
+    """A file-like object whose write returns what it was given (csv.writer to a stream)."""
+
+    def write(self, value: str) -> str:
+        return value

@@ -32,6 +32,8 @@ PAGES = {
     "insights:dashboard": (R, None),
     "insights:dashboard_scans": (R, None),
     "insights:search": (R, None),
+    "insights:vulnerability_list": (R, None),
+    "insights:vulnerability_export": (R, None),
     "accounts:login": (PUBLIC, PUBLIC),
     "accounts:logout": (None, PUBLIC),
     "accounts:user_list": (M, None),
@@ -123,6 +125,7 @@ API = {
     "reports": (R, R),
     "trends": (R, None),
     "search": (R, None),
+    "vulnerabilities": (R, None),
 }
 
 

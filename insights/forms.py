@@ -1,0 +1,67 @@
+"""The Vulnerabilities list's filters: one form for the page, the CSV export
+and the API, so each refuses a bad value the same way."""
+
+from django import forms
+
+from assets.models import Tag
+from console.filters import MAX_ID
+from networks.selectors import networks_visible
+from scans.models import KbSource, Severity, VulnerabilityKind
+
+from .vulnerabilities import OPEN, SORTS, Criteria
+
+STATUS_CHOICES = [
+    ("open", "Open (New, Active, Re-Opened)"),
+    ("new", "New"),
+    ("active", "Active"),
+    ("reopened", "Re-Opened"),
+    ("fixed", "Fixed"),
+    ("any", "Any status"),
+]
+SORT_CHOICES = [(f"{d}{k}", k) for k in SORTS for d in ("-", "")]
+
+
+class VulnerabilityFilterForm(forms.Form):
+    network = forms.ModelChoiceField(
+        queryset=networks_visible(), required=False, empty_label="All networks"
+    )
+    severity = forms.TypedMultipleChoiceField(
+        choices=Severity.choices, coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+    )
+    status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, initial="open")
+    kind = forms.ChoiceField(choices=[("", "Any kind"), *VulnerabilityKind.choices], required=False)
+    source = forms.ChoiceField(choices=[("", "Any source"), *KbSource.choices], required=False)
+    qid = forms.IntegerField(min_value=1, max_value=MAX_ID, required=False, label="QID")
+    cve = forms.RegexField(
+        regex=r"^(?i:CVE-\d{4}-\d{4,})$",
+        required=False,
+        label="CVE",
+        error_messages={"invalid": "A CVE id looks like CVE-2024-6387."},
+    )
+    port = forms.IntegerField(min_value=0, max_value=65535, required=False)
+    tag = forms.ModelChoiceField(queryset=Tag.objects.order_by("name"), required=False)
+    q = forms.CharField(required=False, max_length=200, label="Text")
+    sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
+    after = forms.CharField(required=False, widget=forms.HiddenInput, max_length=400)
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["network"].queryset = networks_visible().order_by("kind", "name")
+
+    def criteria(self) -> Criteria:
+        data = self.cleaned_data
+        status = data.get("status") or "open"
+        statuses = OPEN if status == "open" else [] if status == "any" else [status]
+        networks = [data["network"]] if data.get("network") else list(networks_visible())
+        return Criteria(
+            networks=networks,
+            severities=data.get("severity") or [],
+            statuses=statuses,
+            kind=data.get("kind") or "",
+            qid=data.get("qid"),
+            cve=(data.get("cve") or "").upper(),
+            port=data.get("port"),
+            tag=data["tag"].pk if data.get("tag") else None,
+            q=(data.get("q") or "").strip(),
+            source=data.get("source") or "",
+        )

@@ -1,0 +1,74 @@
+import django_tables2 as tables
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from console.tables import EMPTY, FastBodyTable
+from scans.models import Severity
+
+LEAVE_TABLE = {"hx-boost": "false"}
+SEVERITY_WORDS = {s.value: s.label.split(" - ")[1] for s in Severity}
+
+
+def _when(value) -> str:
+    if not value:
+        return EMPTY
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
+
+
+class VulnerabilityTable(FastBodyTable):
+    """One row per (host, QID, port): IP · network, the KB entry, where and when."""
+
+    host = tables.Column(verbose_name="Host", orderable=False)
+    qid = tables.Column(verbose_name="QID", accessor="vulnerability_id")
+    title = tables.Column(verbose_name="Title", accessor="vulnerability__title", orderable=False)
+    severity = tables.Column()
+    status = tables.Column(orderable=False)
+    port = tables.Column(orderable=False)
+    first_found = tables.Column(verbose_name="First found")
+    last_found = tables.Column(verbose_name="Last found")
+
+    class Meta:
+        template_name = "insights/vulnerability_table.html"
+        order_by_field = "sort"
+        empty_text = "No vulnerabilities match."
+        attrs = {"class": "vulnerabilities"}
+
+    def cell_host(self, record) -> str:
+        return format_html(
+            '<a href="{}" hx-boost="false"><span class="ip">{}</span> · {}</a>',
+            record.host.get_absolute_url(),
+            record.host.ip,
+            record.network.name,
+        )
+
+    def cell_qid(self, record) -> str:
+        return format_html(
+            '<a href="{}" hx-boost="false">{}</a>',
+            reverse("scans:kb_detail", args=[record.vulnerability_id]),
+            record.vulnerability.reference,
+        )
+
+    def cell_severity(self, record) -> str:
+        return format_html(
+            '<span class="sev sev-{}">{}</span> {}',
+            record.severity,
+            record.severity,
+            SEVERITY_WORDS.get(record.severity, ""),
+        )
+
+    def cell_status(self, record) -> str:
+        return format_html(
+            '<span class="badge detection-{}">{}</span>', record.status, record.get_status_display()
+        )
+
+    def cell_port(self, record) -> str:
+        if not record.port:
+            return EMPTY
+        return format_html("{}/{}", record.port, record.protocol or "tcp")
+
+    def cell_first_found(self, record) -> str:
+        return _when(record.first_found)
+
+    def cell_last_found(self, record) -> str:
+        return _when(record.last_found)

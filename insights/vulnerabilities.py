@@ -1,0 +1,310 @@
+"""The Vulnerabilities list: every detection across networks, one row per
+(host, QID, port), filtered, sorted and paged by keyset so a deep page costs
+what the first does; and the same findings grouped by QID.
+
+The filters on the vulnerability itself (kind, CVE, text, source) are resolved
+in the KnowledgeBase first, into a set of QIDs: the KB is small, the detections
+are not. The grouped view reads the exposure the snapshot stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import BooleanField, Expression, F, Q, QuerySet, Sum
+from django.utils.dateparse import parse_datetime
+
+from core.spreadsheet import spreadsheet_safe
+from networks.models import Network
+from scans.models import OPEN_STATUSES, Detection, Vulnerability
+
+from .models import Exposure
+
+PAGE_SIZE = 50
+
+# Sort keys offered (the column, and whether a keyset on it is indexed).
+SORTS = {
+    "severity": "severity",
+    "last_found": "last_found",
+    "first_found": "first_found",
+    "qid": "vulnerability_id",
+}
+DEFAULT_SORT = "-severity"
+
+
+@dataclass
+class Criteria:
+    """What the user asked for, already validated (see filters.VulnerabilityListForm)."""
+
+    networks: list[Network]
+    severities: list[int]
+    statuses: list[str]
+    kind: str = ""
+    qid: int | None = None
+    cve: str = ""
+    port: int | None = None
+    tag: int | None = None
+    q: str = ""
+    source: str = ""
+
+
+def matching_qids(criteria: Criteria) -> QuerySet[Vulnerability] | None:
+    """The KB entries the vulnerability filters allow, or None when none is set."""
+    kb = Vulnerability.objects.all()
+    narrowed = False
+    if criteria.kind:
+        kb, narrowed = kb.filter(kind=criteria.kind), True
+    if criteria.source:
+        kb, narrowed = kb.filter(source=criteria.source), True
+    if criteria.cve:
+        # A text match on the JSON list of CVE ids: works on SQLite and PostgreSQL.
+        kb, narrowed = kb.filter(cves__icontains=f'"{criteria.cve.upper()}"'), True
+    if criteria.q:
+        q = criteria.q
+        text = Q(title__icontains=q) | Q(category__icontains=q) | Q(cves__icontains=q)
+        if q.isascii() and q.isdigit():
+            text |= Q(qid=int(q))
+        kb, narrowed = kb.filter(text), True
+    return kb if narrowed else None
+
+
+def detections(criteria: Criteria) -> QuerySet[Detection]:
+    """The detections the criteria keep, with what a row shows (unsorted)."""
+    rows = Detection.objects.filter(network__in=criteria.networks)
+    if criteria.statuses:
+        rows = rows.filter(status__in=criteria.statuses)
+    if criteria.severities and len(criteria.severities) < 5:
+        rows = rows.filter(severity__in=criteria.severities)
+    if criteria.qid is not None:
+        rows = rows.filter(vulnerability_id=criteria.qid)
+    if criteria.port is not None:
+        rows = rows.filter(port=criteria.port)
+    if criteria.tag is not None:
+        rows = rows.filter(host__tags=criteria.tag)
+    kb = matching_qids(criteria)
+    if kb is not None:
+        rows = rows.filter(vulnerability_id__in=kb.values("qid"))
+    return rows.select_related("host", "network", "vulnerability")
+
+
+class RowCompare(Expression):
+    """``(a, b) < (x, y)`` (or ``>``): a keyset condition the index reads as one
+    range, on SQLite and PostgreSQL alike."""
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, fields: list[str], values: list, *, less: bool):
+        super().__init__()
+        self.columns = [F(f) for f in fields]
+        self.values, self.less = values, less
+
+    def get_source_expressions(self):
+        return self.columns
+
+    def set_source_expressions(self, exprs):
+        self.columns = list(exprs)
+
+    def as_sql(self, compiler, connection):
+        parts, params, values = [], [], []
+        for column, value in zip(self.columns, self.values, strict=True):
+            sql, column_params = compiler.compile(column)
+            parts.append(sql)
+            params.extend(column_params)
+            # As the column stores it (a datetime's text form on SQLite, say).
+            values.append(column.output_field.get_db_prep_value(value, connection))
+        marks = ", ".join(["%s"] * len(values))
+        operator = "<" if self.less else ">"
+        return f"({', '.join(parts)}) {operator} ({marks})", [*params, *values]
+
+
+def _encode(value) -> str:
+    raw = value.isoformat() if isinstance(value, datetime) else value
+    return raw
+
+
+def cursor_for(row: Detection, sort_field: str) -> str:
+    value = getattr(row, sort_field)
+    payload = json.dumps([_encode(value), row.pk])
+    return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
+
+
+def _decode(cursor: str, sort_field: str) -> list | None:
+    """The (value, id) a cursor names, or None for a cursor that is not ours."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(pk, int) or isinstance(pk, bool):
+        return None
+    if sort_field in ("last_found", "first_found"):
+        value = parse_datetime(value) if isinstance(value, str) else None
+        if value is None:
+            return None
+    elif not isinstance(value, int) or isinstance(value, bool):
+        return None
+    return [value, pk]
+
+
+@dataclass
+class Page:
+    rows: list[Detection]
+    next_cursor: str | None
+    sort: str
+
+
+def page(rows: QuerySet[Detection], *, sort: str, after: str = "") -> Page:
+    """One page in ``sort`` order (``-field`` descending), after ``after``'s row.
+
+    The order is (field, id), so equal values still page exactly; two queries
+    never: one, of PAGE_SIZE + 1 rows, whatever the depth.
+    """
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    field = SORTS.get(key, "severity")
+    if key not in SORTS:
+        descending, key = True, "severity"
+    order = [f"-{field}", "-id"] if descending else [field, "id"]
+    rows = rows.order_by(*order)
+    position = _decode(after, field) if after else None
+    if position is not None:
+        rows = rows.filter(RowCompare([field, "id"], position, less=descending))
+    found = list(rows[: PAGE_SIZE + 1])
+    more = len(found) > PAGE_SIZE
+    found = found[:PAGE_SIZE]
+    return Page(
+        rows=found,
+        next_cursor=cursor_for(found[-1], field) if more and found else None,
+        sort=("-" if descending else "") + key,
+    )
+
+
+@dataclass
+class QidGroup:
+    vulnerability: Vulnerability
+    hosts: int
+    detections: int
+    by_network: list[tuple[Network, int]]
+
+
+def grouped_by_qid(criteria: Criteria, *, limit: int = 200) -> list[QidGroup]:
+    """The open findings per QID, with the affected hosts in each network, from
+    the exposure stored at the last snapshot (most affected hosts first)."""
+    exposure = Exposure.objects.filter(network__in=criteria.networks)
+    if criteria.severities and len(criteria.severities) < 5:
+        exposure = exposure.filter(severity__in=criteria.severities)
+    if criteria.qid is not None:
+        exposure = exposure.filter(qid=criteria.qid)
+    kb = matching_qids(criteria)
+    if kb is not None:
+        exposure = exposure.filter(qid__in=kb.values("qid"))
+    top = list(
+        exposure.values("qid")
+        .annotate(hosts=Sum("hosts"), detections=Sum("detections"))
+        .order_by("-hosts", "qid")[:limit]
+    )
+    qids = [row["qid"] for row in top]
+    networks = {n.pk: n for n in criteria.networks}
+    per_network: dict[int, list[tuple[Network, int]]] = {}
+    for qid, network_id, hosts in (
+        exposure.filter(qid__in=qids)
+        .order_by("qid", "-hosts")
+        .values_list("qid", "network_id", "hosts")
+    ):
+        per_network.setdefault(qid, []).append((networks[network_id], hosts))
+    kb_rows = Vulnerability.objects.in_bulk(qids)
+    return [
+        QidGroup(
+            kb_rows[row["qid"]], row["hosts"], row["detections"], per_network.get(row["qid"], [])
+        )
+        for row in top
+        if row["qid"] in kb_rows
+    ]
+
+
+OPEN = [s.value for s in OPEN_STATUSES]
+
+
+CSV_HEADER = [
+    "Network",
+    "IP",
+    "DNS",
+    "QID",
+    "Source",
+    "Reference",
+    "Title",
+    "Severity",
+    "Status",
+    "Port",
+    "Protocol",
+    "CVEs",
+    "First found (UTC)",
+    "Last found (UTC)",
+    "Times found",
+]
+
+
+def csv_rows(criteria: Criteria):
+    """The header, then one list of cells per detection the criteria keep, in
+    the list's default order, read in chunks; text cells spreadsheet-safe."""
+    yield CSV_HEADER
+    rows = (
+        detections(criteria)
+        .order_by("-severity", "-id")
+        .values_list(
+            "network__name",
+            "host__ip",
+            "host__dns",
+            "vulnerability_id",
+            "vulnerability__source",
+            "vulnerability__external_id",
+            "vulnerability__title",
+            "severity",
+            "status",
+            "port",
+            "protocol",
+            "vulnerability__cves",
+            "first_found",
+            "last_found",
+            "times_found",
+        )
+    )
+    safe = spreadsheet_safe
+    for (
+        network,
+        ip,
+        dns,
+        qid,
+        source,
+        external,
+        title,
+        severity,
+        status,
+        port,
+        protocol,
+        cves,
+        first,
+        last,
+        times,
+    ) in rows.iterator(chunk_size=5000):
+        yield [
+            safe(network),
+            ip,
+            safe(dns),
+            qid,
+            source,
+            safe(external),
+            safe(title),
+            severity,
+            status,
+            port,
+            safe(protocol),
+            safe(", ".join(cves or [])),
+            first.strftime("%Y-%m-%d %H:%M:%S") if first else "",
+            last.strftime("%Y-%m-%d %H:%M:%S") if last else "",
+            times,
+        ]

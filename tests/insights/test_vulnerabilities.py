@@ -1,0 +1,204 @@
+"""The Vulnerabilities list: every detection across networks, each filter,
+sorting, keyset pages, the grouped view, the CSV export and the API."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from insights import services
+from insights.vulnerabilities import PAGE_SIZE
+from scans.models import DetectionStatus, KbSource, VulnerabilityKind
+from tests.factories import (
+    DetectionFactory,
+    HostFactory,
+    NetworkFactory,
+    TagFactory,
+    VulnerabilityFactory,
+)
+
+pytestmark = pytest.mark.django_db
+URL = "/api/v1/vulnerabilities/"
+
+
+@pytest.fixture
+def estate():
+    """Two overlapping networks, the same 10.0.0.5 in each, findings of every kind."""
+    acme = NetworkFactory(name="Acme", space="10.0.0.0/16")
+    globex = NetworkFactory(name="Globex", space="10.0.0.0/16")
+    a = HostFactory(network=acme, ip="10.0.0.5", dns="=cmd|' /C calc'!A0")
+    b = HostFactory(network=globex, ip="10.0.0.5")
+    c = HostFactory(network=globex, ip="10.0.0.9")
+    dmz = TagFactory(name="dmz")
+    c.tags.add(dmz)
+    kb = {
+        "tls": VulnerabilityFactory(
+            qid=993001, severity=4, title="Weak TLS", cves=["CVE-2014-3566"]
+        ),
+        "telnet": VulnerabilityFactory(qid=993002, severity=5, title="Telnet open"),
+        "banner": VulnerabilityFactory(
+            qid=993003, severity=1, title="Open ports", kind=VulnerabilityKind.INFO
+        ),
+        "nessus": VulnerabilityFactory(
+            qid=1_000_000_001,
+            severity=3,
+            title='=HYPERLINK("http://x")',
+            source=KbSource.NESSUS,
+            external_id="19506",
+        ),
+    }
+    now = timezone.now()
+    rows = {
+        "a_tls": DetectionFactory(host=a, vulnerability=kb["tls"], port=443, protocol="tcp"),
+        "b_telnet": DetectionFactory(host=b, vulnerability=kb["telnet"], port=23, protocol="tcp"),
+        "c_tls": DetectionFactory(
+            host=c,
+            vulnerability=kb["tls"],
+            port=443,
+            protocol="tcp",
+            last_found=now - timedelta(days=3),
+        ),
+        "c_banner": DetectionFactory(host=c, vulnerability=kb["banner"]),
+        "a_fixed": DetectionFactory(
+            host=a, vulnerability=kb["telnet"], status=DetectionStatus.FIXED, fixed_at=now
+        ),
+        "b_nessus": DetectionFactory(host=b, vulnerability=kb["nessus"], port=445, protocol="tcp"),
+    }
+    return acme, globex, rows
+
+
+def ids(response) -> set[int]:
+    return {r["id"] for r in response.json()["results"]}
+
+
+@pytest.mark.parametrize(
+    "query, expected",
+    [
+        ({}, {"a_tls", "b_telnet", "c_tls", "c_banner", "b_nessus"}),  # open by default
+        ({"status": "fixed"}, {"a_fixed"}),
+        ({"status": "any"}, {"a_tls", "b_telnet", "c_tls", "c_banner", "a_fixed", "b_nessus"}),
+        ({"severity": [4, 5]}, {"a_tls", "b_telnet", "c_tls"}),
+        ({"kind": "info"}, {"c_banner"}),
+        ({"qid": 993001}, {"a_tls", "c_tls"}),
+        ({"cve": "cve-2014-3566"}, {"a_tls", "c_tls"}),
+        ({"port": 23}, {"b_telnet"}),
+        ({"q": "telnet"}, {"b_telnet"}),
+        ({"source": "nessus"}, {"b_nessus"}),
+    ],
+)
+def test_each_filter(api_as, estate, query, expected):
+    rows = estate[2]
+    assert ids(api_as("reader").get(URL, query)) == {rows[k].pk for k in expected}
+
+
+def test_network_and_tag_filters(api_as, estate):
+    acme, globex, rows = estate
+    api = api_as("reader")
+    assert ids(api.get(URL, {"network": acme.pk})) == {rows["a_tls"].pk}
+    from assets.models import Tag
+
+    tag = Tag.objects.get(name="dmz")
+    assert ids(api.get(URL, {"tag": tag.pk})) == {rows["c_tls"].pk, rows["c_banner"].pk}
+
+
+def test_bad_filters_are_refused_by_name(api_as, estate):
+    api = api_as("reader")
+    for query, field in [
+        ({"cve": "2014-3566"}, "cve"),
+        ({"port": 70000}, "port"),
+        ({"qid": "99999999999999999999"}, "qid"),
+        ({"severity": 9}, "severity"),
+        ({"sort": "ip; drop table"}, "sort"),
+    ]:
+        response = api.get(URL, query)
+        assert response.status_code == 400 and field in response.json(), query
+
+
+def test_each_row_says_ip_and_network(api_as, estate):
+    rows = api_as("reader").get(URL, {"qid": 993001}).json()["results"]
+    assert sorted((r["ip"], r["network_name"]) for r in rows) == [
+        ("10.0.0.5", "Acme"),
+        ("10.0.0.9", "Globex"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "sort", ["-severity", "severity", "-last_found", "first_found", "qid", "-qid"]
+)
+def test_keyset_pages_cover_every_row_once_in_order(api_as, sort):
+    acme = NetworkFactory(name="Big", space="10.1.0.0/16")
+    kb = [VulnerabilityFactory(qid=994000 + i, severity=1 + i % 5) for i in range(7)]
+    now = timezone.now()
+    for i in range(2 * PAGE_SIZE + 7):
+        DetectionFactory(
+            host=HostFactory(network=acme, ip=f"10.1.{i // 200}.{i % 200 + 1}"),
+            vulnerability=kb[i % 7],
+            first_found=now - timedelta(minutes=i % 11),
+            last_found=now - timedelta(minutes=i % 13),
+        )
+    api = api_as("reader")
+    seen, url, pages = [], URL, 0
+    params = {"sort": sort}
+    while url:
+        answer = api.get(url, params if url == URL else None).json()
+        seen.extend(answer["results"])
+        url, pages = answer["next"], pages + 1
+    assert pages == 3 and len(seen) == len({r["id"] for r in seen}) == 2 * PAGE_SIZE + 7
+    field = sort.lstrip("-")
+    key = {"qid": "qid", "severity": "severity"}.get(field, field)
+    values = [(r[key], r["id"]) for r in seen]
+    assert values == sorted(values, reverse=sort.startswith("-"))
+
+
+def test_the_page_lists_filters_sorts_and_pages(client_as, estate):
+    acme, globex, rows = estate
+    client = client_as("reader")
+    page = client.get(reverse("insights:vulnerability_list")).content.decode()
+    assert "Weak TLS" in page and "Telnet open" in page and "Nessus 19506" in page
+    assert '<span class="ip">10.0.0.5</span> · Acme' in page
+    assert '<span class="ip">10.0.0.5</span> · Globex' in page
+    assert "sort=severity" in page  # the header toggles the order
+    fragment = client.get(
+        reverse("insights:vulnerability_list"), {"cve": "CVE-2014-3566"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "<html" not in fragment and "Telnet open" not in fragment and "Weak TLS" in fragment
+    bad = client.get(reverse("insights:vulnerability_list"), {"port": "x"}).content.decode()
+    assert "Fix the filters above" in bad
+
+
+def test_grouped_by_qid_gives_affected_hosts_per_network(client_as, api_as, estate):
+    acme, globex, rows = estate
+    for network in (acme, globex):
+        services.trends_snapshot(network=network)
+    groups = api_as("reader").get(URL, {"group": "qid"}).json()["results"]
+    tls = next(g for g in groups if g["qid"] == 993001)
+    assert tls["hosts"] == 2
+    assert sorted((n["network_name"], n["hosts"]) for n in tls["networks"]) == [
+        ("Acme", 1),
+        ("Globex", 1),
+    ]
+    assert groups[0]["qid"] == 993001  # most affected hosts first
+    page = client_as("reader").get(reverse("insights:vulnerability_list"), {"group": "qid"})
+    assert "Acme</a>: 1" in page.content.decode()
+
+
+def test_csv_export_streams_the_filtered_rows_spreadsheet_safe(client_as, estate):
+    response = client_as("reader").get(reverse("insights:vulnerability_export"), {"network": ""})
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    text = b"".join(response.streaming_content).decode()
+    rows = list(csv.DictReader(io.StringIO(text)))
+    assert len(rows) == 5  # the open ones, as the list
+    acme_tls = next(r for r in rows if r["Network"] == "Acme")
+    assert acme_tls["DNS"] == "'=cmd|' /C calc'!A0"  # neutralised, not run
+    nessus = next(r for r in rows if r["Source"] == "nessus")
+    assert nessus["Title"].startswith("'=HYPERLINK") and nessus["Reference"] == "19506"
+    only = client_as("reader").get(reverse("insights:vulnerability_export"), {"port": 23})
+    assert [
+        r["Port"] for r in csv.DictReader(io.StringIO(b"".join(only.streaming_content).decode()))
+    ] == ["23"]
+    refused = client_as("reader").get(reverse("insights:vulnerability_export"), {"cve": "nope"})
+    assert refused.status_code == 400 and b"cve" in refused.content
