@@ -11,7 +11,13 @@ from django.db.models import QuerySet
 from django.utils.html import escape
 from django.utils.safestring import mark_safe
 
-from scans.models import Detection, DetectionStatus, Vulnerability, VulnerabilityKind
+from scans.models import (
+    Detection,
+    DetectionStatus,
+    KbSource,
+    Vulnerability,
+    VulnerabilityKind,
+)
 
 from ..models import ReportSort
 
@@ -60,7 +66,11 @@ class Finding:
 
     @property
     def title(self) -> str:
-        return self.vulnerability.title if self.vulnerability else f"QID {self.qid}"
+        """The KB title; an imported entry's starts with its source ("[Nessus 19506] …")."""
+        v = self.vulnerability
+        if v is None:
+            return f"QID {self.qid}"
+        return v.title if v.source == KbSource.ENCLAVE else f"[{v.reference}] {v.title}"
 
     @property
     def port_display(self) -> str:

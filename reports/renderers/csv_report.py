@@ -46,6 +46,7 @@ from django.db.models.functions import Cast, Concat
 from django.db.models.lookups import In, LessThanOrEqual
 
 from core.spreadsheet import FORMULA_TRIGGERS, spreadsheet_safe
+from scans.models import KbSource
 
 from .. import selectors
 from ..models import Report
@@ -61,6 +62,7 @@ HEADER = [
     "NetBIOS",
     "OS",
     "QID",
+    "Source",
     "Title",
     "Severity",
     "Type",
@@ -162,6 +164,7 @@ def _copy_out(detections, path: Path, total: int, progress: Callable[[int], None
         csv_dns=safe(F("host__dns")),
         csv_netbios=safe(F("host__netbios")),
         csv_os=safe(F("host__os")),
+        csv_source=_source_sql(),
         csv_title=safe(F("vulnerability__title")),
         csv_kind=_labels("vulnerability__kind", KIND_LABELS),
         csv_status=_labels("status", STATUS_LABELS),
@@ -178,6 +181,7 @@ def _copy_out(detections, path: Path, total: int, progress: Callable[[int], None
         "csv_netbios",
         "csv_os",
         "vulnerability_id",
+        "csv_source",
         "csv_title",
         "severity",
         "csv_kind",
@@ -229,18 +233,44 @@ _CVES_TEXT = "array_to_string(ARRAY(SELECT jsonb_array_elements_text(%(expressio
 _UTC_TEXT = "to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS')"
 
 
+def _source_text(vulnerability) -> str:
+    """Who found it: "Enclave", or the import's source and its own id ("Nessus 19506")."""
+    if vulnerability.source == KbSource.ENCLAVE:
+        return KbSource.ENCLAVE.label
+    return f"{vulnerability.get_source_display()} {vulnerability.external_id}"
+
+
+def _source_sql() -> Case:
+    """``_source_text`` in SQL. The cell starts with the source's label, a letter,
+    so the external id (from an imported file) cannot make it a formula."""
+    return Case(
+        When(vulnerability__source=KbSource.ENCLAVE, then=Value(KbSource.ENCLAVE.label)),
+        *(
+            When(
+                vulnerability__source=value,
+                then=Concat(Value(f"{label} "), F("vulnerability__external_id")),
+            )
+            for value, label in KbSource.choices
+            if value != KbSource.ENCLAVE
+        ),
+        default=Value(""),
+        output_field=CharField(),
+    )
+
+
 def _write_rows(detections, path: Path, total: int, progress: Callable[[int], None]) -> int:
     # The KB is small; a dict of it saves a join and a JSON decode per row.
     safe = spreadsheet_safe
     kb = {
         v.qid: (
+            safe(_source_text(v)),
             safe(v.title),
             safe(KIND_LABELS.get(v.kind, v.kind)),
             safe(" ".join(v.cves or [])),
         )
         for v in selectors.report_vulnerabilities(detections=detections).values()
     }
-    unknown = ("", "", "")
+    unknown = ("", "", "", "")
     statuses = {status: safe(label) for status, label in STATUS_LABELS.items()}
     rows_query = detections.annotate(
         # Text from the database ("YYYY-MM-DD HH:MM:SS..." in UTC on both
@@ -285,7 +315,7 @@ def _write_rows(detections, path: Path, total: int, progress: Callable[[int], No
             times_found,
             results,
         ) in rows_query.iterator(chunk_size=FETCH_ROWS):
-            title, kind, cves = kb.get(qid, unknown)
+            source, title, kind, cves = kb.get(qid, unknown)
             write(
                 (
                     safe(network),
@@ -294,6 +324,7 @@ def _write_rows(detections, path: Path, total: int, progress: Callable[[int], No
                     safe(netbios),
                     safe(os_name),
                     qid,
+                    source,
                     title,
                     severity,
                     kind,
