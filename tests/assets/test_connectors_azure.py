@@ -181,3 +181,17 @@ def test_a_run_logs_no_secret(azure, manager, caplog):
     assert run_now(manager, connector).status == ConnectorRunStatus.ERROR
     assert "azure" in caplog.text  # the SDK's own log was captured too
     assert SECRET not in caplog.text and "wrong-secret-x" not in caplog.text
+
+
+def test_the_celery_task_runs_a_queued_run_once(azure, manager):
+    from assets import tasks
+
+    azure.add_vm(SUB, "app", private_ip="10.0.0.4")
+    run = services.connector_run_start(actor=manager, connector=make_connector(manager, azure))
+    tasks.connector_run.apply(args=[run.pk])
+    run.refresh_from_db()
+    assert run.status == ConnectorRunStatus.FINISHED and run.counts["new"] == 1
+    finished_at, tokens = run.finished_at, len(azure.tokens)
+    tasks.connector_run.apply(args=[run.pk])  # redelivered: a finished run is left alone
+    run.refresh_from_db()
+    assert run.finished_at == finished_at and len(azure.tokens) == tokens
