@@ -1,16 +1,19 @@
 from django.contrib.auth import authenticate
 from django.contrib.auth.signals import user_logged_in
 from django.contrib.auth.validators import UnicodeUsernameValidator
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import ValidationError
 
+from console.api import LOOKUP_ANY, DetailSerializer, TypedJSONMixin
+
 from . import services
 from .models import Role, User
 
 
-class UserSerializer(serializers.ModelSerializer):
+class UserSerializer(TypedJSONMixin, serializers.ModelSerializer):
     role = serializers.ChoiceField(choices=Role.choices, required=False)
     password = serializers.CharField(
         write_only=True, required=False, style={"input_type": "password"}
@@ -47,6 +50,7 @@ class UserViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
     queryset = User.objects.order_by("username")
     read_role = write_role = Role.MANAGER
     http_method_names = ["get", "post", "patch", "head", "options"]
+    lookup_value_regex = LOOKUP_ANY
 
     def perform_create(self, serializer):
         serializer.instance = services.user_create(
@@ -62,7 +66,7 @@ class UserViewSet(mixins.CreateModelMixin, mixins.UpdateModelMixin, viewsets.Rea
         )
 
 
-class TokenSerializer(AuthTokenSerializer):
+class TokenSerializer(TypedJSONMixin, AuthTokenSerializer):
     def validate(self, attrs):
         # Django's own request, not DRF's wrapper: django-axes then counts these
         # attempts like the login page's, and its middleware answers a lockout.
@@ -86,6 +90,19 @@ class TokenSerializer(AuthTokenSerializer):
         return attrs
 
 
+@extend_schema_view(
+    post=extend_schema(
+        auth=[],
+        responses={
+            200: TokenSerializer,
+            429: OpenApiResponse(
+                DetailSerializer,
+                description="Too many failed sign-ins for this username or address: "
+                "locked for a while (Retry-After says how long).",
+            ),
+        },
+    )
+)
 class TokenView(ObtainAuthToken):
     """POST username and password, get the user's API token. Throttled like the
     login page: after too many failures, 429 with the reason and the wait."""

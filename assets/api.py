@@ -7,6 +7,7 @@ from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import ValidationError
 
 from accounts.models import Role
+from console.api import LOOKUP_ANY, TypedJSONMixin
 from console.filters import MAX_ID
 from networks.models import Network
 
@@ -50,6 +51,7 @@ class HostViewSet(viewsets.ReadOnlyModelViewSet):
     filterset_class = HostAPIFilterSet
     serializer_class = HostSerializer
     read_role = Role.READER
+    lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
         return (
@@ -60,7 +62,7 @@ class HostViewSet(viewsets.ReadOnlyModelViewSet):
         )
 
 
-class AssetGroupSerializer(serializers.ModelSerializer):
+class AssetGroupSerializer(TypedJSONMixin, serializers.ModelSerializer):
     network = serializers.PrimaryKeyRelatedField(
         queryset=Network.objects.all(),
         required=False,
@@ -92,6 +94,7 @@ class AssetGroupViewSet(viewsets.ModelViewSet):
     serializer_class = AssetGroupSerializer
     read_role, write_role = Role.READER, ASSET_WRITE_ROLE
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
         return selectors.asset_group_list().order_by("id")
@@ -113,7 +116,7 @@ class AssetGroupViewSet(viewsets.ModelViewSet):
         services.asset_group_delete(actor=self.request.user, group=instance)
 
 
-class TagSerializer(serializers.ModelSerializer):
+class TagSerializer(TypedJSONMixin, serializers.ModelSerializer):
     hosts = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         required=False,
@@ -136,6 +139,7 @@ class TagViewSet(viewsets.ModelViewSet):
     serializer_class = TagSerializer
     read_role, write_role = Role.READER, ASSET_WRITE_ROLE
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
         return Tag.objects.prefetch_related(

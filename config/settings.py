@@ -337,6 +337,20 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several fields are called "status" or "format"; each enum is named after its choices.
+    "ENUM_NAME_OVERRIDES": {
+        "ApplianceStatusEnum": "networks.models.ApplianceStatus",
+        "DetectionStatusEnum": "scans.models.DetectionStatus",
+        "ScanStatusEnum": "scans.models.ScanStatus",
+        "ReportStatusEnum": "reports.models.ReportStatus",
+        "ImportFormatEnum": "scans.models.ImportFormat",
+        "ReportFormatEnum": "reports.models.ReportFormat",
+    },
+    # Every operation lists the errors it may answer (400, 401, 403, 404, 415).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "console.api.document_errors",
+    ],
 }
 
 DJANGO_TABLES2_TEMPLATE = "includes/table.html"

@@ -1,7 +1,12 @@
 """REST resources of the insights app (API.md): trends/, search/."""
 
 import django_filters
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_serializer,
+)
 from rest_framework import mixins, serializers, viewsets
 from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
@@ -57,6 +62,7 @@ class TrendViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         return selectors.trend_rows(networks=networks_visible())
 
 
+@extend_schema_serializer(many=False)  # one answer, though the route is a list's
 class SearchResultSerializer(serializers.Serializer):
     query = serializers.CharField()
     kind = serializers.CharField(help_text="ip, range, name, qid, cve, or empty")
@@ -72,7 +78,7 @@ class SearchViewSet(viewsets.ViewSet):
     read_role = Role.READER
 
     @extend_schema(
-        parameters=[OpenApiParameter("q", str, required=True)],
+        parameters=[OpenApiParameter("q", str, description="What to look for; empty: nothing.")],
         responses=SearchResultSerializer,
     )
     def list(self, request):
@@ -98,13 +104,23 @@ class VulnerabilityRowSerializer(serializers.Serializer):
     last_found = serializers.DateTimeField()
 
 
+@extend_schema_serializer(many=False)  # one page, though the route is a list's
 class VulnerabilityPageSerializer(serializers.Serializer):
+    """The schema of the answer (the view builds it): rows, or with group=qid groups."""
+
     count = serializers.IntegerField(
-        allow_null=True, help_text="Always null: the list pages by keyset and never counts."
+        allow_null=True,
+        help_text="null for rows: the list pages by keyset and never counts; "
+        "the number of groups with group=qid.",
     )
     next = serializers.URLField(allow_null=True)
     previous = serializers.URLField(allow_null=True)
-    results = VulnerabilityRowSerializer(many=True)
+    results = PolymorphicProxySerializer(
+        component_name="VulnerabilityResult",
+        serializers=lambda: [VulnerabilityRowSerializer, QidGroupSerializer],
+        resource_type_field_name=None,
+        many=True,
+    )
 
 
 class QidGroupSerializer(serializers.Serializer):
@@ -153,7 +169,10 @@ class VulnerabilityViewSet(viewsets.ViewSet):
         if not form.is_valid():
             raise ValidationError(form.errors)
         criteria = form.criteria()
-        if request.query_params.get("group") == "qid":
+        group = request.query_params.get("group", "")
+        if group not in ("", "qid"):
+            raise ValidationError({"group": [f"'{group}' is not a grouping; use qid."]})
+        if group == "qid":
             groups = vulnerabilities.grouped_by_qid(criteria)
             return Response(
                 {

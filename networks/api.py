@@ -2,12 +2,13 @@ from django_filters import rest_framework as filters
 from rest_framework import serializers, viewsets
 
 from accounts.models import Role
+from console.api import LOOKUP_ANY, TypedJSONMixin
 
 from . import selectors, services
-from .models import Network, NetworkKind, ScannerAppliance
+from .models import ApplianceStatus, Network, NetworkKind, ScannerAppliance
 
 
-class NetworkSerializer(serializers.ModelSerializer):
+class NetworkSerializer(TypedJSONMixin, serializers.ModelSerializer):
     address_space = serializers.CharField(
         required=False, allow_blank=True, help_text="Addresses, a-b ranges and CIDR blocks."
     )
@@ -27,8 +28,8 @@ class NetworkViewSet(viewsets.ModelViewSet):
 
     serializer_class = NetworkSerializer
     read_role, write_role = Role.READER, Role.MANAGER
-    # Digits only, so "networks/overlaps/" is free for its own resource.
-    lookup_value_regex = r"\d+"
+    # Any id but "overlaps", which is a resource of its own.
+    lookup_value_regex = rf"(?!overlaps/){LOOKUP_ANY}"
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):
@@ -48,8 +49,8 @@ class NetworkViewSet(viewsets.ModelViewSet):
         services.network_delete(actor=self.request.user, network=instance)
 
 
-class ApplianceSerializer(serializers.ModelSerializer):
-    status = serializers.CharField(read_only=True)
+class ApplianceSerializer(TypedJSONMixin, serializers.ModelSerializer):
+    status = serializers.ChoiceField(choices=ApplianceStatus.choices, read_only=True)
 
     class Meta:
         model = ScannerAppliance
@@ -79,6 +80,7 @@ class ApplianceViewSet(viewsets.ModelViewSet):
     filterset_class = ApplianceFilterSet
     read_role, write_role = Role.READER, Role.MANAGER
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
         return ScannerAppliance.objects.select_related("network").order_by("id")

@@ -1,11 +1,13 @@
+from django.http import QueryDict
 from django.urls import reverse
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.models import Role
 from assets.models import AssetGroup, Tag
+from console.api import LOOKUP_ANY, TypedJSONMixin
 
 from . import selectors, services
 from .downloads import report_file_response
@@ -58,7 +60,24 @@ class ReportSerializer(serializers.ModelSerializer):
         return request.build_absolute_uri(url) if request else url
 
 
-class ReportCreateSerializer(serializers.Serializer):
+@extend_schema_field({"oneOf": [{"type": "integer"}, {"type": "string", "enum": ["all"]}]})
+class NetworkOrAllField(serializers.Field):
+    """A network's id, or "all". The service says whether the network exists."""
+
+    default_error_messages = {"invalid": 'Give a network id (a number) or "all".'}
+
+    def to_internal_value(self, data):
+        if isinstance(data, int) and not isinstance(data, bool) or data == "all":
+            return data
+        if isinstance(data, str) and isinstance(self.parent.initial_data, QueryDict):
+            return data  # a form's text: "3" or "all"
+        self.fail("invalid")
+
+    def to_representation(self, value):
+        return value
+
+
+class ReportCreateSerializer(TypedJSONMixin, serializers.Serializer):
     """POST body (API.md). Values are checked by the service, which names bad ones."""
 
     title = serializers.CharField(max_length=200)
@@ -73,19 +92,23 @@ class ReportCreateSerializer(serializers.Serializer):
     targets = serializers.CharField(
         required=False, allow_blank=True, default="", help_text="Addresses, a-b ranges, CIDR."
     )
-    network = serializers.CharField(
-        required=False, default="all", help_text='A network id, or "all" for every network.'
+    network = NetworkOrAllField(
+        required=False,
+        default="all",
+        help_text='Where the IPs/ranges of targets are: a network id, or "all" for every network.',
     )
     tags = serializers.PrimaryKeyRelatedField(queryset=Tag.objects.all(), many=True, required=False)
-    severities = serializers.ListField(child=serializers.CharField(), required=False)
-    statuses = serializers.ListField(child=serializers.CharField(), required=False)
-    kinds = serializers.ListField(child=serializers.CharField(), required=False)
-
-    def to_internal_value(self, data):
-        # "network": 3 arrives as an int; keep it as text for the service.
-        if hasattr(data, "get") and isinstance(data.get("network"), int):
-            data = {**data, "network": str(data["network"])}
-        return super().to_internal_value(data)
+    severities = serializers.ListField(
+        child=serializers.IntegerField(), required=False, help_text="From 1 (minimal) to 5."
+    )
+    statuses = serializers.ListField(
+        child=serializers.CharField(), required=False, help_text="new, active, fixed, reopened"
+    )
+    kinds = serializers.ListField(
+        child=serializers.CharField(),
+        required=False,
+        help_text="Vulnerability types: confirmed, potential, info.",
+    )
 
 
 class ReportViewSet(
@@ -101,6 +124,7 @@ class ReportViewSet(
     queryset = Report.objects.none()
     read_role = write_role = Role.READER
     http_method_names = ["get", "post", "delete", "head", "options"]
+    lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
         return (

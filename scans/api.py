@@ -1,6 +1,6 @@
 from django.conf import settings
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from accounts.models import Role
 from assets import api as assets_api
 from assets.models import AssetGroup
+from console.api import LOOKUP_ANY, TypedJSONMixin
 from networks.models import Network, ScannerAppliance
 
 from . import selectors, services
@@ -30,7 +31,7 @@ from .services.imports import import_create
 # --- Option profiles --------------------------------------------------------------------
 
 
-class OptionProfileSerializer(serializers.ModelSerializer):
+class OptionProfileSerializer(TypedJSONMixin, serializers.ModelSerializer):
     tcp_port_set = serializers.ChoiceField(choices=TcpPortSet.choices, required=False)
     tcp_ports = serializers.CharField(
         required=False,
@@ -80,6 +81,7 @@ class OptionProfileViewSet(
     serializer_class = OptionProfileSerializer
     read_role, write_role = Role.READER, Role.SCANNER
     http_method_names = ["get", "post", "patch", "head", "options"]
+    lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
         return OptionProfile.objects.order_by("id")
@@ -98,7 +100,7 @@ class OptionProfileViewSet(
 # --- Scans ---------------------------------------------------------------------------------
 
 
-class ScanFieldsSerializer(serializers.ModelSerializer):
+class ScanFieldsSerializer(TypedJSONMixin, serializers.ModelSerializer):
     """What a scan and a schedule share. Without ``network`` on create: an error,
     or Global Default when network support is off."""
 
@@ -174,6 +176,7 @@ class ScanViewSet(
 
     serializer_class = ScanSerializer
     read_role, write_role = Role.READER, Role.SCANNER
+    lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
         return selectors.scan_list().prefetch_related("asset_groups").order_by("-id")
@@ -204,7 +207,9 @@ class ScheduleSerializer(ScanFieldsSerializer):
         allow_null=True,
         help_text="Out: when the next scan launches (null: finished). In: the same as start.",
     )
-    owner = serializers.CharField(source="owner.username", read_only=True, default=None)
+    owner = serializers.CharField(
+        source="owner.username", read_only=True, default=None, allow_null=True
+    )
 
     class Meta:
         model = Schedule
@@ -248,6 +253,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
     serializer_class = ScheduleSerializer
     read_role, write_role = Role.READER, Role.SCANNER
     http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
         return selectors.schedule_list().order_by("id")
@@ -366,6 +372,7 @@ class DetectionViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = DetectionSerializer
     filterset_class = DetectionFilterSet
     read_role = Role.READER
+    lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
         return selectors.detection_list().order_by("id")
@@ -394,12 +401,17 @@ class VulnerabilitySerializer(serializers.ModelSerializer):
         ]
 
 
+@extend_schema_view(
+    retrieve=extend_schema(
+        parameters=[OpenApiParameter("qid", int, OpenApiParameter.PATH, description="The QID.")]
+    )
+)
 class KnowledgeBaseViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = VulnerabilitySerializer
     filterset_class = VulnerabilityFilterSet
     read_role = Role.READER
     lookup_field = "qid"
-    lookup_value_regex = r"\d+"
+    lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
         return Vulnerability.objects.order_by("qid")
@@ -486,6 +498,7 @@ class ImportViewSet(
 
     serializer_class = ImportSerializer
     read_role, write_role = Role.READER, Role.SCANNER
+    lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
         return selectors.import_list().order_by("-id")
