@@ -113,10 +113,14 @@ def _sniff_json(head: bytes, *, complete: bool) -> str:
                 break
     except ijson.JSONError as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        if complete or "premature EOF" not in message:
+        if "premature EOF" not in message:
             raise FeedFormatError(
                 f"Not a feed file Enclave reads: the file starts like JSON but is not valid "
                 f"JSON ({message or 'unreadable'})."
+            ) from None
+        if complete:
+            raise FeedFormatError(
+                f"The file ends early (truncated?): its {len(head):,} bytes stop inside JSON."
             ) from None
     if scalars.get("format") == "NVD_CVE" or first_item_key == "cve":
         return nvd.FORMAT

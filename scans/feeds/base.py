@@ -111,7 +111,7 @@ def json_error(error: ijson.JSONError, reader: CountingReader, after: str) -> Fe
         what = "the file ends early (truncated?)"
     else:
         what = f"not valid JSON ({first})"
-    return FeedFormatError(f"{what.capitalize()} near byte {reader.offset:,}, {after}.")
+    return FeedFormatError(f"{what[0].upper()}{what[1:]} near byte {reader.offset:,}, {after}.")
 
 
 def top_level_scalars(

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from urllib.parse import unquote
 
 ANY = "*"
@@ -75,6 +76,13 @@ def parse_cpe(value: str) -> Cpe:
     """A CPE 2.3 formatted string or a CPE 2.2 URI as a ``Cpe``; CpeError otherwise."""
     if not isinstance(value, str):
         raise CpeError(f"{value!r} is not a CPE name.")
+    return _parse(value)
+
+
+# Feeds repeat the same names over and over (every openssh range is
+# "cpe:2.3:a:openbsd:openssh:*:*:…"): parse each once. Cpe is immutable.
+@lru_cache(maxsize=65536)
+def _parse(value: str) -> Cpe:
     text = value.strip()
     lowered = text.lower()
     if lowered.startswith("cpe:2.3:"):
@@ -97,16 +105,19 @@ def _parse_formatted(text: str) -> Cpe:
             "(cpe:2.3:part:vendor:product:version:update:edition:language:"
             "sw_edition:target_sw:target_hw:other)."
         )
+    if not all(parts):
+        empty = FIELDS[parts.index("")]
+        raise CpeError(f"'{_short(text)}': the {empty} is empty (use * for any value).")
     values = [_unquote(part) for part in parts]
     if values[0] not in PARTS and values[0] != ANY:
         raise CpeError(f"'{_short(text)}': part '{parts[0]}' is not a, o or h.")
-    if not values[1] or not values[2]:
-        raise CpeError(f"'{_short(text)}': the vendor or product is empty.")
     return Cpe(*values)
 
 
 def _split_quoted(body: str) -> list[str]:
     """Split on ':' that a backslash does not quote."""
+    if "\\" not in body:
+        return body.split(":")
     parts, current, index = [], [], 0
     while index < len(body):
         char = body[index]
@@ -127,8 +138,10 @@ def _split_quoted(body: str) -> list[str]:
 def _unquote(value: str) -> str:
     """A formatted-string value, lower case, quoting removed except before * and ?
     (so a quoted wildcard character stays apart from a wildcard)."""
-    if value in (ANY, NA, ""):
-        return value or ANY
+    if value in (ANY, NA):
+        return value
+    if "\\" not in value:
+        return value.lower()
     out, index = [], 0
     while index < len(value):
         char = value[index]

@@ -197,6 +197,7 @@ class IndexStats:
     unreadable: int = 0  # criteria whose version or bound is no readable version
     every_version: int = 0  # "every version" criteria (matched only with every_version=True)
     skipped_products: int = 0  # criteria of products outside ``products``
+    evaluated: int = 0  # distinct (product, version) evaluated since the last add
 
 
 @dataclass(slots=True)
@@ -243,6 +244,7 @@ class MatchIndex:
 
     def add(self, record: CveRecord) -> None:
         self._memo.clear()
+        self.stats.evaluated = 0
         previous = self._cve_at.pop(record.cve_id, None)
         if previous is not None:
             self._cves[previous] = None
@@ -350,6 +352,7 @@ class MatchIndex:
                 hits.extend(bucket.every)
         found = tuple(entry for entry in hits if self._cves[entry[0]] is not None)
         self._memo[memo_key] = found
+        self.stats.evaluated += 1
         return found
 
     def match_item(self, item: InventoryItem) -> list[FeedMatch]:
