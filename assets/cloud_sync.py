@@ -54,6 +54,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from core import iprange
@@ -189,13 +190,14 @@ def _sync_tags(pairs: list[tuple[int, dict, dict]]) -> None:
     lowered = sorted({n.lower() for n in names})
 
     def load():
+        # Tag names are unique regardless of case (an index on Lower(name)).
         for chunk in _chunks(lowered):
-            query = Q()
-            for name in chunk:
-                query |= Q(name__iexact=name)
-            tags.update(
-                {t.name.lower(): t.pk for t in Tag.objects.filter(query).only("id", "name")}
+            rows = (
+                Tag.objects.annotate(lowered=Lower("name"))
+                .filter(lowered__in=chunk)
+                .values_list("lowered", "pk")
             )
+            tags.update(dict(rows))
 
     load()
     missing = {n.lower(): n for n in sorted(names) if n.lower() not in tags}

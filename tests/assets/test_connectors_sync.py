@@ -230,3 +230,13 @@ def test_a_run_costs_a_bounded_number_of_queries(connector, ec2, django_assert_m
     with django_assert_max_num_queries(80):
         run(connector, *moved)
     assert ec2.hosts.filter(ip__startswith="10.1.").count() == 600
+
+
+def test_deleting_a_connector_forgets_its_instances_and_keeps_their_hosts(connector, ec2):
+    from assets import connector_services
+
+    run(connector, vm("i-1", "10.0.0.5", tags={"env": "prod"}))
+    host = host_of("i-1")
+    connector_services.connector_delete(actor=None, connector=connector)
+    assert not CloudInstance.objects.exists()
+    assert Host.objects.get(pk=host.pk).ip == "10.0.0.5"
