@@ -2,8 +2,11 @@
 schema's record of the errors every operation may answer."""
 
 from collections.abc import Mapping
+from functools import partial
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import EmptyPage, Page, PageNotAnInteger
+from django.core.paginator import Paginator as DjangoPaginator
 from django.http import QueryDict
 from rest_framework import relations, serializers
 from rest_framework.exceptions import ValidationError
@@ -29,11 +32,57 @@ def _whole_number(request, name: str) -> int | None:
     return int(raw)
 
 
+class KnownCountPaginator(DjangoPaginator):
+    """A paginator told its count (kept counters) instead of counting. A page is
+    read one row past its end, so whether another follows never depends on the
+    counter: one that drifted shows a wrong total, never hides or invents rows."""
+
+    def __init__(self, *args, count: int, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.known = count
+
+    @property
+    def count(self) -> int:
+        return self.known
+
+    def validate_number(self, number):
+        if isinstance(number, float) and not number.is_integer():
+            raise PageNotAnInteger("That page number is not an integer")
+        try:
+            number = int(number)
+        except (TypeError, ValueError):
+            raise PageNotAnInteger("That page number is not an integer") from None
+        if number < 1:
+            raise EmptyPage("That page number is less than 1")
+        return number
+
+    def page(self, number):
+        number = self.validate_number(number)
+        bottom = (number - 1) * self.per_page
+        rows = list(self.object_list[bottom : bottom + self.per_page + 1])
+        if not rows and number > 1:
+            raise EmptyPage("That page contains no results")
+        page = Page(rows[: self.per_page], number, self)
+        page.has_next = lambda: len(rows) > self.per_page
+        return page
+
+
 class Pagination(PageNumberPagination):
+    """API.md's pages. A view may offer ``known_count()``: the number of rows when
+    it knows it without counting (kept counters), or None to count."""
+
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 1000
     last_page_strings = ()
+
+    def paginate_queryset(self, queryset, request, view=None):
+        known = getattr(view, "known_count", None)
+        count = known() if known is not None else None
+        self.django_paginator_class = (
+            DjangoPaginator if count is None else partial(KnownCountPaginator, count=count)
+        )
+        return super().paginate_queryset(queryset, request, view)
 
     def get_page_size(self, request):
         size = _whole_number(request, self.page_size_query_param)

@@ -192,3 +192,42 @@ def test_api_lists_have_bounded_queries(api_as, acme, django_assert_max_num_quer
         DetectionFactory(host=host, vulnerability=VulnerabilityFactory(qid=990200 + qid))
     with django_assert_max_num_queries(6):
         assert len(api.get(f"{API}hosts/{host.pk}/").json()["detections"]) == 5
+
+
+def test_host_list_counts_from_the_network_counters_unless_filtered(
+    api_as, django_assert_max_num_queries
+):
+    """No COUNT over the hosts for the whole list or one network's: the networks'
+    kept counters give it; a filtered list counts its rows."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from networks.services import network_counters_set
+
+    acme = NetworkFactory(name="Acme", space="10.0.0.0/16")
+    for i in range(3):
+        HostFactory(network=acme, ip=f"10.0.0.{i + 1}")
+    network_counters_set(network_id=acme.pk, hosts=3)
+    api = api_as("reader")
+    with CaptureQueriesContext(connection) as queries:
+        answer = api.get("/api/v1/hosts/", {"network": acme.pk}).json()
+    assert answer["count"] == 3 and len(answer["results"]) == 3
+    assert not any("COUNT(" in q["sql"].upper() and "assets_host" in q["sql"] for q in queries)
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get("/api/v1/hosts/", {"ip": "10.0.0.2"}).json()["count"] == 1
+    assert any("COUNT(" in q["sql"].upper() for q in queries)
+
+
+def test_a_counter_that_drifted_never_hides_hosts(api_as):
+    from networks.services import network_counters_set
+
+    acme = NetworkFactory(name="Acme", space="10.0.0.0/16")
+    for i in range(3):
+        HostFactory(network=acme, ip=f"10.0.0.{i + 1}")
+    network_counters_set(network_id=acme.pk, hosts=1)  # wrong on purpose
+    api = api_as("reader")
+    first = api.get("/api/v1/hosts/", {"network": acme.pk, "page_size": 2}).json()
+    assert len(first["results"]) == 2 and first["next"]
+    second = api.get(first["next"]).json()
+    assert [h["ip"] for h in second["results"]] == ["10.0.0.3"] and second["next"] is None
+    assert api.get("/api/v1/hosts/", {"network": acme.pk, "page": 5}).status_code == 404
