@@ -60,6 +60,7 @@ builds costs one evaluation per distinct build.
 from __future__ import annotations
 
 import re
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -139,7 +140,9 @@ _DISTRIBUTION = re.compile(
 )
 _MARIADB = re.compile(r"^(?:5\.5\.5-)?(\d[\w.]*?)-?mariadb", re.I)
 
-Entry = tuple[int, int, int, int, MatchCriterion]  # cve, rule, group, groups in rule, criterion
+# cve, rule, group, groups in the rule, criterion, caveats the rule or criterion brings
+Entry = tuple[int, int, int, int, MatchCriterion, tuple[str, ...]]
+EVERY_VERSION = "NVD lists every version of the product as affected"
 
 
 def canonical(key: str) -> str:
@@ -200,14 +203,102 @@ class IndexStats:
     evaluated: int = 0  # distinct (product, version) evaluated since the last add
 
 
+Range = tuple[Key | None, bool, Key | None, bool, Key | None, Entry]
+
+
+class _Ranges:
+    """The range criteria of one product, for "which ranges hold version v".
+
+    Ranges open at one end ("before 1.20.1", "from 2.0") are sorted by their bound,
+    so the ones holding v are a slice found by bisection. Ranges bounded at both
+    ends are sorted twice, by start and by end: the ones holding v are among those
+    starting at or before v and among those ending at or after v, and the smaller
+    of the two sets is scanned. Sorted on first use after a change.
+    """
+
+    __slots__ = ("_between", "_by_end", "_by_start", "_ends", "_open", "_pending", "_starts")
+
+    def __init__(self) -> None:
+        self._pending: list[Range] = []
+        # (bound keys, entries) for: before excluded, before included, from included, after
+        self._open: list[tuple[list[Key], list[Entry]]] = []
+        self._between: list[Range] = []
+        self._by_start: list[Range] = []
+        self._starts: list[Key] = []
+        self._by_end: list[Range] = []
+        self._ends: list[Key] = []
+
+    def add(self, item: Range) -> None:
+        self._pending.append(item)
+
+    def __bool__(self) -> bool:
+        return bool(self._pending or self._between or any(keys for keys, _ in self._open))
+
+    def _sort(self) -> None:
+        kinds: list[list[tuple[Key, Entry]]] = [[], [], [], []]
+        if self._open:
+            for position, (keys, entries) in enumerate(self._open):
+                kinds[position].extend(zip(keys, entries, strict=True))
+        for start, start_in, end, end_in, exact, entry in self._pending:
+            if exact is not None or (start is not None and end is not None):
+                self._between.append((start, start_in, end, end_in, exact, entry))
+            elif start is None and end is not None:
+                kinds[1 if end_in else 0].append((end, entry))
+            elif start is not None:
+                kinds[2 if start_in else 3].append((start, entry))
+        self._pending = []
+        self._open = []
+        for pairs in kinds:
+            pairs.sort(key=lambda pair: pair[0])
+            self._open.append(([key for key, _ in pairs], [entry for _, entry in pairs]))
+        self._by_start = sorted(self._between, key=_start_key)
+        self._starts = [_start_key(item) for item in self._by_start]
+        self._by_end = sorted(self._between, key=_end_key)
+        self._ends = [_end_key(item) for item in self._by_end]
+
+    def hits(self, v: Key, release: Key) -> list[Entry]:
+        if self._pending:
+            self._sort()
+        (before_out, before_entries), (upto_keys, upto_entries), *rest = self._open
+        (from_keys, from_entries), (after_keys, after_entries) = rest
+        found = before_entries[bisect_right(before_out, v) :]  # end > v
+        found += upto_entries[bisect_left(upto_keys, v) :]  # end >= v
+        found += from_entries[: bisect_right(from_keys, v)]  # start <= v
+        found += after_entries[: bisect_left(after_keys, v)]  # start < v
+        if self._between:
+            starting = bisect_right(self._starts, v)  # these start at or before v
+            ending = len(self._ends) - bisect_left(self._ends, v)  # these end at or after v
+            candidates = self._by_start[:starting] if starting <= ending else self._by_end[-ending:]
+            if ending == 0:
+                candidates = []
+            for start, start_in, end, end_in, exact, entry in candidates:
+                if start is not None and (v < start or (v == start and not start_in)):
+                    continue
+                if end is not None and (v > end or (v == end and not end_in)):
+                    continue
+                if exact is not None and exact != v and exact != release:
+                    continue
+                found.append(entry)
+        return found
+
+
+_LOWEST: Key = ()  # sorts before every version key (an open start)
+_HIGHEST: Key = ((9, 0, ""),)  # sorts after every version key (an open end)
+
+
+def _start_key(item: Range) -> Key:
+    return item[0] if item[0] is not None else _LOWEST
+
+
+def _end_key(item: Range) -> Key:
+    return item[2] if item[2] is not None else _HIGHEST
+
+
 @dataclass(slots=True)
 class _Bucket:
     exact: dict[Key, list[Entry]] = field(default_factory=dict)  # no update / a given update
     exact_any_update: dict[Key, list[Entry]] = field(default_factory=dict)
-    # (start, start included, end, end included, exact version or None, entry)
-    ranges: list[tuple[Key | None, bool, Key | None, bool, Key | None, Entry]] = field(
-        default_factory=list
-    )
+    ranges: _Ranges = field(default_factory=_Ranges)
     patterns: list[tuple[re.Pattern[str], Entry]] = field(default_factory=list)
     every: list[Entry] = field(default_factory=list)
 
@@ -227,7 +318,6 @@ class MatchIndex:
         self._wanted = {canonical(p) for p in products} if products is not None else None
         self._cves: list[str | None] = []
         self._cve_at: dict[str, int] = {}
-        self._conditions: dict[tuple[int, int], tuple[str, ...]] = {}
         self._buckets: dict[str, _Bucket] = {}
         self._memo: dict[tuple[str, str], tuple[Entry, ...]] = {}
         self.stats = IndexStats()
@@ -254,18 +344,18 @@ class MatchIndex:
         cve = len(self._cves)
         indexed = 0
         for rule_index, rule in enumerate(record.rules):
-            if rule.conditions:
-                self._conditions[(cve, rule_index)] = tuple(rule.conditions)
+            caveats = tuple(f"platform condition not checked: {c}" for c in rule.conditions)
             groups = len(rule.groups)
             for group_index, group in enumerate(rule.groups):
                 for criterion in group:
-                    entry = (cve, rule_index, group_index, groups, criterion)
+                    notes = (*caveats, EVERY_VERSION) if criterion.every_version else caveats
+                    entry = (cve, rule_index, group_index, groups, criterion, notes)
                     indexed += self._index(criterion, entry)
         if indexed:
             self._cves.append(record.cve_id)
             self._cve_at[record.cve_id] = cve
             self.stats.cves += 1
-        else:  # nothing of it indexed: forget its conditions, keep the numbering
+        else:  # nothing of it indexed: keep the numbering
             self._cves.append(None)
 
     def _index(self, criterion: MatchCriterion, entry: Entry) -> int:
@@ -307,7 +397,7 @@ class MatchIndex:
                     self.stats.unreadable += 1
                     return 0
                 bounds.append(parsed.key if parsed else None)
-            bucket.ranges.append(
+            bucket.ranges.add(
                 (
                     bounds[0],
                     bool(criterion.version_start_including),
@@ -337,14 +427,8 @@ class MatchIndex:
             hits.extend(bucket.exact_any_update.get(v, ()))
             if release != v:
                 hits.extend(bucket.exact_any_update.get(release, ()))
-            for start, start_in, end, end_in, exact, entry in bucket.ranges:
-                if start is not None and (v < start or (v == start and not start_in)):
-                    continue
-                if end is not None and (v > end or (v == end and not end_in)):
-                    continue
-                if exact is not None and exact != v and exact != release:
-                    continue
-                hits.append(entry)
+            if bucket.ranges:
+                hits.extend(bucket.ranges.hits(v, release))
             if bucket.patterns:
                 lowered = version.text.lower()
                 hits.extend(entry for pattern, entry in bucket.patterns if pattern.match(lowered))
@@ -362,69 +446,78 @@ class MatchIndex:
         """The host's matches, one per (CVE, port, protocol), in inventory order."""
         matches: list[FeedMatch] = []
         seen: set[tuple[int, int, str]] = set()
-        partial: dict[tuple[int, int], dict[int, tuple[InventoryItem, Software, Entry]]] = {}
+        partial: dict[tuple[int, int], dict[int, tuple[_Service, Entry]]] = {}
         for item in items:
             for software in identify(item):
                 if software.version is None or software.key not in self._buckets:
                     continue
-                for entry in self._hits(software.key, software.version):
-                    cve, rule, group, groups, _criterion = entry
+                hits = self._hits(software.key, software.version)
+                if not hits:
+                    continue
+                service = _Service(item, software)
+                for entry in hits:
+                    cve, rule, group, groups = entry[:4]
                     if groups > 1:
-                        partial.setdefault((cve, rule), {}).setdefault(
-                            group, (item, software, entry)
-                        )
+                        partial.setdefault((cve, rule), {}).setdefault(group, (service, entry))
                         continue
                     if (cve, item.port, item.protocol) not in seen:
                         seen.add((cve, item.port, item.protocol))
-                        matches.append(self._match(item, software, entry))
+                        matches.append(self._match(service, entry))
         for (cve, _rule), found in partial.items():
-            groups = next(iter(found.values()))[2][3]
+            groups = next(iter(found.values()))[1][3]
             if len(found) < groups:
                 continue
-            item, software, entry = found[min(found)]
+            service, entry = found[min(found)]
+            item = service.item
             if (cve, item.port, item.protocol) in seen:
                 continue
             seen.add((cve, item.port, item.protocol))
             together = [
-                f"{other_software.name} {other_software.version} on "
-                f"{other_item.port}/{other_item.protocol}"
-                for group, (other_item, other_software, _e) in sorted(found.items())
+                f"{other.software.name} {other.software.version} on "
+                f"{other.item.port}/{other.item.protocol}"
+                for group, (other, _entry) in sorted(found.items())
                 if group != min(found)
             ]
-            matches.append(
-                self._match(item, software, entry, (f"together with {', '.join(together)}",))
-            )
+            matches.append(self._match(service, entry, f"together with {', '.join(together)}"))
         return matches
 
-    def _match(
-        self, item: InventoryItem, software: Software, entry: Entry, extra: tuple[str, ...] = ()
-    ) -> FeedMatch:
-        cve, rule, _group, _groups, criterion = entry
-        version = software.version
-        assert version is not None
-        caveats = list(extra)
-        for condition in self._conditions.get((cve, rule), ()):
-            caveats.append(f"platform condition not checked: {condition}")
-        if criterion.every_version:
-            caveats.append("NVD lists every version of the product as affected")
-        distribution = version.distro or _distribution(item)
-        if distribution:
-            caveats.append(
-                f"distribution build ({distribution}): distributions backport fixes without "
-                "changing the upstream version, so check the package's changelog"
-            )
-        where = "in the service's banner" if software.via == "banner" else "by the service"
+    def _match(self, service: _Service, entry: Entry, together: str = "") -> FeedMatch:
+        cve, _rule, _group, _groups, criterion, notes = entry
+        caveats = ((together,) if together else ()) + notes + service.caveats
         return FeedMatch(
             cve_id=self._cves[cve] or "",
-            port=item.port,
-            protocol=item.protocol,
-            product=software.key,
-            name=software.name,
-            version=version.text,
+            port=service.item.port,
+            protocol=service.item.protocol,
+            product=service.software.key,
+            name=service.software.name,
+            version=service.version,
             criterion=criterion,
-            evidence=f"{software.name} {version.text} reported {where} on "
-            f"{item.port}/{item.protocol}",
-            caveats=tuple(caveats),
+            evidence=service.evidence,
+            caveats=caveats,
+        )
+
+
+class _Service:
+    """What every match on one service shares: its evidence line and caveats."""
+
+    __slots__ = ("caveats", "evidence", "item", "software", "version")
+
+    def __init__(self, item: InventoryItem, software: Software):
+        version = software.version
+        assert version is not None
+        self.item, self.software, self.version = item, software, version.text
+        where = "in the service's banner" if software.via == "banner" else "by the service"
+        self.evidence = (
+            f"{software.name} {version.text} reported {where} on {item.port}/{item.protocol}"
+        )
+        distribution = version.distro or _distribution(item)
+        self.caveats: tuple[str, ...] = (
+            (
+                f"distribution build ({distribution}): distributions backport fixes without "
+                "changing the upstream version, so check the package's changelog",
+            )
+            if distribution
+            else ()
         )
 
 

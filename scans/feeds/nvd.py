@@ -341,7 +341,8 @@ def record_from_json(item: object, where: str) -> CveRecord:
     metrics = cve.get("metrics")
     if isinstance(metrics, dict):
         for version, key in CVSS_KEYS.items():
-            setattr(record, _cvss_attribute(version), _cvss(metrics.get(key), version))
+            if key in metrics:
+                setattr(record, _cvss_attribute(version), _cvss(metrics[key], version))
     return record
 
 

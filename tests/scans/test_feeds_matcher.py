@@ -4,15 +4,19 @@ import io
 import json
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
 from scans.feeds import nvd, open_feed
 from scans.feeds.matcher import (
     PRODUCT_ALIASES,
     InventoryItem,
     MatchIndex,
+    _Ranges,
     canonical,
     identify,
 )
+from scans.feeds.versions import compare, parse_version, version_key
 from tests.scans import feed_samples as samples
 
 
@@ -424,3 +428,38 @@ def test_many_hosts_of_the_same_build_are_evaluated_once():
     for _ in range(1000):
         assert [(m.cve_id, m.port) for m in index.match_host(items)] == first
     assert index.stats.evaluated == 2
+
+
+# --- the range lookup against the plain definition ----------------------------------
+
+POOL = ["0.9", "1.0", "1.0p1", "1.1", "1.2-rc1", "1.2", "1.10", "2.0", "2.0.1", "3.0"]
+bound = st.one_of(st.none(), st.sampled_from(POOL))
+
+
+@given(
+    st.lists(st.tuples(bound, st.booleans(), bound, st.booleans()), min_size=1, max_size=12),
+    st.sampled_from(POOL),
+)
+def test_range_lookup_agrees_with_the_definition(ranges, reported):
+    """Whatever mix of open and closed ranges, the sorted lookup finds exactly the
+    ranges that hold the version, as comparing against every range would."""
+    ranges = [r for r in ranges if r[0] is not None or r[2] is not None]
+    assume(ranges)
+    lookup = _Ranges()
+    for number, (start, start_in, end, end_in) in enumerate(ranges):
+        lookup.add(
+            (version_key(start) if start else None, start_in,
+             version_key(end) if end else None, end_in, None, number)
+        )  # fmt: skip
+    v = parse_version(reported)
+
+    def holds(start, start_in, end, end_in):
+        if start is not None and (
+            compare(reported, start) < 0 or (compare(reported, start) == 0 and not start_in)
+        ):
+            return False
+        return not (end is not None and (compare(reported, end) > 0 or
+                                         (compare(reported, end) == 0 and not end_in)))  # fmt: skip
+
+    expected = sorted(n for n, r in enumerate(ranges) if holds(*r))
+    assert sorted(lookup.hits(v.key, v.release)) == expected
