@@ -86,6 +86,8 @@ def read_header(stream: IO[bytes]) -> KevHeader:
 
 def parse(stream: IO[bytes]) -> Iterator[KevEntry]:
     """Every entry of the catalog, in file order (the stream must be seekable)."""
+    if not stream.seekable():
+        raise TypeError("parse() reads the header first, then the records: give it a file.")
     start = stream.tell()
     read_header(stream)
     stream.seek(start)

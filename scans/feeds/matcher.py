@@ -60,9 +60,10 @@ builds costs one evaluation per distinct build.
 from __future__ import annotations
 
 import re
-from bisect import bisect_left, bisect_right
+from bisect import bisect_left
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 from .cpe import ANY, NA, CpeError, has_wildcard, parse_cpe
 from .nvd import CveRecord, MatchCriterion
@@ -209,89 +210,62 @@ Range = tuple[Key | None, bool, Key | None, bool, Key | None, Entry]
 class _Ranges:
     """The range criteria of one product, for "which ranges hold version v".
 
-    Ranges open at one end ("before 1.20.1", "from 2.0") are sorted by their bound,
-    so the ones holding v are a slice found by bisection. Ranges bounded at both
-    ends are sorted twice, by start and by end: the ones holding v are among those
-    starting at or before v and among those ending at or after v, and the smaller
-    of the two sets is scanned. Sorted on first use after a change.
+    On first use after a change, every distinct bound of the product's ranges is
+    sorted once and a range becomes two integers: the lowest and the highest
+    *place* it holds, where place 2i is the i-th bound itself and 2i±1 the gaps
+    beside it (an excluded bound moves the end one place in, an open end is
+    past every place). A version is placed by one bisection; the ranges holding it
+    are those whose two integers enclose its place: integer comparisons, not
+    version comparisons.
     """
 
-    __slots__ = ("_between", "_by_end", "_by_start", "_ends", "_open", "_pending", "_starts")
+    __slots__ = ("_all", "_bounds", "_checked", "_spans", "_stale")
 
     def __init__(self) -> None:
-        self._pending: list[Range] = []
-        # (bound keys, entries) for: before excluded, before included, from included, after
-        self._open: list[tuple[list[Key], list[Entry]]] = []
-        self._between: list[Range] = []
-        self._by_start: list[Range] = []
-        self._starts: list[Key] = []
-        self._by_end: list[Range] = []
-        self._ends: list[Key] = []
+        self._all: list[Range] = []
+        self._stale = False
+        self._bounds: list[Key] = []
+        self._spans: list[tuple[int, int, Entry]] = []
+        self._checked: list[Range] = []  # ranges that also name an exact version
 
     def add(self, item: Range) -> None:
-        self._pending.append(item)
+        self._all.append(item)
+        self._stale = True
 
     def __bool__(self) -> bool:
-        return bool(self._pending or self._between or any(keys for keys, _ in self._open))
+        return bool(self._all)
 
-    def _sort(self) -> None:
-        kinds: list[list[tuple[Key, Entry]]] = [[], [], [], []]
-        if self._open:
-            for position, (keys, entries) in enumerate(self._open):
-                kinds[position].extend(zip(keys, entries, strict=True))
-        for start, start_in, end, end_in, exact, entry in self._pending:
-            if exact is not None or (start is not None and end is not None):
-                self._between.append((start, start_in, end, end_in, exact, entry))
-            elif start is None and end is not None:
-                kinds[1 if end_in else 0].append((end, entry))
-            elif start is not None:
-                kinds[2 if start_in else 3].append((start, entry))
-        self._pending = []
-        self._open = []
-        for pairs in kinds:
-            pairs.sort(key=lambda pair: pair[0])
-            self._open.append(([key for key, _ in pairs], [entry for _, entry in pairs]))
-        self._by_start = sorted(self._between, key=_start_key)
-        self._starts = [_start_key(item) for item in self._by_start]
-        self._by_end = sorted(self._between, key=_end_key)
-        self._ends = [_end_key(item) for item in self._by_end]
+    def _place_ranges(self) -> None:
+        bounds = sorted({key for r in self._all for key in (r[0], r[2]) if key is not None})
+        place = {key: 2 * index for index, key in enumerate(bounds)}
+        beyond = 2 * len(bounds)
+        spans, checked = [], []
+        for item in self._all:
+            start, start_in, end, end_in, exact, entry = item
+            if exact is not None:
+                checked.append(item)
+                continue
+            low = -1 if start is None else place[start] + (0 if start_in else 1)
+            high = beyond if end is None else place[end] - (0 if end_in else 1)
+            if low <= high:
+                spans.append((low, high, entry))
+        self._bounds, self._spans, self._checked, self._stale = bounds, spans, checked, False
 
     def hits(self, v: Key, release: Key) -> list[Entry]:
-        if self._pending:
-            self._sort()
-        (before_out, before_entries), (upto_keys, upto_entries), *rest = self._open
-        (from_keys, from_entries), (after_keys, after_entries) = rest
-        found = before_entries[bisect_right(before_out, v) :]  # end > v
-        found += upto_entries[bisect_left(upto_keys, v) :]  # end >= v
-        found += from_entries[: bisect_right(from_keys, v)]  # start <= v
-        found += after_entries[: bisect_left(after_keys, v)]  # start < v
-        if self._between:
-            starting = bisect_right(self._starts, v)  # these start at or before v
-            ending = len(self._ends) - bisect_left(self._ends, v)  # these end at or after v
-            candidates = self._by_start[:starting] if starting <= ending else self._by_end[-ending:]
-            if ending == 0:
-                candidates = []
-            for start, start_in, end, end_in, exact, entry in candidates:
-                if start is not None and (v < start or (v == start and not start_in)):
-                    continue
-                if end is not None and (v > end or (v == end and not end_in)):
-                    continue
-                if exact is not None and exact != v and exact != release:
-                    continue
+        if self._stale:
+            self._place_ranges()
+        bounds = self._bounds
+        at = bisect_left(bounds, v)
+        here = 2 * at if at < len(bounds) and bounds[at] == v else 2 * at - 1
+        found = [entry for low, high, entry in self._spans if low <= here <= high]
+        for start, start_in, end, end_in, exact, entry in self._checked:
+            if start is not None and (v < start or (v == start and not start_in)):
+                continue
+            if end is not None and (v > end or (v == end and not end_in)):
+                continue
+            if exact in (v, release):
                 found.append(entry)
         return found
-
-
-_LOWEST: Key = ()  # sorts before every version key (an open start)
-_HIGHEST: Key = ((9, 0, ""),)  # sorts after every version key (an open end)
-
-
-def _start_key(item: Range) -> Key:
-    return item[0] if item[0] is not None else _LOWEST
-
-
-def _end_key(item: Range) -> Key:
-    return item[2] if item[2] is not None else _HIGHEST
 
 
 @dataclass(slots=True)
@@ -319,7 +293,7 @@ class MatchIndex:
         self._cves: list[str | None] = []
         self._cve_at: dict[str, int] = {}
         self._buckets: dict[str, _Bucket] = {}
-        self._memo: dict[tuple[str, str], tuple[Entry, ...]] = {}
+        self._memo: dict[tuple[str, str], tuple[tuple[Entry, ...], tuple[Entry, ...]]] = {}
         self.stats = IndexStats()
 
     @classmethod
@@ -414,7 +388,8 @@ class MatchIndex:
         self.stats.criteria += 1
         return 1
 
-    def _hits(self, key: str, version: Version) -> tuple[Entry, ...]:
+    def _hits(self, key: str, version: Version) -> tuple[tuple[Entry, ...], tuple[Entry, ...]]:
+        """(entries of one-group rules, one per CVE; entries of several-group rules)."""
         memo_key = (key, version.text)
         found = self._memo.get(memo_key)
         if found is not None:
@@ -434,7 +409,17 @@ class MatchIndex:
                 hits.extend(entry for pattern, entry in bucket.patterns if pattern.match(lowered))
             if self.every_version:
                 hits.extend(bucket.every)
-        found = tuple(entry for entry in hits if self._cves[entry[0]] is not None)
+        single: dict[int, Entry] = {}
+        several: list[Entry] = []
+        cves = self._cves
+        for entry in hits:
+            if cves[entry[0]] is None:  # replaced or rejected since
+                continue
+            if entry[3] == 1:
+                single.setdefault(entry[0], entry)  # one match per CVE and service
+            else:
+                several.append(entry)
+        found = (tuple(single.values()), tuple(several))
         self._memo[memo_key] = found
         self.stats.evaluated += 1
         return found
@@ -451,18 +436,18 @@ class MatchIndex:
             for software in identify(item):
                 if software.version is None or software.key not in self._buckets:
                     continue
-                hits = self._hits(software.key, software.version)
-                if not hits:
+                single, several = self._hits(software.key, software.version)
+                if not single and not several:
                     continue
                 service = _Service(item, software)
-                for entry in hits:
-                    cve, rule, group, groups = entry[:4]
-                    if groups > 1:
-                        partial.setdefault((cve, rule), {}).setdefault(group, (service, entry))
-                        continue
-                    if (cve, item.port, item.protocol) not in seen:
-                        seen.add((cve, item.port, item.protocol))
+                port, protocol = item.port, item.protocol
+                for entry in single:
+                    if (entry[0], port, protocol) not in seen:
+                        seen.add((entry[0], port, protocol))
                         matches.append(self._match(service, entry))
+                for entry in several:
+                    cve, rule, group = entry[:3]
+                    partial.setdefault((cve, rule), {}).setdefault(group, (service, entry))
         for (cve, _rule), found in partial.items():
             groups = next(iter(found.values()))[1][3]
             if len(found) < groups:
@@ -521,11 +506,19 @@ class _Service:
         )
 
 
-def identify(item: InventoryItem) -> list[Software]:
-    """What the service is (see the module's rules); [] when it cannot be told."""
+def identify(item: InventoryItem) -> tuple[Software, ...]:
+    """What the service is (see the module's rules); () when it cannot be told.
+    Remembered: an estate runs the same builds on many hosts."""
+    return _identify(item.product, item.version, tuple(item.cpes), item.banner[:4096])
+
+
+@lru_cache(maxsize=65536)
+def _identify(
+    product: str, version: str, cpes: tuple[str, ...], banner: str
+) -> tuple[Software, ...]:
     found: dict[tuple[str, str], Software] = {}
     applications = []
-    for text in item.cpes:
+    for text in cpes:
         try:
             cpe = parse_cpe(text)
         except CpeError:
@@ -535,25 +528,25 @@ def identify(item: InventoryItem) -> list[Software]:
     for cpe in applications:
         version_text = cpe.version if cpe.version not in (ANY, NA) else ""
         if not version_text and len(applications) == 1:
-            version_text = item.version
-        name = item.product or f"{cpe.vendor}/{cpe.product}"
+            version_text = version
+        name = product or f"{cpe.vendor}/{cpe.product}"
         software = _software(f"{cpe.vendor}:{cpe.product}", name, version_text, "cpe")
         found.setdefault(
             (software.key, software.version.text if software.version else ""), software
         )
-    if not found and item.product:
-        key = PRODUCT_NAMES.get(item.product.strip().lower())
+    if not found and product:
+        key = PRODUCT_NAMES.get(product.strip().lower())
         if key:
-            software = _software(key, item.product.strip(), item.version, "product")
+            software = _software(key, product.strip(), version, "product")
             found[(software.key, "")] = software
-    if not found and item.banner:
+    if not found and banner:
         for pattern, key, name in BANNERS:
-            hit = pattern.search(item.banner[:4096])
+            hit = pattern.search(banner)
             if hit:
                 software = _software(key, name, hit.group(1), "banner")
                 found[(software.key, "")] = software
                 break
-    return list(found.values())
+    return tuple(found.values())
 
 
 def _software(key: str, name: str, version_text: str, via: str) -> Software:

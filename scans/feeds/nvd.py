@@ -302,6 +302,8 @@ def read_header(stream: IO[bytes]) -> NvdHeader:
 def parse(stream: IO[bytes]) -> Iterator[CveRecord]:
     """Every CVE of the file, in file order. The stream must be seekable: the
     header is checked first, then the records are read from the start again."""
+    if not stream.seekable():
+        raise TypeError("parse() reads the header first, then the records: give it a file.")
     start = stream.tell()
     read_header(stream)
     stream.seek(start)

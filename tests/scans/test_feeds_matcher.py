@@ -267,6 +267,16 @@ def test_exact_versions_and_update_parts(version, update, reported, affected):
     assert bool(cves(index, server(reported))) is affected
 
 
+@pytest.mark.parametrize(
+    "reported, affected", [("2.0", True), ("2.0.0", True), ("2.5", False), ("0.9", False)]
+)
+def test_a_range_on_a_named_version_needs_both(reported, affected):
+    index = one_criterion(version="2.0", versionStartIncluding="1.0", versionEndExcluding="3.0")
+    assert bool(cves(index, server(reported))) is affected
+    outside = one_criterion(version="5.0", versionStartIncluding="1.0", versionEndExcluding="3.0")
+    assert cves(outside, server("5.0")) == []
+
+
 @pytest.mark.parametrize("version", ["*", "-"])
 def test_every_version_matches_nothing_unless_asked(version):
     assert cves(one_criterion(version=version), server("2.0")) == []
@@ -339,7 +349,7 @@ def test_a_cpe_without_version_takes_the_services_version_only_when_alone():
 def test_identify(item, key, version):
     found = identify(item)
     if key is None:
-        assert found == []
+        assert found == ()
         return
     (software,) = found
     assert software.key == key

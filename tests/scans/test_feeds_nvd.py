@@ -333,3 +333,18 @@ def test_memory_stays_flat_whatever_the_file_size(tmp_path):
     # Eight times the records, the same memory: nothing accumulates.
     assert big_peak < small_peak * 1.5 + 256 * 1024, (small_peak, big_peak)
     assert big_peak < 4 * 1024 * 1024, big_peak
+
+
+def test_parse_needs_a_file_it_can_read_twice():
+    class Pipe(io.RawIOBase):
+        def __init__(self):
+            self._data = io.BytesIO(samples.nvd_bytes())
+
+        def readable(self):
+            return True
+
+        def readinto(self, buffer):
+            return self._data.readinto(buffer)
+
+    with open_feed(Pipe()) as stream, pytest.raises(TypeError, match="give it a file"):
+        list(nvd.parse(stream))
