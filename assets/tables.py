@@ -1,9 +1,12 @@
+from collections.abc import Callable
+
 import django_tables2 as tables
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
+from console.severity import severity_badge
 from console.tables import EMPTY, FastBodyTable
 from networks.models import Network
 
@@ -18,6 +21,19 @@ SELECT_ALL = (
 )
 
 
+# A page of hosts' open findings by severity: {host id: {severity: count}}.
+# Detections belong to the scans app, a floor above, which hands its reader in
+# when it starts (scans.apps); a host table asks it once for all the hosts of
+# its page, so a page costs one grouped query, never one per row.
+OpenFindingsReader = Callable[[list[int]], dict[int, dict[int, int]]]
+_open_findings_reader: OpenFindingsReader | None = None
+
+
+def open_findings_reader_set(reader: OpenFindingsReader | None) -> None:
+    global _open_findings_reader
+    _open_findings_reader = reader
+
+
 def _when(value, zone) -> str:
     if not value:
         return EMPTY
@@ -30,21 +46,11 @@ class NetworkHostsTable(FastBodyTable):
 
     name = tables.Column(verbose_name="Network", orderable=False)
     host_count = tables.Column(verbose_name="Hosts", orderable=False)
-    sev5 = tables.Column(
-        empty_values=(), orderable=False, verbose_name=mark_safe('<span class="sev sev-5">5</span>')
-    )
-    sev4 = tables.Column(
-        empty_values=(), orderable=False, verbose_name=mark_safe('<span class="sev sev-4">4</span>')
-    )
-    sev3 = tables.Column(
-        empty_values=(), orderable=False, verbose_name=mark_safe('<span class="sev sev-3">3</span>')
-    )
-    sev2 = tables.Column(
-        empty_values=(), orderable=False, verbose_name=mark_safe('<span class="sev sev-2">2</span>')
-    )
-    sev1 = tables.Column(
-        empty_values=(), orderable=False, verbose_name=mark_safe('<span class="sev sev-1">1</span>')
-    )
+    sev5 = tables.Column(empty_values=(), orderable=False, verbose_name=severity_badge(5))
+    sev4 = tables.Column(empty_values=(), orderable=False, verbose_name=severity_badge(4))
+    sev3 = tables.Column(empty_values=(), orderable=False, verbose_name=severity_badge(3))
+    sev2 = tables.Column(empty_values=(), orderable=False, verbose_name=severity_badge(2))
+    sev1 = tables.Column(empty_values=(), orderable=False, verbose_name=severity_badge(1))
 
     class Meta:
         model = Network
@@ -105,10 +111,16 @@ class HostTable(FastBodyTable):
     tags = tables.Column(empty_values=(), orderable=False)
     first_found = tables.Column(orderable=False)
     last_scanned = tables.Column(orderable=False)
+    sev5 = tables.Column(empty_values=(), orderable=False, verbose_name=severity_badge(5))
+    sev4 = tables.Column(empty_values=(), orderable=False, verbose_name=severity_badge(4))
+    sev3 = tables.Column(empty_values=(), orderable=False, verbose_name=severity_badge(3))
+    sev2 = tables.Column(empty_values=(), orderable=False, verbose_name=severity_badge(2))
+    sev1 = tables.Column(empty_values=(), orderable=False, verbose_name=severity_badge(1))
 
     class Meta:
         model = Host
         fields = ("select", "ip", "dns", "netbios", "os", "tags", "first_found", "last_scanned")
+        sequence = (*fields, "sev5", "sev4", "sev3", "sev2", "sev1")
         template_name = "assets/host_table.html"
         attrs = {"class": "hosts"}
         empty_text = "No hosts match."
@@ -121,6 +133,7 @@ class HostTable(FastBodyTable):
         self.form_id = form_id
         self.detail_url = reverse("assets:host_detail", args=[0]).replace("/0/", "/{}/")
         self.zone = timezone.get_current_timezone()
+        self._open_findings: dict[int, dict[int, int]] | None = None
         if form_id:
             self.columns["select"].column.attrs = {
                 "th__input": {"aria-label": "Select all", "onclick": SELECT_ALL},
@@ -150,6 +163,28 @@ class HostTable(FastBodyTable):
 
     def cell_last_scanned(self, record):
         return _when(record.last_scanned, self.zone)
+
+    def _severity(self, record, severity: int):
+        if self._open_findings is None:
+            reader = _open_findings_reader
+            ids = [row.record.pk for row in self.paginated_rows]
+            self._open_findings = reader(ids) if reader is not None and ids else {}
+        return self._open_findings.get(record.pk, {}).get(severity) or EMPTY
+
+    def cell_sev5(self, record):
+        return self._severity(record, 5)
+
+    def cell_sev4(self, record):
+        return self._severity(record, 4)
+
+    def cell_sev3(self, record):
+        return self._severity(record, 3)
+
+    def cell_sev2(self, record):
+        return self._severity(record, 2)
+
+    def cell_sev1(self, record):
+        return self._severity(record, 1)
 
 
 class AssetGroupTable(tables.Table):

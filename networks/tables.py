@@ -31,10 +31,10 @@ class NetworkTable(tables.Table):
 
 
 class ScannerApplianceTable(tables.Table):
-    name = tables.Column(linkify=("networks:appliance_update", {"pk": tables.A("pk")}))
+    name = tables.Column(linkify=("networks:appliance_detail", {"pk": tables.A("pk")}))
     network = tables.Column(linkify=True)
     status = tables.Column(empty_values=(), orderable=False)
-    last_seen = tables.DateTimeColumn(format="Y-m-d H:i:s")
+    last_seen = tables.DateTimeColumn(format="Y-m-d H:i:s", verbose_name="Last heartbeat")
 
     class Meta:
         empty_text = "No scanner appliances yet."

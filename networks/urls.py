@@ -12,6 +12,7 @@ urlpatterns = [
     path("<int:pk>/delete/", views.NetworkDeleteView.as_view(), name="network_delete"),
     path("appliances/", views.ApplianceListView.as_view(), name="appliance_list"),
     path("appliances/new/", views.ApplianceCreateView.as_view(), name="appliance_create"),
+    path("appliances/<int:pk>/", views.ApplianceDetailView.as_view(), name="appliance_detail"),
     path("appliances/<int:pk>/edit/", views.ApplianceUpdateView.as_view(), name="appliance_update"),
     path(
         "appliances/<int:pk>/delete/", views.ApplianceDeleteView.as_view(), name="appliance_delete"

@@ -1,3 +1,7 @@
+import shlex
+from urllib.parse import urlsplit, urlunsplit
+
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
@@ -7,6 +11,7 @@ from django.views.generic import DetailView, FormView, TemplateView
 from accounts.models import Role
 from accounts.permissions import RoleRequiredMixin
 from console.forms import apply_validation_error
+from console.htmx import PartialTemplateMixin
 from console.listing import ListPageView
 
 from . import selectors, services
@@ -127,6 +132,58 @@ class ApplianceListView(RoleRequiredMixin, ListPageView):
 
     def get_queryset(self):
         return ScannerAppliance.objects.select_related("network")
+
+
+def broker_for_appliances() -> dict:
+    """How an appliance reaches this platform's broker, for the page that says
+    how to start one: the URL with any password masked, the extra environment
+    it needs, and where its one outbound connection goes."""
+    url = settings.CELERY_BROKER_URL
+    parts = urlsplit(url)
+    shown = url
+    if parts.password:
+        user = parts.username or ""
+        host = parts.hostname or ""
+        if ":" in host:  # an IPv6 literal keeps its brackets
+            host = f"[{host}]"
+        netloc = f"{user}:<password>@{host}" + (f":{parts.port}" if parts.port else "")
+        shown = urlunsplit(parts._replace(netloc=netloc))
+    env = [("CELERY_BROKER_URL", shown)]
+    prefix = settings.CELERY_BROKER_TRANSPORT_OPTIONS.get("global_keyprefix")
+    if prefix:
+        env.append(("ENCLAVE_BROKER_PREFIX", prefix))
+    local = parts.scheme == "filesystem"
+    if local:
+        env.append(("ENCLAVE_BROKER_DIR", str(settings.BROKER_DIR)))
+    target = ""
+    if parts.hostname:
+        default_ports = {"redis": 6379, "rediss": 6380, "amqp": 5672, "amqps": 5671}
+        port = parts.port or default_ports.get(parts.scheme)
+        target = f"{parts.hostname}:{port}" if port else parts.hostname
+    return {
+        "env": " ".join(f"{name}={shlex.quote(value)}" for name, value in env),
+        "local": local,
+        "target": target,
+        "masked": shown != url,
+        "concurrency": settings.ENCLAVE_APPLIANCE_SLICES,
+    }
+
+
+class ApplianceDetailView(RoleRequiredMixin, PartialTemplateMixin, DetailView):
+    """A scanner appliance: status, versions, last heartbeat, its slices (from
+    the scans app, loaded with htmx) and how to run it inside its network."""
+
+    template_name = "networks/appliance_detail.html"
+    partial_name = "status"
+    context_object_name = "appliance"
+
+    def get_queryset(self):
+        return ScannerAppliance.objects.select_related("network").filter(
+            network__in=selectors.networks_visible()
+        )
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(broker=broker_for_appliances(), **kwargs)
 
 
 class ApplianceFormView(RoleRequiredMixin, FormView):

@@ -25,8 +25,13 @@ class ScansConfig(AppConfig):
 
     def ready(self) -> None:
         from assets.signals import hosts_deleting
+        from assets.tables import open_findings_reader_set
         from networks.signals import appliance_moved
 
+        from .selectors import open_findings_by_host
+
+        # Host tables (assets, a floor below) show each host's open findings.
+        open_findings_reader_set(open_findings_by_host)
         post_migrate.connect(_load_kb, sender=self, dispatch_uid="scans_load_kb")
         appliance_moved.connect(_appliance_moved, dispatch_uid="scans_appliance_moved")
         hosts_deleting.connect(_hosts_deleting, dispatch_uid="scans_hosts_deleting")

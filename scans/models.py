@@ -445,6 +445,8 @@ class ScanSlice(models.Model):
             models.Index(fields=["status"]),
             # The next waiting slices, slice 1 of every scan before slice 2 of any.
             models.Index(fields=["status", "number", "scan"], name="scan_slice_next_waiting"),
+            # An appliance's page: its slices, newest first.
+            models.Index(fields=["appliance", "-dispatched_at"], name="scan_slice_by_appliance"),
         ]
 
     def __str__(self) -> str:

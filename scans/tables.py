@@ -1,13 +1,47 @@
 import django_tables2 as tables
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
-from .models import OptionProfile, Scan, ScanHost, ScanSlice, Schedule, Vulnerability
+from console.severity import SEVERITIES, severity_badge
+
+from .models import (
+    OptionProfile,
+    Scan,
+    ScanHost,
+    ScanSlice,
+    ScanStatus,
+    Schedule,
+    SliceStatus,
+    Vulnerability,
+)
 
 
-def severity_badge(value) -> str:
-    return format_html('<span class="sev sev-{}">{}</span>', value, value)
+def scan_status_badge(scan: Scan) -> str:
+    """The scan's status in its own colour; the reason (why it waits or failed) on hover."""
+    return format_html(
+        '<span class="badge scan-{}" title="{}">{}</span>',
+        scan.status,
+        scan.status_reason,
+        scan.get_status_display(),
+    )
+
+
+def scan_progress(scan: Scan) -> str:
+    """Bar, percent, hosts done and, while it runs, what the appliances are doing."""
+    doing = ""
+    if scan.status == ScanStatus.RUNNING and scan.phase_display:
+        doing = format_html(' <span class="phase">· {}</span>', scan.phase_display.lower())
+    return format_html(
+        '<progress max="100" value="{}" aria-label="{} %"></progress> {} %'
+        ' <span class="muted">({} of {} hosts)</span>{}',
+        scan.progress,
+        scan.progress,
+        scan.progress,
+        f"{scan.hosts_done:,}",
+        f"{scan.hosts_total:,}",
+        doing,
+    )
 
 
 def host_link(host) -> str:
@@ -24,7 +58,7 @@ class ScanTable(tables.Table):
     network = tables.Column()
     scanner = tables.Column(empty_values=(), orderable=False, verbose_name="Scanner")
     status = tables.Column()
-    progress = tables.Column(empty_values=(), orderable=False, verbose_name="Hosts done")
+    progress = tables.Column(empty_values=(), orderable=False, verbose_name="Progress")
     created_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Launched")
 
     class Meta:
@@ -37,20 +71,10 @@ class ScanTable(tables.Table):
         return record.scanner_display
 
     def render_status(self, record):
-        return format_html(
-            '<span class="badge scan-{}" title="{}">{}</span>',
-            record.status,
-            record.status_reason,
-            record.get_status_display(),
-        )
+        return scan_status_badge(record)
 
     def render_progress(self, record):
-        return format_html(
-            '<progress max="100" value="{}"></progress> {} of {}',
-            record.progress,
-            record.hosts_done,
-            record.hosts_total,
-        )
+        return scan_progress(record)
 
 
 class ScheduleTable(tables.Table):
@@ -94,8 +118,16 @@ class ScheduleTable(tables.Table):
 
 
 class ScanSliceTable(tables.Table):
-    appliance = tables.Column(default="—")
-    addresses_done = tables.Column(empty_values=(), verbose_name="Addresses done")
+    number = tables.Column(verbose_name="Slice")
+    targets = tables.Column(attrs={"td": {"class": "ip"}})
+    appliance = tables.Column(
+        default="—", linkify=("networks:appliance_detail", {"pk": tables.A("appliance_id")})
+    )
+    status = tables.Column()
+    phase = tables.Column(empty_values=(), verbose_name="Doing")
+    progress = tables.Column(
+        empty_values=(), verbose_name="Progress", attrs={"td": {"class": "progress-cell"}}
+    )
 
     class Meta:
         empty_text = "No slices."
@@ -105,15 +137,90 @@ class ScanSliceTable(tables.Table):
             "targets",
             "appliance",
             "status",
+            "phase",
+            "progress",
             "attempts",
-            "addresses_done",
             "hosts_found",
             "error",
         )
         orderable = False
 
-    def render_addresses_done(self, record):
-        return f"{record.addresses_done} of {record.addresses}"
+    def render_status(self, record):
+        return format_html(
+            '<span class="badge slice-{}">{}</span>', record.status, record.get_status_display()
+        )
+
+    def render_phase(self, record):
+        if record.status != SliceStatus.RUNNING or not record.phase:
+            return "—"
+        return record.get_phase_display()
+
+    def render_progress(self, record):
+        return format_html(
+            '<progress max="100" value="{}" aria-label="{} %"></progress>'
+            ' <span class="muted">{} of {}</span>',
+            record.progress,
+            record.progress,
+            record.addresses_done,
+            record.addresses,
+        )
+
+
+class ApplianceSliceTable(tables.Table):
+    """An appliance's slices: which scan, which addresses, how it went."""
+
+    scan = tables.Column(linkify=True)
+    network = tables.Column(accessor="scan__network__name", verbose_name="Network")
+    number = tables.Column(verbose_name="Slice")
+    targets = tables.Column(attrs={"td": {"class": "ip"}})
+    status = tables.Column()
+    progress = tables.Column(
+        empty_values=(), verbose_name="Progress", attrs={"td": {"class": "progress-cell"}}
+    )
+    dispatched_at = tables.DateTimeColumn(format="Y-m-d H:i:s", verbose_name="Sent")
+    hosts_found = tables.Column(verbose_name="Hosts found")
+
+    class Meta:
+        empty_text = "None."
+        model = ScanSlice
+        fields = (
+            "scan",
+            "network",
+            "number",
+            "targets",
+            "status",
+            "progress",
+            "dispatched_at",
+            "hosts_found",
+            "error",
+        )
+        orderable = False
+
+    def render_status(self, record):
+        return ScanSliceTable.render_status(self, record)
+
+    def render_progress(self, record):
+        phase = ScanSliceTable.render_phase(self, record)
+        bar = ScanSliceTable.render_progress(self, record)
+        return bar if phase == "—" else format_html("{} · {}", bar, phase)
+
+
+class _SeverityCountColumn(tables.Column):
+    """One severity's count, the header saying which ("5 Urgent" on its colour)."""
+
+    def __init__(self, severity: int, **kwargs):
+        self.severity = severity
+        super().__init__(
+            empty_values=(),
+            orderable=False,
+            verbose_name=severity_badge(severity),
+            attrs={"td": {"class": f"count sev-count-{severity}"}},
+            **kwargs,
+        )
+
+    def render(self, record):
+        n = int((record.findings or {}).get(str(self.severity), 0))
+        return n or "—"
 
 
 class ScanHostTable(tables.Table):
@@ -122,14 +229,17 @@ class ScanHostTable(tables.Table):
     os = tables.Column(accessor="host__os", verbose_name="OS")
     services = tables.Column(orderable=False, empty_values=())
     findings_total = tables.Column(verbose_name="Findings")
-    by_severity = tables.Column(
-        empty_values=(), orderable=False, verbose_name="By severity (5 … 1)"
-    )
+    sev5 = _SeverityCountColumn(5)
+    sev4 = _SeverityCountColumn(4)
+    sev3 = _SeverityCountColumn(3)
+    sev2 = _SeverityCountColumn(2)
+    sev1 = _SeverityCountColumn(1)
 
     class Meta:
         empty_text = "No hosts found."
         model = ScanHost
-        fields = ("ip", "network", "os", "services", "findings_total", "by_severity")
+        fields = ("ip", "network", "os", "services", "findings_total")
+        sequence = (*fields, *(f"sev{s}" for s in SEVERITIES))
 
     def render_ip(self, record):
         return host_link(record.host)
@@ -137,14 +247,6 @@ class ScanHostTable(tables.Table):
     def render_services(self, record):
         ports = [f"{s['port']}/{s['protocol']}" for s in record.services or []]
         return ", ".join(ports) or "—"
-
-    def render_by_severity(self, record):
-        counts = record.findings or {}
-        return format_html_join(
-            " ",
-            '<span class="sev sev-{}" title="severity {}">{}</span>',
-            ((s, s, int(counts.get(str(s), 0))) for s in range(5, 0, -1)),
-        )
 
 
 class OptionProfileTable(tables.Table):

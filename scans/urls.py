@@ -11,6 +11,11 @@ urlpatterns = [
     path("<int:pk>/cancel/", views.ScanCancelView.as_view(), name="scan_cancel"),
     path("<int:pk>/results/", views.ScanResultsView.as_view(), name="scan_results"),
     path(
+        "appliances/<int:pk>/slices/",
+        views.ApplianceSlicesView.as_view(),
+        name="appliance_slices",
+    ),
+    path(
         "hosts/<int:pk>/findings/",
         views.HostDetectionsView.as_view(),
         name="host_detections",

@@ -3,11 +3,13 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
-from django.views.generic import DetailView, FormView, TemplateView, View
+from django.views.generic import DetailView, FormView, TemplateView
+from django_tables2 import RequestConfig
 
 from accounts.models import Role
 from accounts.permissions import RoleRequiredMixin
@@ -15,15 +17,18 @@ from assets.selectors import hosts_visible
 from console.forms import apply_validation_error
 from console.htmx import PartialTemplateMixin, htmx_partial
 from console.listing import ListPageView
-from networks.models import Network
+from networks.models import Network, ScannerAppliance
+from networks.selectors import networks_visible
 
 from . import selectors, services
 from .filters import ScanFilterSet, VulnerabilityFilterSet
 from .forms import ImportForm, OptionProfileForm, ScanForm, ScheduleForm
-from .models import OptionProfile, Scan, Schedule, Vulnerability
+from .models import OptionProfile, Schedule, SliceStatus, Vulnerability
 from .services.imports import import_create
+from .services.launch import launch_warning
 from .services.profiles import option_profile_default
 from .tables import (
+    ApplianceSliceTable,
     ImportTable,
     OptionProfileTable,
     ScanHostTable,
@@ -70,7 +75,27 @@ class NetworkChoiceMixin:
         return self.default_network()
 
     def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "network": self.chosen_network()}
+        kwargs = super().get_form_kwargs()
+        network = self.chosen_network()
+        # The appliance picked (htmx asks again on its change, for the warning).
+        appliance = self.chosen_appliance(network)
+        if appliance is not None and not self.request.POST:
+            kwargs["initial"] = {**kwargs.get("initial", {}), "appliance": appliance}
+        return {**kwargs, "network": network}
+
+    def chosen_appliance(self, network: Network | None) -> ScannerAppliance | None:
+        value = self.request.POST.get("appliance") or self.request.GET.get("appliance")
+        if network is None or not (value and str(value).isdigit()):
+            return None
+        return network.appliances.filter(pk=value).first()
+
+    def get_context_data(self, **kwargs):
+        # Said before launch: where no appliance can take the scan, it waits.
+        network = self.chosen_network()
+        warning = ""
+        if network is not None:
+            warning = launch_warning(network=network, appliance=self.chosen_appliance(network))
+        return super().get_context_data(launch_warning=warning, **kwargs)
 
     def get_template_names(self):
         request = self.request
@@ -118,18 +143,38 @@ class ScanDetailView(RoleRequiredMixin, PartialTemplateMixin, DetailView):
         return self.render_to_response(self.get_context_data(object=self.object))
 
     def get_context_data(self, **kwargs):
+        """The page, and (htmx, every 2 s while the scan runs) its progress part:
+        status, numbers, slices, and out of band the buttons, which change when
+        the scan ends."""
         context = super().get_context_data(**kwargs)
-        context["slice_table"] = ScanSliceTable(selectors.scan_slices(scan=self.object))
+        table = ScanSliceTable(selectors.scan_slices(scan=self.object))
+        RequestConfig(self.request, paginate={"per_page": 20}).configure(table)
+        context["slice_table"] = table
+        counts = selectors.scan_slice_counts(scan=self.object)
+        context["slice_counts"] = [
+            (status, label, counts.get(status, 0)) for status, label in SliceStatus.choices
+        ]
+        context["slices_total"] = sum(counts.values())
+        context["oob_actions"] = htmx_partial(self.request)
         context["asset_groups"] = list(self.object.asset_groups.all())
         return context
 
 
-class ScanCancelView(RoleRequiredMixin, View):
-    required_role = write_role = Role.SCANNER
-    http_method_names = ["post"]
+class ScanCancelView(RoleRequiredMixin, TemplateView):
+    """Cancel asks first: GET is the question, POST the answer."""
 
-    def post(self, request, pk):
-        scan = get_object_or_404(Scan, pk=pk)
+    required_role = write_role = Role.SCANNER
+    template_name = "scans/scan_cancel.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.scan = get_object_or_404(selectors.scan_list(), pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(scan=self.scan, **kwargs)
+
+    def post(self, request, *args, **kwargs):
+        scan = self.scan
         try:
             services.scan_cancel(actor=request.user, scan=scan)
         except ValidationError as error:
@@ -147,14 +192,48 @@ class ScanResultsView(RoleRequiredMixin, DetailView):
         return selectors.scan_list()
 
     def get_context_data(self, **kwargs):
+        """Findings by QID grouped by severity (a page of 100 QIDs), then the hosts
+        found (a page of 100), each with its findings by severity."""
         context = super().get_context_data(**kwargs)
-        table = ScanHostTable(selectors.scan_hosts(scan=self.object))
-        table.paginate(page=self.request.GET.get("page", 1), per_page=100)
+        table = ScanHostTable(selectors.scan_hosts(scan=self.object), prefix="hosts-")
+        RequestConfig(self.request, paginate={"per_page": 100}).configure(table)
         context["host_table"] = table
         by_severity = selectors.scan_findings_by_severity(scan=self.object)
         context["by_severity"] = [(s, by_severity.get(str(s), 0)) for s in range(5, 0, -1)]
         context["findings_total"] = sum(by_severity.values())
+        findings = Paginator(selectors.scan_findings(scan=self.object), 100)
+        context["findings"] = findings.get_page(self.request.GET.get("findings_page"))
         return context
+
+
+# --- Scanner appliances (their page is the networks app's) ---------------------------------
+
+
+class ApplianceSlicesView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
+    """The slices an appliance holds now and the ones it ran (paginated).
+
+    The appliance's page (networks) loads the ``slices`` partial with htmx;
+    without JavaScript its link opens this as a page of its own.
+    """
+
+    template_name = "scans/appliance_slices.html"
+    partial_name = "slices"
+
+    def get_context_data(self, **kwargs):
+        appliance = get_object_or_404(
+            ScannerAppliance.objects.select_related("network").filter(
+                network__in=networks_visible()
+            ),
+            pk=self.kwargs["pk"],
+        )
+        held = ApplianceSliceTable(selectors.appliance_slices_held(appliance=appliance))
+        history = ApplianceSliceTable(
+            selectors.appliance_slice_history(appliance=appliance), prefix="history-"
+        )
+        RequestConfig(self.request, paginate={"per_page": 25}).configure(history)
+        return super().get_context_data(
+            appliance=appliance, held_table=held, history_table=history, **kwargs
+        )
 
 
 # --- Host findings ----------------------------------------------------------------------

@@ -11,12 +11,13 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils.timesince import timesince
 
 from accounts.models import AuditEntry, User
 from accounts.services import audit_record
 from assets.models import AssetGroup
 from core import iprange
-from networks.models import Network, ScannerAppliance
+from networks.models import ApplianceStatus, Network, ScannerAppliance
 from networks.selectors import networks_visible, ranges_outside_space
 
 from ..models import OptionProfile, Scan, ScanSlice, ScanType
@@ -65,6 +66,40 @@ def split_ranges(ranges: list[iprange.IPRange], parts: int) -> list[list[iprange
         if chunk:
             out.append(chunk)
     return out
+
+
+def _last_heard(appliance: ScannerAppliance) -> str:
+    if appliance.last_seen is None:
+        return "it has never sent a heartbeat"
+    return f"its last heartbeat was {timesince(appliance.last_seen)} ago"
+
+
+def launch_warning(*, network: Network, appliance: ScannerAppliance | None) -> str:
+    """Why a scan launched now would wait, said on the form before launch; ""
+    when an appliance can start it at once. The launch itself still queues
+    the scan and waits (``scan_launch``); an appliance of another network is
+    refused there, not warned about here."""
+    if appliance is not None:
+        if appliance.network_id != network.pk or appliance.status != ApplianceStatus.OFFLINE:
+            return ""
+        return (
+            f"Scanner appliance '{appliance.name}' is offline ({_last_heard(appliance)}). "
+            "The scan will be queued and start when it sends a heartbeat."
+        )
+    appliances = list(network.appliances.order_by("name"))
+    if not appliances:
+        return (
+            f"Network '{network.name}' has no scanner appliance. The scan will be queued "
+            "and start once one is registered in this network and sends a heartbeat."
+        )
+    if any(a.status != ApplianceStatus.OFFLINE for a in appliances):
+        return ""
+    offline = "; ".join(f"'{a.name}': {_last_heard(a)}" for a in appliances[:5])
+    more = f" and {len(appliances) - 5} more" if len(appliances) > 5 else ""
+    return (
+        f"No scanner appliance of network '{network.name}' is online ({offline}{more}). "
+        "The scan will be queued and start when one sends a heartbeat."
+    )
 
 
 def scan_fields_errors(
