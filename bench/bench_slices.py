@@ -11,7 +11,9 @@ central worker, as in bench_pipeline.py.
 Per run it prints plain nmap on the same range (``nmap -n -Pn -sT -sV -p
 <ports> <range>``), the pipeline's time from launch to "finished", and the
 progress the scan row showed while it ran, sampled every 0.2 s: how many
-different "hosts done" values and percentages a user polling the page saw.
+different "hosts done" values and percentages a user polling the page saw,
+and the CPU time the appliance (with its nmap runs) and the central worker
+used: unlike the wall time, that does not depend on what else the machine does.
 HTTP servers listen on ``--servers`` addresses spread over a random
 127.x.y.0/24-sized block made here; nothing leaves loopback. A throwaway
 database and a private broker are used, never the real ones.
@@ -39,11 +41,19 @@ sys.path.insert(0, str(ROOT / "bench"))
 from bench_pipeline import database_url  # noqa: E402  (sets the environment up first)
 
 
+def cpu_seconds(pid: int) -> float:
+    """CPU time of a process and the children it waited for (its nmap runs)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime stime cutime cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--addresses", type=int, default=256)
     parser.add_argument("--servers", type=int, default=8)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--timeline", action="store_true", help="when each slice went and came")
     args = parser.parse_args()
 
     import django
@@ -107,6 +117,7 @@ def run(args, connection, processes, files: contextlib.ExitStack) -> None:
         )
     )  # fmt: skip
     appliance_env = {**env, "DATABASE_URL": "sqlite:////nonexistent/appliance-has-no-db.sqlite3"}
+    central = processes[-1]
     processes.append(
         subprocess.Popen(
             [sys.executable, "manage.py", "run_appliance", name, "--loglevel", "WARNING"],
@@ -141,6 +152,7 @@ def run(args, connection, processes, files: contextlib.ExitStack) -> None:
         subprocess.run(nmap_cmd, check=True, capture_output=True)
         plain = time.perf_counter() - started
 
+        cpu = cpu_seconds(processes[-1].pid), cpu_seconds(central.pid)
         started = time.perf_counter()
         scan = services.scan_launch(
             actor=None,
@@ -152,23 +164,39 @@ def run(args, connection, processes, files: contextlib.ExitStack) -> None:
         )
         seen_done, seen_percent = set(), set()
 
-        def finished(s=scan):
+        def finished(s=scan, done=seen_done, percent=seen_percent):
             s.refresh_from_db()
-            seen_done.add(s.hosts_done)
-            seen_percent.add(s.progress)
+            done.add(s.hosts_done)
+            percent.add(s.progress)
             return s.is_done
 
         wait_for(finished, timeout=600, what=f"scan {n} to finish", every=0.2)
         pipeline = time.perf_counter() - started
+        time.sleep(1)  # the last heartbeats and progress messages
+        used = (cpu_seconds(processes[-1].pid) - cpu[0], cpu_seconds(central.pid) - cpu[1])
         if scan.status != "finished":
             raise SystemExit(f"scan {n} ended {scan.status}: {scan.status_reason}")
         times.append(pipeline)
         print(
             f"  run {n}: nmap {plain:6.2f} s   pipeline {pipeline:6.2f} s   "
+            f"CPU appliance {used[0]:5.2f} s, central {used[1]:5.2f} s   "
             f"{scan.slices.count()} slices, {scan.hosts_found} hosts found; progress seen: "
             f"{len(seen_done)} host counts {sorted(seen_done)}, "
             f"{len(seen_percent)} percentages {sorted(seen_percent)}"
         )
+        if args.timeline:
+            for piece in scan.slices.order_by("number"):
+                marks = [
+                    (label, (when - scan.created_at).total_seconds())
+                    for label, when in (
+                        ("sent", piece.dispatched_at),
+                        ("started", piece.started),
+                        ("ingested", piece.ingested_at),
+                    )
+                    if when is not None
+                ]
+                times_text = ", ".join(f"{k} {v:5.2f} s" for k, v in marks)
+                print(f"    slice {piece.number}: {times_text}")
     print(f"  median pipeline time: {statistics.median(times):.2f} s")
     for server in servers:
         server.stop()

@@ -58,19 +58,30 @@ def nmap_path() -> str | None:
     return shutil.which(NMAP)
 
 
+_VERSIONS: dict[str, str] = {}
+
+
 def nmap_version() -> str:
-    """nmap's version number ("7.93"), or "" when nmap is not installed or broken."""
+    """nmap's version number ("7.93"), or "" when nmap is not installed or broken.
+
+    Asked once per binary and process (every slice prints it in its scan info);
+    a failed answer is asked again next time.
+    """
     path = nmap_path()
     if not path:
         return ""
-    try:
-        out = subprocess.run(
-            [path, "--version"], capture_output=True, text=True, timeout=10, check=False
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    match = re.search(r"Nmap version (\S+)", out)
-    return match.group(1) if match else ""
+    if path not in _VERSIONS:
+        try:
+            out = subprocess.run(
+                [path, "--version"], capture_output=True, text=True, timeout=10, check=False
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            return ""
+        match = re.search(r"Nmap version (\S+)", out)
+        if not match:
+            return ""
+        _VERSIONS[path] = match.group(1)
+    return _VERSIONS[path]
 
 
 def nmap_targets(ranges: Iterable[iprange.IPRange]) -> list[str]:
