@@ -52,9 +52,11 @@ When a criterion matches (precision first)
   that distributions backport fixes without changing it.
 
 Speed: criteria sit in one bucket per product (aliases joined), exact
-versions in dicts, ranges in a list with pre-parsed bounds; the result for a
-(product, version) is remembered, so an estate where many hosts run the same
-builds costs one evaluation per distinct build.
+versions in dicts, ranges as integer places between the product's sorted
+bounds (``_Ranges``); what a service is and the result for a (product,
+version) are remembered, so an estate where many hosts run the same builds
+costs one evaluation per distinct build. The memory is the index's own: build
+it with ``products=`` (the products the inventories hold) to keep it small.
 """
 
 from __future__ import annotations
@@ -216,16 +218,22 @@ class _Ranges:
     beside it (an excluded bound moves the end one place in, an open end is
     past every place). A version is placed by one bisection; the ranges holding it
     are those whose two integers enclose its place: integer comparisons, not
-    version comparisons.
+    version comparisons. The places are cut into up to ``BLOCKS`` blocks, each
+    listing the ranges that reach into it, so only the ranges near the version's
+    place are compared.
     """
 
-    __slots__ = ("_all", "_bounds", "_checked", "_spans", "_stale")
+    BLOCKS = 64
+
+    __slots__ = ("_all", "_blocks", "_bounds", "_checked", "_count", "_stale", "_width")
 
     def __init__(self) -> None:
         self._all: list[Range] = []
         self._stale = False
         self._bounds: list[Key] = []
-        self._spans: list[tuple[int, int, Entry]] = []
+        self._blocks: list[list[tuple[int, int, Entry]]] = []
+        self._count = 1  # blocks
+        self._width = 1  # places (-1 … 2 × bounds) plus one
         self._checked: list[Range] = []  # ranges that also name an exact version
 
     def add(self, item: Range) -> None:
@@ -249,7 +257,14 @@ class _Ranges:
             high = beyond if end is None else place[end] - (0 if end_in else 1)
             if low <= high:
                 spans.append((low, high, entry))
-        self._bounds, self._spans, self._checked, self._stale = bounds, spans, checked, False
+        count = max(1, min(self.BLOCKS, len(spans) // 8))
+        width = beyond + 2
+        blocks: list[list[tuple[int, int, Entry]]] = [[] for _ in range(count)]
+        for span in spans:
+            for block in range((span[0] + 1) * count // width, (span[1] + 1) * count // width + 1):
+                blocks[block].append(span)
+        self._bounds, self._blocks, self._checked = bounds, blocks, checked
+        self._count, self._width, self._stale = count, width, False
 
     def hits(self, v: Key, release: Key) -> list[Entry]:
         if self._stale:
@@ -257,7 +272,8 @@ class _Ranges:
         bounds = self._bounds
         at = bisect_left(bounds, v)
         here = 2 * at if at < len(bounds) and bounds[at] == v else 2 * at - 1
-        found = [entry for low, high, entry in self._spans if low <= here <= high]
+        block = self._blocks[(here + 1) * self._count // self._width]
+        found = [entry for low, high, entry in block if low <= here <= high]
         for start, start_in, end, end_in, exact, entry in self._checked:
             if start is not None and (v < start or (v == start and not start_in)):
                 continue

@@ -443,16 +443,18 @@ def test_many_hosts_of_the_same_build_are_evaluated_once():
 # --- the range lookup against the plain definition ----------------------------------
 
 POOL = ["0.9", "1.0", "1.0p1", "1.1", "1.2-rc1", "1.2", "1.10", "2.0", "2.0.1", "3.0"]
+POOL += [f"3.{minor}.{patch}" for minor in range(1, 4) for patch in (0, 5)] + ["4.0", "10.0"]
 bound = st.one_of(st.none(), st.sampled_from(POOL))
 
 
 @given(
-    st.lists(st.tuples(bound, st.booleans(), bound, st.booleans()), min_size=1, max_size=12),
+    st.lists(st.tuples(bound, st.booleans(), bound, st.booleans()), min_size=1, max_size=80),
     st.sampled_from(POOL),
 )
 def test_range_lookup_agrees_with_the_definition(ranges, reported):
-    """Whatever mix of open and closed ranges, the sorted lookup finds exactly the
-    ranges that hold the version, as comparing against every range would."""
+    """Whatever mix of open and closed ranges (and enough of them to be cut into
+    blocks), the lookup finds exactly the ranges that hold the version, as
+    comparing against every range would."""
     ranges = [r for r in ranges if r[0] is not None or r[2] is not None]
     assume(ranges)
     lookup = _Ranges()
