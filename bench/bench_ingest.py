@@ -6,7 +6,9 @@
 Runs in a throwaway test database (test_<name> on PostgreSQL, a temporary file
 on SQLite), never in the real one. Two scans of the same hosts: the first
 creates every detection (New), the second sees them again (Active) and so
-updates every row. Aim (issue 4): 20,000 detections/s or more on PostgreSQL.
+updates every row. Then, in the same run, a raw binary COPY of the same rows into
+a table of the detection table's shape and unique key: the limit. Aims: new
+detections at 0.35x that raw COPY rate or better, updates at 0.25x (issue 12).
 Nothing is scanned: results are made up here and fed to ingest directly.
 """
 
@@ -98,6 +100,7 @@ def run(args, connection) -> None:
         f"detections = {total:,} rows, {args.slice:,} hosts per slice"
     )
     parts = max(1, args.hosts // args.slice)
+    rates: list[float] = []
     for label in ("first scan (all New: inserts)", "second scan (all Active: updates)"):
         # The slices are made here rather than by scan_launch: nothing is sent.
         scan = services.scan_launch(
@@ -120,7 +123,12 @@ def run(args, connection) -> None:
             )
         batches = results_for(scan, args.per_host, qids, checks)
         started = time.perf_counter()
-        if os.environ.get("BENCH_PROFILE"):
+        if os.environ.get("BENCH_STATEMENTS"):
+            with connection.execute_wrapper(statements):
+                for result in batches:
+                    services.slice_ingest(result=result)
+            statements.report(time.perf_counter() - started)
+        elif os.environ.get("BENCH_PROFILE"):
             import cProfile
 
             cProfile.runctx(
@@ -133,10 +141,21 @@ def run(args, connection) -> None:
             for result in batches:
                 services.slice_ingest(result=result)
         elapsed = time.perf_counter() - started
+        rates.append(total / elapsed)
         print(
             f"  {label}: {elapsed:6.2f} s  {total / elapsed:10,.0f} detections/s "
             f"({args.hosts / elapsed:,.0f} hosts/s)"
         )
+    rates.append(raw_copy_rate(connection, network, qids, args.per_host))
+    new_rate, update_rate, copy_rate = rates
+    print(
+        f"  raw binary COPY of the same {total:,} rows into a detection-shaped table with its"
+        f" unique key: {copy_rate:10,.0f} rows/s"
+    )
+    print(
+        f"  ratio to raw COPY: new {new_rate / copy_rate:.2f}x (aim 0.35x), "
+        f"updates {update_rate / copy_rate:.2f}x (aim 0.25x)"
+    )
     network.refresh_from_db()
     rows = Detection.objects.filter(network=network).count()
     statuses = set(Detection.objects.values_list("status", flat=True).distinct())
@@ -144,6 +163,110 @@ def run(args, connection) -> None:
         f"  rows: {rows:,}, statuses: {sorted(statuses)}, network.host_count {network.host_count:,}"
     )
     assert rows == total and statuses == {"active"}, "ingest did not write what it was given"
+
+
+class StatementTimes:
+    """BENCH_STATEMENTS=1: time spent per kind of SQL statement (its first words)."""
+
+    def __init__(self):
+        self.times: dict[str, list[float]] = {}
+
+    def __call__(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            words = " ".join(sql.split()[:6])[:70]
+            self.times.setdefault(words, []).append(time.perf_counter() - started)
+
+    def report(self, total: float) -> None:
+        spent = sorted(self.times.items(), key=lambda kv: -sum(kv[1]))
+        print(f"    statements: {sum(len(t) for _, t in spent):,} in {total:.2f} s")
+        for words, times in spent[:14]:
+            print(f"    {sum(times):7.2f} s {len(times):6,}x  {words}")
+        self.times.clear()
+
+
+statements = StatementTimes()
+
+
+def raw_copy_rate(connection, network, qids: list[int], per_host: int) -> float:
+    """Rows/s of a raw binary COPY of the same rows (the hosts the scans made, the same
+    QIDs, ports and evidence) into a fresh table of the detection table's shape with
+    its unique key: the limit ingest is measured against, in the same run. On SQLite
+    (no COPY) the same rows go through executemany."""
+    from django.db import transaction
+    from django.utils import timezone
+
+    from assets.models import Host
+    from scans.models import Detection
+
+    table = Detection._meta.db_table
+    hosts = list(Host.objects.filter(network=network).values_list("id", "ip").order_by("id"))
+    now = timezone.now()
+    rows = [
+        (
+            network.pk,
+            host_id,
+            qid,
+            443,
+            "tcp",
+            3,
+            "new",
+            now,
+            now,
+            1,
+            None,
+            f"evidence {qid} on {ip}",
+        )
+        for host_id, ip in hosts
+        for qid in qids[:per_host]
+    ]
+    columns = (
+        "network_id, host_id, qid, port, protocol, severity, status, first_found, last_found,"
+        " times_found, fixed_at, results"
+    )
+    postgres = connection.vendor == "postgresql"
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_raw_detection")
+        if postgres:
+            cursor.execute(
+                f"CREATE TABLE bench_raw_detection (LIKE {table} INCLUDING DEFAULTS"
+                " INCLUDING IDENTITY)"
+            )
+            cursor.execute("ALTER TABLE bench_raw_detection ADD PRIMARY KEY (id)")
+        else:
+            cursor.execute(
+                "CREATE TABLE bench_raw_detection (id integer PRIMARY KEY AUTOINCREMENT,"
+                " network_id bigint, host_id bigint, qid integer, port integer,"
+                " protocol varchar(8), severity smallint, status varchar(16),"
+                " first_found datetime, last_found datetime, times_found integer,"
+                " fixed_at datetime, results text)"
+            )
+        cursor.execute(
+            "CREATE UNIQUE INDEX bench_raw_detection_unique ON bench_raw_detection"
+            " (host_id, qid, port, protocol)"
+        )
+    started = time.perf_counter()
+    with transaction.atomic(), connection.cursor() as cursor:
+        if postgres:
+            statement = f"COPY bench_raw_detection ({columns}) FROM STDIN (FORMAT BINARY)"
+            with cursor.cursor.copy(statement) as copy:
+                copy.set_types(
+                    ["int8", "int8", "int4", "int4", "varchar", "int2", "varchar"]
+                    + ["timestamptz", "timestamptz", "int4", "timestamptz", "text"]
+                )
+                for row in rows:
+                    copy.write_row(row)
+        else:
+            marks = ", ".join(["%s"] * 12)
+            cursor.executemany(
+                f"INSERT INTO bench_raw_detection ({columns}) VALUES ({marks})", rows
+            )
+    elapsed = time.perf_counter() - started
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE bench_raw_detection")
+    return len(rows) / elapsed
 
 
 if __name__ == "__main__":

@@ -207,6 +207,13 @@ class _Counting:
         self.on_read(self.done)
         return data
 
+    def tell(self) -> int:
+        return self.stream.tell()
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        self.done = self.stream.seek(offset, whence)
+        return self.done
+
 
 class _Space:
     """Membership in a network's address space without enumerating it."""

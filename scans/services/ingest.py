@@ -56,7 +56,6 @@ DETECTION = Detection._meta.db_table
 VULN = Vulnerability._meta.db_table
 HOST = Host._meta.db_table
 STAGE = "scans_stage_detection"
-STAGE_CHECKS = "scans_stage_check"
 STAGE_HOSTS = "scans_stage_host"
 OPEN_SQL = ", ".join(f"'{s.value}'" for s in OPEN_STATUSES)
 
@@ -182,20 +181,12 @@ def detections_upsert(
             "host_id bigint, qid integer, port integer, protocol varchar(8), results text,"
             " first_found timestamp with time zone, last_found timestamp with time zone",
         )
-        _temp_table(
-            cursor, STAGE_CHECKS, "host_id bigint, source varchar(16), check_name varchar(64)"
-        )
         _stage_rows(
             cursor,
             STAGE,
             ["host_id", "qid", "port", "protocol", "results", "first_found", "last_found"],
             [(*key, *rest) for key, rest in unique.items()],
         )
-        _stage_rows(cursor, STAGE_CHECKS, ["host_id", "source", "check_name"], list(set(covered)))
-        # Temporary tables have no statistics until analysed; without them
-        # PostgreSQL plans the joins below as if they were empty.
-        cursor.execute(f"ANALYZE {STAGE}")
-        cursor.execute(f"ANALYZE {STAGE_CHECKS}")
         delta: dict[str, int] = {}
         if unique:
             # Rows left New were inserted, Re-Opened were fixed: both newly open.
@@ -226,29 +217,76 @@ def detections_upsert(
             )
             for severity, n in opened.items():
                 delta[severity] = delta.get(severity, 0) + n
-        if covered:
-            # The open detections of covered hosts whose KB entry is of a covered
-            # (source, check), and that this batch did not see, are fixed. A join
-            # that starts from the covered hosts' detections (the unique index
-            # leads with host_id), not from every QID a source has in the KB.
-            fixed = _counted(
-                cursor,
-                f"UPDATE {DETECTION} SET status = %s, fixed_at = %s"
-                f" FROM {STAGE_CHECKS} c, {VULN} v"
-                f" WHERE {DETECTION}.host_id = c.host_id AND v.qid = {DETECTION}.qid"
-                " AND v.source = c.source AND v.check_name = c.check_name"
-                f" AND {DETECTION}.status IN ({OPEN_SQL})"
-                f" AND NOT EXISTS (SELECT 1 FROM {STAGE} s WHERE s.host_id = {DETECTION}.host_id"
-                f"  AND s.qid = {DETECTION}.qid AND s.port = {DETECTION}.port"
-                f"  AND s.protocol = {DETECTION}.protocol)",
-                [DetectionStatus.FIXED.value, now],
-                statuses=(DetectionStatus.FIXED.value,),
-            )
-            for severity, n in fixed.items():
-                delta[severity] = delta.get(severity, 0) - n
+        fixed = _fix_unseen(cursor, unique=unique, covered=covered, now=now) if covered else {}
+        for severity, n in fixed.items():
+            delta[severity] = delta.get(severity, 0) - n
         _drop_temp(cursor, STAGE)
-        _drop_temp(cursor, STAGE_CHECKS)
     return len(unique), {s: n for s, n in delta.items() if n}
+
+
+def _fix_unseen(cursor, *, unique: dict, covered: list[tuple[int, str, str]], now) -> dict:
+    """Marks Fixed the open detections of covered hosts that this batch did not
+    see, where what covered the host (a check, or an import's whole source) looks
+    for that QID. Returns the fixed detections by severity.
+
+    The upsert just set ``last_found`` of every detection seen (to ``now``, or
+    to the date an import's file gives), so only those with another
+    ``last_found`` can be unseen: one indexed read by host ids (an
+    array, never a join PostgreSQL could plan from stale statistics as a scan of
+    every detection per host) finds them, usually none after a rescan. Which of
+    those candidates were looked for is decided here on the few rows.
+    """
+    hosts = sorted({h for h, _s, _c in covered})
+    candidates = []
+    for chunk in _chunks(hosts):
+        cursor.execute(
+            f"SELECT id, host_id, qid, port, protocol FROM {DETECTION}"
+            f" WHERE host_id IN ({', '.join(['%s'] * len(chunk))})"
+            f" AND status IN ({OPEN_SQL}) AND last_found <> %s",
+            [*chunk, now],
+        )
+        candidates += [
+            row for row in cursor.fetchall() if (row[1], row[2], row[3], row[4]) not in unique
+        ]
+    if not candidates:
+        return {}
+    cover: dict[int, set[tuple[str, str]]] = {}
+    for host_id, source, check in covered:
+        cover.setdefault(host_id, set()).add((source, check))
+    kinds = {}
+    qids = sorted({row[2] for row in candidates})
+    for chunk in _chunks(qids):
+        cursor.execute(
+            f"SELECT qid, source, check_name FROM {VULN}"
+            f" WHERE qid IN ({', '.join(['%s'] * len(chunk))})",
+            chunk,
+        )
+        kinds.update({qid: (source, check) for qid, source, check in cursor.fetchall()})
+    gone = [
+        row[0]
+        for row in candidates
+        if row[2] in kinds
+        and (
+            kinds[row[2]] in cover.get(row[1], ())
+            or (kinds[row[2]][0], "") in cover.get(row[1], ())
+        )
+    ]
+    fixed: dict[str, int] = {}
+    for chunk in _chunks(gone):
+        cursor.execute(
+            f"UPDATE {DETECTION} SET status = %s, fixed_at = %s"
+            f" WHERE id IN ({', '.join(['%s'] * len(chunk))}) RETURNING severity",
+            [DetectionStatus.FIXED.value, now, *chunk],
+        )
+        for (severity,) in cursor.fetchall():
+            fixed[str(severity)] = fixed.get(str(severity), 0) + 1
+    return fixed
+
+
+def _chunks(values: list, size: int = 900):
+    """Slices of at most ``size`` values (SQLite's bound-parameter limit)."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
 
 
 def _counted(cursor, sql: str, params: list, *, statuses: tuple[str, ...]) -> dict[str, int]:
@@ -258,14 +296,15 @@ def _counted(cursor, sql: str, params: list, *, statuses: tuple[str, ...]) -> di
     small-scale path, returns the rows.
     """
     marks = ", ".join(f"'{status}'" for status in statuses)
+    returning = f"RETURNING {DETECTION}.severity, {DETECTION}.status"
     if _is_postgres():
         cursor.execute(
-            f"WITH changed AS ({sql} RETURNING severity, status) SELECT severity, COUNT(*)"
+            f"WITH changed AS ({sql} {returning}) SELECT severity, COUNT(*)"
             f" FROM changed WHERE status IN ({marks}) GROUP BY severity",
             params,
         )
         return {str(severity): n for severity, n in cursor.fetchall()}
-    cursor.execute(f"{sql} RETURNING severity, status", params)
+    cursor.execute(f"{sql} {returning}", params)
     counts: dict[str, int] = {}
     for severity, status in cursor.fetchall():
         if status in statuses:
