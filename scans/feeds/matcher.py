@@ -483,30 +483,33 @@ class MatchIndex:
         return matches
 
     def _match(self, service: _Service, entry: Entry, together: str = "") -> FeedMatch:
-        cve, _rule, _group, _groups, criterion, notes = entry
-        caveats = ((together,) if together else ()) + notes + service.caveats
+        caveats = entry[5] + service.caveats if entry[5] else service.caveats
+        if together:
+            caveats = (together, *caveats)
+        # Positional: this runs once per match, millions of times in a re-evaluation.
         return FeedMatch(
-            cve_id=self._cves[cve] or "",
-            port=service.item.port,
-            protocol=service.item.protocol,
-            product=service.software.key,
-            name=service.software.name,
-            version=service.version,
-            criterion=criterion,
-            evidence=service.evidence,
-            caveats=caveats,
+            self._cves[entry[0]] or "",
+            service.port,
+            service.protocol,
+            service.software.key,
+            service.software.name,
+            service.version,
+            entry[4],
+            service.evidence,
+            caveats,
         )
 
 
 class _Service:
     """What every match on one service shares: its evidence line and caveats."""
 
-    __slots__ = ("caveats", "evidence", "item", "software", "version")
+    __slots__ = ("caveats", "evidence", "item", "port", "protocol", "software", "version")
 
     def __init__(self, item: InventoryItem, software: Software):
         version = software.version
         assert version is not None
         self.item, self.software, self.version = item, software, version.text
+        self.port, self.protocol = item.port, item.protocol
         where = "in the service's banner" if software.via == "banner" else "by the service"
         self.evidence = (
             f"{software.name} {version.text} reported {where} on {item.port}/{item.protocol}"
