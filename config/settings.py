@@ -252,6 +252,29 @@ ENCLAVE_APPLIANCE_SLICES = env_int("ENCLAVE_APPLIANCE_SLICES", 8)
 ENCLAVE_CONNECTOR_KEY = os.environ.get("ENCLAVE_CONNECTOR_KEY", "").strip()
 # Days a terminated or vanished instance's host is kept before it is purged.
 ENCLAVE_CLOUD_RETENTION_DAYS = env_int("ENCLAVE_CLOUD_RETENTION_DAYS", 30)
+# Reports: the organisation named on every report's cover and running header,
+# and its logo (a PNG, JPEG, GIF or SVG file up to 1 MB, read from disk and
+# inlined as a data: URL: the PDF renderer fetches no file: URL).
+ENCLAVE_ORG_NAME = os.environ.get("ENCLAVE_ORG_NAME", "")
+ENCLAVE_ORG_LOGO = os.environ.get("ENCLAVE_ORG_LOGO", "")
+# A scheduled report bigger than this (bytes) is e-mailed as a link, not attached.
+ENCLAVE_REPORT_MAIL_MAX_BYTES = env_int("ENCLAVE_REPORT_MAIL_MAX_BYTES", 10 * 1024**2)
+# Where users reach Enclave: links in e-mails start with it.
+ENCLAVE_BASE_URL = os.environ.get("ENCLAVE_BASE_URL", "http://127.0.0.1:8000")
+
+# --- E-mail (scheduled reports) ----------------------------------------------
+
+EMAIL_BACKEND = os.environ.get(
+    "DJANGO_EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend"
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "enclave@localhost")
 
 # --- Celery ------------------------------------------------------------------
 
@@ -304,6 +327,7 @@ CELERY_BEAT_SCHEDULE = {
     "assets-connectors-run": {"task": "assets.tasks.connectors_run_due", "schedule": 60.0},
     # Today's figures of every network, taken again each hour (and after each scan).
     "insights-trends-snapshot": {"task": "insights.tasks.trends_snapshot_all", "schedule": 3600.0},
+    "reports-schedules-run": {"task": "reports.tasks.report_schedules_run_due", "schedule": 60.0},
 }
 CELERY_TASK_SOFT_TIME_LIMIT = 3 * 3600
 CELERY_TASK_TIME_LIMIT = 3 * 3600 + 300

@@ -5,13 +5,20 @@ from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from accounts.models import Role
+from accounts.models import Role, User
 from assets.models import AssetGroup, Tag
 from console.api import LOOKUP_ANY, TypedJSONMixin
 
 from . import selectors, services
 from .downloads import report_file_response
-from .models import Report, ReportFormat, ReportTemplate
+from .models import (
+    Report,
+    ReportDelivery,
+    ReportFormat,
+    ReportRecurrence,
+    ReportSchedule,
+    ReportTemplate,
+)
 
 
 class ReportSerializer(serializers.ModelSerializer):
@@ -35,6 +42,10 @@ class ReportSerializer(serializers.ModelSerializer):
             "severities",
             "statuses",
             "kinds",
+            "include_evidence",
+            "include_details",
+            "group_by_network",
+            "schedule",
             "status",
             "progress",
             "size",
@@ -109,6 +120,17 @@ class ReportCreateSerializer(TypedJSONMixin, serializers.Serializer):
         required=False,
         help_text="Vulnerability types: confirmed, potential, info.",
     )
+    include_evidence = serializers.BooleanField(
+        required=False, help_text="Print each finding's evidence (default: the template's)."
+    )
+    include_details = serializers.BooleanField(
+        required=False,
+        help_text="Print threat, impact, solution, CVEs and CVSS once per QID "
+        "(default: the template's).",
+    )
+    group_by_network = serializers.BooleanField(
+        required=False, help_text="Networks first, then the sort (default: the template's)."
+    )
 
 
 class ReportViewSet(
@@ -117,7 +139,8 @@ class ReportViewSet(
     viewsets.ReadOnlyModelViewSet,
 ):
     """Reports: every role runs them; each user sees (and deletes) their own,
-    Managers everyone's. ``download/`` returns the file once ``status`` is finished."""
+    Managers everyone's; recipients of a scheduled report see it too (and may
+    not delete it). ``download/`` returns the file once ``status`` is finished."""
 
     serializer_class = ReportSerializer
     # The model, for the schema; get_queryset() says which reports the caller sees.
@@ -153,5 +176,137 @@ class ReportViewSet(
         return report_file_response(self.get_object(), actor=request.user)
 
 
+# --- report schedules ---------------------------------------------------------------------
+
+
+class ReportScheduleSerializer(serializers.ModelSerializer):
+    owner = serializers.CharField(source="owner.username", read_only=True)
+    network = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReportSchedule
+        fields = [
+            "id",
+            "title",
+            "template",
+            "format",
+            "asset_groups",
+            "targets",
+            "network",
+            "tags",
+            "recurrence",
+            "start",
+            "recipients",
+            "delivery",
+            "active",
+            "owner",
+            "next_run",
+            "last_run",
+            "last_report",
+            "last_error",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    def get_network(self, schedule) -> int | str | None:
+        if not schedule.targets:
+            return None
+        return schedule.target_network_id or "all"
+
+
+class ReportScheduleInputSerializer(TypedJSONMixin, serializers.Serializer):
+    """POST and PATCH body (API.md). Values are checked by the service, which names
+    bad ones; a PATCH changes the fields it gives and keeps the others."""
+
+    title = serializers.CharField(max_length=200)
+    template = serializers.PrimaryKeyRelatedField(queryset=ReportTemplate.objects.all())
+    format = serializers.CharField(default=ReportFormat.PDF, help_text="pdf, csv or html")
+    asset_groups = serializers.PrimaryKeyRelatedField(
+        queryset=AssetGroup.objects.all(), many=True, required=False
+    )
+    targets = serializers.CharField(
+        required=False, allow_blank=True, help_text="Addresses, a-b ranges, CIDR."
+    )
+    network = NetworkOrAllField(
+        required=False,
+        help_text='Where the IPs/ranges of targets are: a network id, or "all" for every network.',
+    )
+    tags = serializers.PrimaryKeyRelatedField(queryset=Tag.objects.all(), many=True, required=False)
+    recurrence = serializers.CharField(help_text=", ".join(ReportRecurrence.values))
+    start = serializers.DateTimeField(help_text="The first run; later runs follow its calendar.")
+    recipients = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(),
+        many=True,
+        required=False,
+        help_text="User ids; each needs an e-mail address.",
+    )
+    delivery = serializers.CharField(
+        default=ReportDelivery.ATTACH,
+        help_text="attach (the file, up to the size limit) or link (to the report's page)",
+    )
+    active = serializers.BooleanField(default=True)
+
+
+class ReportScheduleViewSet(viewsets.ModelViewSet):
+    """Report schedules: every role schedules reports; each user sees and changes
+    their own, Managers everyone's (others' answer 404)."""
+
+    serializer_class = ReportScheduleSerializer
+    queryset = ReportSchedule.objects.none()
+    read_role = write_role = Role.READER
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = LOOKUP_ANY
+
+    def get_queryset(self):
+        return (
+            selectors.report_schedules_visible(user=self.request.user)
+            .prefetch_related("asset_groups", "tags", "recipients")
+            .order_by("id")
+        )
+
+    def _output(self, schedule, code=status.HTTP_200_OK) -> Response:
+        schedule = self.get_queryset().get(pk=schedule.pk)
+        return Response(
+            ReportScheduleSerializer(schedule, context=self.get_serializer_context()).data,
+            status=code,
+        )
+
+    @extend_schema(request=ReportScheduleInputSerializer, responses={201: ReportScheduleSerializer})
+    def create(self, request, *args, **kwargs):
+        incoming = ReportScheduleInputSerializer(data=request.data)
+        incoming.is_valid(raise_exception=True)
+        schedule = services.report_schedule_create(actor=request.user, **incoming.validated_data)
+        return self._output(schedule, status.HTTP_201_CREATED)
+
+    @extend_schema(request=ReportScheduleInputSerializer, responses={200: ReportScheduleSerializer})
+    def partial_update(self, request, *args, **kwargs):
+        schedule = self.get_object()
+        incoming = ReportScheduleInputSerializer(data=request.data, partial=True)
+        incoming.is_valid(raise_exception=True)
+        current = {
+            "title": schedule.title,
+            "template": schedule.template,
+            "format": schedule.format,
+            "asset_groups": list(schedule.asset_groups.all()),
+            "targets": schedule.targets,
+            "network": schedule.target_network or "all",
+            "tags": list(schedule.tags.all()),
+            "recurrence": schedule.recurrence,
+            "start": schedule.start,
+            "recipients": list(schedule.recipients.all()),
+            "delivery": schedule.delivery,
+            "active": schedule.active,
+        }
+        changed = services.report_schedule_update(
+            actor=request.user, schedule=schedule, **{**current, **incoming.validated_data}
+        )
+        return self._output(changed)
+
+    def perform_destroy(self, instance):
+        services.report_schedule_delete(actor=self.request.user, schedule=instance)
+
+
 def register(router) -> None:
     router.register("reports", ReportViewSet, basename="report")
+    router.register("report-schedules", ReportScheduleViewSet, basename="report-schedule")

@@ -1,10 +1,11 @@
 from django import forms
 
+from accounts.models import User
 from assets.models import AssetGroup, Tag
 from networks.selectors import networks_visible
 from scans.models import DetectionStatus, Severity, VulnerabilityKind
 
-from .models import ReportFormat, ReportSort, ReportTemplate
+from .models import ReportDelivery, ReportFormat, ReportRecurrence, ReportSort, ReportTemplate
 
 
 class ReportTemplateForm(forms.Form):
@@ -15,20 +16,37 @@ class ReportTemplateForm(forms.Form):
         choices=Severity.choices, coerce=int, widget=forms.CheckboxSelectMultiple
     )
     statuses = forms.MultipleChoiceField(
-        choices=DetectionStatus.choices, widget=forms.CheckboxSelectMultiple
+        choices=DetectionStatus.choices,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Tick Fixed to include fixed findings, untick it to omit them.",
     )
     kinds = forms.MultipleChoiceField(
         choices=VulnerabilityKind.choices,
         widget=forms.CheckboxSelectMultiple,
         label="Types",
-        help_text="Confirmed, potential and information-gathered findings.",
+        help_text="Confirmed, potential and information-gathered findings: untick "
+        "Information gathered to omit those.",
+    )
+    include_evidence = forms.BooleanField(
+        required=False,
+        label="Evidence",
+        help_text="What each check saw (banner, certificate, headers), beside every finding.",
+    )
+    include_details = forms.BooleanField(
+        required=False,
+        label="Vulnerability details",
+        help_text="Threat, impact, solution, CVEs and CVSS, once per QID.",
+    )
+    group_by_network = forms.BooleanField(
+        required=False,
+        label="Group by network",
+        help_text="Each network's hosts (or vulnerabilities) together, then the sort.",
     )
 
 
-class ReportForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    template = forms.ModelChoiceField(queryset=ReportTemplate.objects.all(), empty_label=None)
-    format = forms.ChoiceField(choices=ReportFormat.choices, initial=ReportFormat.PDF)
+class _TargetFields(forms.Form):
+    """A report's target: asset groups, IPs/ranges in one network or all, tags."""
+
     asset_groups = forms.ModelMultipleChoiceField(
         queryset=AssetGroup.objects.none(),
         required=False,
@@ -61,3 +79,54 @@ class ReportForm(forms.Form):
         self.fields["network"].choices = [("all", "All networks")] + [
             (str(n.pk), n.name) for n in networks_visible().order_by("name")
         ]
+
+
+class ReportForm(_TargetFields):
+    title = forms.CharField(max_length=200)
+    template = forms.ModelChoiceField(
+        queryset=ReportTemplate.objects.all(),
+        empty_label=None,
+        help_text="The sort, the filters and the options (evidence, details, grouping).",
+    )
+    format = forms.ChoiceField(choices=ReportFormat.choices, initial=ReportFormat.PDF)
+
+    field_order = ["title", "template", "format", "asset_groups", "network", "targets", "tags"]
+
+
+class ReportScheduleForm(_TargetFields):
+    title = forms.CharField(max_length=200, help_text="Each report is titled this and its date.")
+    template = forms.ModelChoiceField(queryset=ReportTemplate.objects.all(), empty_label=None)
+    format = forms.ChoiceField(choices=ReportFormat.choices, initial=ReportFormat.PDF)
+    recurrence = forms.ChoiceField(
+        choices=ReportRecurrence.choices, initial=ReportRecurrence.WEEKLY
+    )
+    start = forms.DateTimeField(
+        label="First run",
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Later runs fall on the same time of day; weekly on the same weekday; "
+        "monthly on the same day (or the month's last day when it is shorter).",
+    )
+    recipients = forms.ModelMultipleChoiceField(
+        queryset=User.objects.none(),
+        required=False,
+        widget=forms.SelectMultiple(attrs={"size": 5}),
+        help_text="Each gets the report by e-mail and may open it in Enclave.",
+    )
+    delivery = forms.ChoiceField(
+        choices=ReportDelivery.choices,
+        initial=ReportDelivery.ATTACH,
+        widget=forms.RadioSelect,
+        help_text="A file over the size limit is always linked.",
+    )
+    active = forms.BooleanField(required=False, initial=True)
+
+    field_order = ["title", "template", "format", "asset_groups", "network", "targets", "tags"]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["recipients"].queryset = User.objects.filter(is_active=True).order_by(
+            "username"
+        )
+        self.fields["recipients"].label_from_instance = lambda u: (
+            f"{u.username} <{u.email}>" if u.email else f"{u.username} (no e-mail address)"
+        )

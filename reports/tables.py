@@ -1,9 +1,11 @@
 import django_tables2 as tables
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
 
-from .models import Report, ReportTemplate
+from .models import Report, ReportSchedule, ReportTemplate
 
 
 class ReportTable(tables.Table):
@@ -79,3 +81,33 @@ class ReportTemplateTable(tables.Table):
 
     def render_edit(self, record):
         return format_html('<a href="{}">Edit</a>', record.get_absolute_url())
+
+
+class ReportScheduleTable(tables.Table):
+    title = tables.Column(linkify=True)
+    template = tables.Column()
+    owner = tables.Column(accessor="owner__username", verbose_name="Owner")
+    next_run = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Next run")
+    last_run = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Last run")
+    last_error = tables.Column(verbose_name="Last error", orderable=False)
+
+    class Meta:
+        empty_text = "No report schedules yet."
+        model = ReportSchedule
+        fields = ("title", "template", "format", "recurrence", "owner", "next_run", "last_run")
+        sequence = (*fields, "last_error")
+        order_by = ("next_run",)
+
+    def render_format(self, record):
+        return record.get_format_display()
+
+    def render_recurrence(self, record):
+        return record.get_recurrence_display()
+
+    def render_next_run(self, record, value):
+        if not record.active:
+            return "— (paused)"
+        return date_format(timezone.localtime(value), "Y-m-d H:i") if value else "—"
+
+    def render_last_error(self, value):
+        return format_html('<span class="errors">{}</span>', value) if value else "—"

@@ -1,6 +1,7 @@
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 from django.views.generic import DetailView, FormView, TemplateView
 
 from accounts.models import Role
@@ -12,9 +13,18 @@ from console.listing import ListPageView
 
 from . import selectors, services
 from .downloads import report_file_response
-from .forms import ReportForm, ReportTemplateForm
-from .models import ALL_KINDS, ALL_SEVERITIES, DEFAULT_STATUSES, ReportSort, ReportTemplate
-from .tables import ReportTable, ReportTemplateTable
+from .forms import ReportForm, ReportScheduleForm, ReportTemplateForm
+from .models import (
+    ALL_KINDS,
+    ALL_SEVERITIES,
+    DEFAULT_STATUSES,
+    ReportDelivery,
+    ReportFormat,
+    ReportRecurrence,
+    ReportSort,
+    ReportTemplate,
+)
+from .tables import ReportScheduleTable, ReportTable, ReportTemplateTable
 
 
 class VisibleReportMixin:
@@ -95,7 +105,8 @@ class ReportCreateView(RoleRequiredMixin, FormView):
 
 
 class ReportDownloadView(VisibleReportMixin, RoleRequiredMixin, TemplateView):
-    """The file, to its owner or a Manager only. MEDIA is never served publicly."""
+    """The file, to its owner, a Manager or a recipient it was delivered to. MEDIA
+    is never served publicly."""
 
     def get(self, request, *args, **kwargs):
         return report_file_response(self.get_report(), actor=request.user)
@@ -163,6 +174,9 @@ class TemplateCreateView(TemplateFormView):
             "severities": sorted(ALL_SEVERITIES, reverse=True),
             "statuses": DEFAULT_STATUSES,
             "kinds": ALL_KINDS,
+            "include_evidence": True,
+            "include_details": True,
+            "group_by_network": False,
         }
 
     def save(self, data):
@@ -183,6 +197,9 @@ class TemplateUpdateView(TemplateFormView):
             "severities": t.severities,
             "statuses": t.statuses,
             "kinds": t.kinds,
+            "include_evidence": t.include_evidence,
+            "include_details": t.include_details,
+            "group_by_network": t.group_by_network,
         }
 
     def save(self, data):
@@ -219,3 +236,134 @@ class TemplateDeleteView(RoleRequiredMixin, TemplateView):
             return redirect(self.template_object)
         messages.success(request, f"Report template {self.template_object.title} deleted.")
         return redirect("reports:template_list")
+
+
+# --- report schedules ---------------------------------------------------------------------
+
+
+class VisibleScheduleMixin:
+    """The report schedule named in the URL, if the user may see it (owner or
+    Manager); anyone else gets 404."""
+
+    def get_schedule(self):
+        return get_object_or_404(
+            selectors.report_schedules_visible(user=self.request.user), pk=self.kwargs["pk"]
+        )
+
+
+class ScheduleListView(RoleRequiredMixin, ListPageView):
+    table_class = ReportScheduleTable
+    template_name = "reports/schedule_list.html"
+
+    def get_queryset(self):
+        return selectors.report_schedules_visible(user=self.request.user)
+
+
+class ScheduleDetailView(VisibleScheduleMixin, RoleRequiredMixin, DetailView):
+    template_name = "reports/schedule_detail.html"
+    context_object_name = "schedule"
+
+    def get_object(self, queryset=None):
+        return self.get_schedule()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        schedule = self.object
+        context["recipients"] = schedule.recipients.order_by("username")
+        context["asset_groups"] = schedule.asset_groups.select_related("network").order_by(
+            "network__name", "title"
+        )
+        context["tags"] = schedule.tags.order_by("name")
+        context["report_table"] = ReportTable(
+            selectors.reports_visible(user=self.request.user).filter(schedule=schedule)[:20],
+            orderable=False,
+        )
+        return context
+
+
+class ScheduleFormView(RoleRequiredMixin, FormView):
+    # Every role runs reports, so every role schedules them (its own).
+    required_role = write_role = Role.READER
+    form_class = ReportScheduleForm
+    template_name = "reports/schedule_form.html"
+    schedule = None
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(schedule=self.schedule, **kwargs)
+
+    def form_valid(self, form):
+        try:
+            schedule = self.save(form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Report schedule {schedule.title} saved.")
+        return redirect(schedule)
+
+
+class ScheduleCreateView(ScheduleFormView):
+    def get_initial(self):
+        return {
+            "network": "all",
+            "template": ReportTemplate.objects.first(),
+            "format": ReportFormat.PDF,
+            "recurrence": ReportRecurrence.WEEKLY,
+            "delivery": ReportDelivery.ATTACH,
+            "recipients": [self.request.user] if self.request.user.email else [],
+            "active": True,
+        }
+
+    def save(self, data):
+        return services.report_schedule_create(actor=self.request.user, **data)
+
+
+class ScheduleUpdateView(VisibleScheduleMixin, ScheduleFormView):
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            self.schedule = self.get_schedule()
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self):
+        s = self.schedule
+        return {
+            "title": s.title,
+            "template": s.template,
+            "format": s.format,
+            "asset_groups": list(s.asset_groups.all()),
+            "network": str(s.target_network_id) if s.target_network_id else "all",
+            "targets": s.targets,
+            "tags": list(s.tags.all()),
+            "recurrence": s.recurrence,
+            "start": timezone.localtime(s.start),
+            "recipients": list(s.recipients.all()),
+            "delivery": s.delivery,
+            "active": s.active,
+        }
+
+    def save(self, data):
+        return services.report_schedule_update(
+            actor=self.request.user, schedule=self.schedule, **data
+        )
+
+
+class ScheduleDeleteView(VisibleScheduleMixin, RoleRequiredMixin, TemplateView):
+    required_role = write_role = Role.READER
+    template_name = "includes/confirm_delete.html"
+
+    def dispatch(self, request, *args, **kwargs):
+        if request.user.is_authenticated:
+            self.schedule = self.get_schedule()
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(
+            object=self.schedule,
+            object_type="report schedule",
+            cancel_url=self.schedule.get_absolute_url(),
+            **kwargs,
+        )
+
+    def post(self, request, *args, **kwargs):
+        services.report_schedule_delete(actor=request.user, schedule=self.schedule)
+        messages.success(request, f"Report schedule {self.schedule.title} deleted.")
+        return redirect("reports:schedule_list")

@@ -13,7 +13,13 @@ from django.utils import timezone
 
 from accounts.models import ROLE_RANK, Role
 from assets.models import Connector, Tag
-from reports.models import Report, ReportStatus, ReportTemplate
+from reports.models import (
+    Report,
+    ReportRecurrence,
+    ReportSchedule,
+    ReportStatus,
+    ReportTemplate,
+)
 from scans.models import OptionProfile, Scan, ScanImport, Schedule, Vulnerability
 from tests.factories import (
     ApplianceFactory,
@@ -101,6 +107,12 @@ PAGES = {
     "reports:report_detail": ("owner", None),
     "reports:report_download": ("owner", None),
     "reports:report_delete": ("owner", "owner"),
+    # A report schedule too: every role schedules its own reports.
+    "reports:schedule_list": (R, None),
+    "reports:schedule_create": (R, R),
+    "reports:schedule_detail": ("owner", None),
+    "reports:schedule_update": ("owner", "owner"),
+    "reports:schedule_delete": ("owner", "owner"),
     # The API's own pages: the schema and its browsable docs, for logged-in users.
     "api_token": (None, PUBLIC),
     "api_schema": ("api", None),
@@ -125,6 +137,7 @@ API = {
     "kb": (R, None),
     "imports": (R, S),
     "reports": (R, R),
+    "report-schedules": (R, R),
     "trends": (R, None),
     "search": (R, None),
     "vulnerabilities": (R, None),
@@ -169,6 +182,7 @@ def world(db):
         name="Default", is_default=True
     )
     vulnerability = Vulnerability.objects.first()
+    template = ReportTemplate.objects.create(title="t")
     return {
         "user": owner,
         "network": network,
@@ -208,7 +222,14 @@ def world(db):
             status=ReportStatus.FINISHED,
             file=ContentFile(b"ip,network\n", name="r.csv"),
         ),
-        "template": ReportTemplate.objects.create(title="t"),
+        "template": template,
+        "report_schedule": ReportSchedule.objects.create(
+            title="weekly",
+            template=template,
+            recurrence=ReportRecurrence.WEEKLY,
+            start=timezone.now() + timedelta(days=1),
+            owner=owner,
+        ),
     }
 
 
@@ -231,6 +252,7 @@ ARGUMENTS = [
     ("scans:import_", "import"),
     ("reports:report_", "report"),
     ("reports:template_", "template"),
+    ("reports:schedule_", "report_schedule"),
 ]
 
 

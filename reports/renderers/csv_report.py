@@ -75,6 +75,8 @@ HEADER = [
     "Times found",
     "Results",
 ]
+# Columns of the report options: the evidence ("Results", above) and the details.
+DETAIL_HEADER = ["CVSS", "Threat", "Impact", "Solution"]
 FETCH_ROWS = 10_000
 PROGRESS_EVERY = 50_000
 
@@ -127,15 +129,22 @@ def _sort_memory():
             cursor.execute("RESET work_mem")
 
 
+def header(report: Report) -> list[str]:
+    """The columns: without "Results" when the report omits evidence, with the
+    vulnerability details (CVSS, threat, impact, solution) when it includes them."""
+    columns = HEADER if report.include_evidence else HEADER[:-1]
+    return columns + (DETAIL_HEADER if report.include_details else [])
+
+
 def render(*, report: Report, path: Path, progress: Callable[[int], None]) -> RenderCounts:
     detections = selectors.report_detections(report=report)
     total = max(detections.count(), 1)
     if connection.vendor == "postgresql" and not getattr(
         settings, "ENCLAVE_REPORT_CSV_NO_COPY", False
     ):
-        rows = _copy_out(detections, path, total, progress)
+        rows = _copy_out(report, detections, path, total, progress)
     else:
-        rows = _write_rows(detections, path, total, progress)
+        rows = _write_rows(report, detections, path, total, progress)
     hosts_count = detections.order_by().values("host_id").distinct().count()
     return RenderCounts(hosts=hosts_count, findings=rows)
 
@@ -152,29 +161,15 @@ def _labels(field: str, labels: dict[str, str]) -> Case:
     )
 
 
-def _copy_out(detections, path: Path, total: int, progress: Callable[[int], None]) -> int:
+def _copy_out(
+    report: Report, detections, path: Path, total: int, progress: Callable[[int], None]
+) -> int:
     """PostgreSQL: the database formats the rows (same columns as ``_write_rows``)."""
     import psycopg
 
     safe = _spreadsheet_safe_sql
     cves = Func(F("vulnerability__cves"), template=_CVES_TEXT, output_field=CharField())
-    query = detections.annotate(
-        csv_network=safe(F("network__name")),
-        csv_ip=safe(F("host__ip")),
-        csv_dns=safe(F("host__dns")),
-        csv_netbios=safe(F("host__netbios")),
-        csv_os=safe(F("host__os")),
-        csv_source=_source_sql(),
-        csv_title=safe(F("vulnerability__title")),
-        csv_kind=_labels("vulnerability__kind", KIND_LABELS),
-        csv_status=_labels("status", STATUS_LABELS),
-        csv_port=Case(When(port=0, then=Value("")), default=Cast("port", CharField())),
-        csv_protocol=safe(F("protocol")),
-        csv_cves=_spreadsheet_safe_sql_once(cves),
-        csv_first=Func(F("first_found"), template=_UTC_TEXT, output_field=CharField()),
-        csv_last=Func(F("last_found"), template=_UTC_TEXT, output_field=CharField()),
-        csv_results=safe(F("results")),
-    ).values_list(
+    columns = [
         "csv_network",
         "csv_ip",
         "csv_dns",
@@ -192,8 +187,32 @@ def _copy_out(detections, path: Path, total: int, progress: Callable[[int], None
         "csv_first",
         "csv_last",
         "times_found",
-        "csv_results",
-    )
+    ]
+    if report.include_evidence:
+        columns.append("csv_results")
+    if report.include_details:
+        columns += ["csv_cvss", "csv_threat", "csv_impact", "csv_solution"]
+    query = detections.annotate(
+        csv_network=safe(F("network__name")),
+        csv_ip=safe(F("host__ip")),
+        csv_dns=safe(F("host__dns")),
+        csv_netbios=safe(F("host__netbios")),
+        csv_os=safe(F("host__os")),
+        csv_source=_source_sql(),
+        csv_title=safe(F("vulnerability__title")),
+        csv_kind=_labels("vulnerability__kind", KIND_LABELS),
+        csv_status=_labels("status", STATUS_LABELS),
+        csv_port=Case(When(port=0, then=Value("")), default=Cast("port", CharField())),
+        csv_protocol=safe(F("protocol")),
+        csv_cves=_spreadsheet_safe_sql_once(cves),
+        csv_first=Func(F("first_found"), template=_UTC_TEXT, output_field=CharField()),
+        csv_last=Func(F("last_found"), template=_UTC_TEXT, output_field=CharField()),
+        csv_results=safe(F("results")),
+        csv_cvss=Cast("vulnerability__cvss", CharField()),
+        csv_threat=safe(F("vulnerability__diagnosis")),
+        csv_impact=safe(F("vulnerability__consequence")),
+        csv_solution=safe(F("vulnerability__solution")),
+    ).values_list(*columns)
     sql, params = query.query.sql_with_params()
     connection.ensure_connection()
     # COPY takes no parameters: psycopg quotes them into the statement.
@@ -205,7 +224,7 @@ def _copy_out(detections, path: Path, total: int, progress: Callable[[int], None
     side = ThreadPoolExecutor(max_workers=1, thread_name_prefix="report-progress")
     try:
         with _sort_memory(), open(path, "wb") as out:
-            out.write((",".join(HEADER) + "\n").encode())
+            out.write((",".join(header(report)) + "\n").encode())
             with connection.connection.cursor() as cursor:
                 with cursor.copy(f"COPY ({statement}) TO STDOUT WITH (FORMAT csv)") as copy:
                     seen = 0
@@ -258,9 +277,12 @@ def _source_sql() -> Case:
     )
 
 
-def _write_rows(detections, path: Path, total: int, progress: Callable[[int], None]) -> int:
+def _write_rows(
+    report: Report, detections, path: Path, total: int, progress: Callable[[int], None]
+) -> int:
     # The KB is small; a dict of it saves a join and a JSON decode per row.
     safe = spreadsheet_safe
+    vulnerabilities = selectors.report_vulnerabilities(detections=detections).values()
     kb = {
         v.qid: (
             safe(_source_text(v)),
@@ -268,9 +290,21 @@ def _write_rows(detections, path: Path, total: int, progress: Callable[[int], No
             safe(KIND_LABELS.get(v.kind, v.kind)),
             safe(" ".join(v.cves or [])),
         )
-        for v in selectors.report_vulnerabilities(detections=detections).values()
+        for v in vulnerabilities
     }
     unknown = ("", "", "", "")
+    evidence = report.include_evidence
+    # CVSS, threat, impact and solution per QID, or nothing when the report omits them.
+    details = {
+        v.qid: (
+            "" if v.cvss is None else str(v.cvss),
+            safe(v.diagnosis),
+            safe(v.consequence),
+            safe(v.solution),
+        )
+        for v in (vulnerabilities if report.include_details else ())
+    }
+    no_details = ("", "", "", "") if report.include_details else ()
     statuses = {status: safe(label) for status, label in STATUS_LABELS.items()}
     rows_query = detections.annotate(
         # Text from the database ("YYYY-MM-DD HH:MM:SS..." in UTC on both
@@ -297,7 +331,7 @@ def _write_rows(detections, path: Path, total: int, progress: Callable[[int], No
     rows = 0
     with _sort_memory(), open(path, "w", encoding="utf-8", newline="") as out:
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(HEADER)
+        writer.writerow(header(report))
         write = writer.writerow
         for (
             network,
@@ -335,7 +369,8 @@ def _write_rows(detections, path: Path, total: int, progress: Callable[[int], No
                     first_found[:19],
                     last_found[:19],
                     times_found,
-                    safe(results),
+                    *((safe(results),) if evidence else ()),
+                    *details.get(qid, no_details),
                 )
             )
             rows += 1

@@ -1,12 +1,30 @@
-"""PDF reports with WeasyPrint, in chunks.
+"""PDF reports with WeasyPrint: one document when small, else parts rendered in parallel.
+
+A report whose findings fit in one chunk (``chunk_rows()``) is one WeasyPrint
+document: its contents get their page numbers from ``target-counter()``, its
+running header and footer are margin boxes, its links are WeasyPrint's own.
 
 One WeasyPrint document of 20,000 findings takes minutes and gigabytes
-(MEASURED.md), so the body is cut into chunks of about ``chunk_rows()`` findings
-rendered by up to ``processes()`` worker processes at once, each into its own
-file. "Page X of Y" needs the total, known only once every chunk is laid out;
-so a second round, again in parallel, lays the running header and footer over
-each chunk's pages (numbered from that chunk's offset) and compresses them.
-pypdf then joins the chunks. Memory stays that of a few chunks at a time.
+(MEASURED.md), so the report is made of parts, each its own small document:
+the cover, the table of contents, the executive summary per network, the
+findings in chunks of about ``chunk_rows()`` findings, the vulnerability
+details. Up to ``processes()`` worker processes render them at once, each
+into its own file, and say how many pages it took and on which page each
+anchor (host, QID, network) landed.
+
+Page numbers are global, and only known once every part is laid out:
+
+* the table of contents is rendered last, though it prints second: every
+  entry is one line whatever its number, so its page count depends only on the
+  number of entries. It is rendered with the numbers worked out for a guessed
+  page count of its own, and once more if the guess was wrong (the second
+  render has the right count: the entries did not change);
+* then every part is stamped, again in parallel: the running header, the
+  footer and "Page X of Y", and links into other parts (the rows' QIDs to the
+  details, the contents to everything) pointed at named destinations;
+* pypdf joins the parts and adds the bookmarks (the contents' entries).
+
+Memory stays that of a few parts at a time, whatever the size of the report.
 """
 
 from __future__ import annotations
@@ -27,8 +45,9 @@ from pypdf import PdfWriter
 
 from ..models import Report
 from . import RenderCounts
-from .document import prepare, report_css
-from .pdf_worker import render_chunk, stamp_chunk
+from .content import EvidenceLimit, TocEntry, text
+from .document import Document, prepare, report_css, stamp_css
+from .pdf_worker import ANCHOR_SCHEME, render_chunk, stamp_chunk
 
 logger = logging.getLogger(__name__)
 
@@ -38,38 +57,53 @@ def _setting(name: str, default: int) -> int:
 
 
 def chunk_rows() -> int:
-    return _setting("ENCLAVE_REPORT_PDF_CHUNK_ROWS", 800)
+    return _setting("ENCLAVE_REPORT_PDF_CHUNK_ROWS", 500)
 
 
 def processes() -> int:
     return max(1, _setting("ENCLAVE_REPORT_PDF_PROCESSES", min(2, os.cpu_count() or 1)))
 
 
-class _Chunks:
-    """Runs chunks in this process until a second chunk shows the report is big
-    enough to be worth worker processes; then in a pool, a bounded number in flight
-    (so the HTML waiting for a worker stays a few chunks, whatever the report)."""
+def _pool_context():
+    """Workers forked from a server that has imported WeasyPrint once (per
+    process that renders reports): a pool starts in a fraction of a second
+    instead of importing WeasyPrint in every worker. The server is started
+    clean, so no database connection or thread of this process is copied."""
+    context = multiprocessing.get_context("forkserver")
+    context.set_forkserver_preload(["reports.renderers.pdf_worker"])
+    return context
+
+
+class _Parts:
+    """The report's parts in print order: rendered in this process until a second
+    one shows the report is worth worker processes, then in a pool with a bounded
+    number in flight (so the HTML waiting for a worker stays a few parts)."""
 
     def __init__(self, workdir: Path, css: str, workers: int):
         self.workdir, self.css, self.workers = workdir, css, workers
         self.pool: ProcessPoolExecutor | None = None
-        self.held: tuple[str, int] | None = None
-        self.pending: deque[tuple[int, Future, int]] = deque()
+        self.held: tuple[int, str, int] | None = None
+        self.pending: deque[tuple[int, Future | None, int]] = deque()
         self.files: list[Path] = []
         self.pages: dict[int, int] = {}
+        self.anchors: dict[int, dict[str, int]] = {}
 
-    def submit(self, body: str, rows: int) -> Iterator[int]:
-        """Queues a chunk; yields the rows of chunks that finished meanwhile."""
+    def reserve(self) -> int:
+        """A place in the print order for a part rendered later (the contents)."""
+        self.files.append(self.workdir / f"part-{len(self.files):05d}.pdf")
+        return len(self.files) - 1
+
+    def add(self, body: str, rows: int = 0) -> Iterator[int]:
+        """Queues a part; yields the rows of parts that finished meanwhile."""
+        index = self.reserve()
         if self.workers > 1 and self.pool is None and self.held is None:
-            self.held = (body, rows)
+            self.held = (index, body, rows)
             return
         if self.workers > 1 and self.pool is None:
-            self.pool = ProcessPoolExecutor(
-                max_workers=self.workers, mp_context=multiprocessing.get_context("spawn")
-            )
+            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_pool_context())
             held, self.held = self.held, None
             self._queue(*held)
-        self._queue(body, rows)
+        self._queue(index, body, rows)
         while len(self.pending) > self.workers * 2:
             yield self._collect()
 
@@ -80,13 +114,16 @@ class _Chunks:
         while self.pending:
             yield self._collect()
 
-    def _queue(self, body: str, rows: int) -> None:
-        index = len(self.files)
-        path = self.workdir / f"chunk-{index:05d}.pdf"
-        self.files.append(path)
-        args = (body, self.css, str(path))
+    def render_now(self, index: int, body: str) -> int:
+        """Renders the part at ``index`` and waits for it; returns its pages."""
+        self._queue(index, body, 0)
+        list(self.drain())
+        return self.pages[index]
+
+    def _queue(self, index: int, body: str, rows: int) -> None:
+        args = (body, self.css, str(self.files[index]))
         if self.pool is None:
-            self.pages[index] = render_chunk(*args)
+            self.pages[index], self.anchors[index] = render_chunk(*args)
             self.pending.append((index, None, rows))
         else:
             self.pending.append((index, self.pool.submit(render_chunk, *args), rows))
@@ -94,22 +131,38 @@ class _Chunks:
     def _collect(self) -> int:
         index, future, rows = self.pending.popleft()
         if future is not None:
-            self.pages[index] = future.result()
+            self.pages[index], self.anchors[index] = future.result()
         return rows
 
-    def stamp(self, *, title: str, generated: str) -> int:
-        """Numbers and stamps every chunk (in parallel); returns the page total."""
+    def first_pages(self) -> list[int]:
+        """The global number of each part's first page."""
+        firsts, number = [], 1
+        for index in range(len(self.files)):
+            firsts.append(number)
+            number += self.pages[index]
+        return firsts
+
+    def anchor_pages(self) -> dict[str, int]:
+        """Anchor -> global page number (the first page it shows on)."""
+        found: dict[str, int] = {}
+        for index, first in enumerate(self.first_pages()):
+            for name, page in self.anchors.get(index, {}).items():
+                found.setdefault(name, first + page)
+        return found
+
+    def stamp(self, *, title: str, generated: str, brand: str) -> int:
+        """Numbers and stamps every part (in parallel); returns the page total."""
         total = sum(self.pages.values())
-        first, jobs = 1, []
-        for index, path in enumerate(self.files):
+        jobs = []
+        for path, first in zip(self.files, self.first_pages(), strict=True):
             kwargs = {
                 "first_page": first,
                 "total": total,
                 "title": title,
                 "generated": generated,
-                "css": self.css,
+                "css": stamp_css(),
+                "brand": brand,
             }
-            first += self.pages[index]
             if self.pool is None:
                 stamp_chunk(str(path), **kwargs)
             else:
@@ -124,54 +177,138 @@ class _Chunks:
             self.pool = None
 
 
+def _contents(parts: _Parts, document, slot: int) -> None:
+    """Renders the table of contents into ``slot`` with the right page numbers
+    (see the module's docstring: at most two renders)."""
+    entries = len(document.toc_entries())
+    parts.pages[slot] = max(1, entries // 120)  # a guess; checked below
+    for _ in range(3):
+        guess = parts.pages[slot]
+        pages = parts.render_now(slot, document.toc_html(parts.anchor_pages()))
+        if pages == guess:
+            return
+    raise RuntimeError("the table of contents did not settle on a page count")
+
+
+def _bookmarks(writer: PdfWriter, entries: list[TocEntry], pages: dict[str, int]) -> None:
+    parents: dict[int, object] = {}
+    for entry in entries:
+        page = pages.get(entry.anchor)
+        if page is None:
+            continue
+        parent = parents.get(entry.level - 1)
+        parents[entry.level] = writer.add_outline_item(
+            title=entry.label, page_number=page - 1, parent=parent
+        )
+
+
+def _single(
+    document: Document, css: str, path: Path, *, title: str, generated: str, brand: str
+) -> tuple[int, dict[str, int], int]:
+    """The whole report as one WeasyPrint document (a small report). Returns its
+    pages, anchor -> page number, and the findings it holds."""
+    document.link_with("#")
+    body, rows = [], 0
+    for html, count in document.chunks(chunk_rows()):
+        body.append(html)
+        rows += count
+    body.extend(document.appendix())
+    running = (
+        f'<p class="run-title">{text(title)}</p><p class="run-brand">{text(brand)}</p>'
+        f'<p class="run-generated">{text(generated)}</p>'
+    )
+    html = "".join(
+        [
+            running,
+            document.cover_html,
+            document.toc_html(counters=True),
+            document.networks_html,
+            *body,
+        ]
+    )
+    pages, anchors = render_chunk(html, css, str(path), ' class="single"')
+    return pages, {name: page + 1 for name, page in anchors.items()}, rows
+
+
+def _parts(
+    document: Document,
+    css: str,
+    workdir: Path,
+    progress: Callable[[int], None],
+    *,
+    title: str,
+    generated: str,
+    brand: str,
+) -> tuple[int, dict[str, int], int, PdfWriter]:
+    """The report in parts rendered in parallel, numbered, stamped and joined
+    (see the module's docstring). Returns pages, anchor pages, findings and
+    the joined document, not yet written."""
+    document.link_with(ANCHOR_SCHEME)
+    total = max(document.summary.findings, 1)
+    parts = _Parts(workdir, css, processes())
+    done = 0
+
+    def count(finished: Iterator[int]) -> None:
+        nonlocal done
+        for rows in finished:
+            done += rows
+            progress(3 + 82 * done // total)
+
+    try:
+        count(parts.add(document.cover_html))
+        contents = parts.reserve()
+        if document.networks_html:
+            count(parts.add(document.networks_html))
+        for body, rows in document.chunks(chunk_rows()):
+            count(parts.add(body, rows))
+        for details in document.appendix():
+            count(parts.add(details))
+        count(parts.drain())
+        _contents(parts, document, contents)
+        pages = parts.stamp(title=title, generated=generated, brand=brand)
+        progress(95)
+    finally:
+        parts.close()
+    writer = PdfWriter()
+    for part in parts.files:
+        writer.append(str(part))
+    return pages, parts.anchor_pages(), done, writer
+
+
 def render(*, report: Report, path: Path, progress: Callable[[int], None]) -> RenderCounts:
     started = time.perf_counter()
-    document = prepare(report=report)
+    document = prepare(report=report, evidence_limit=EvidenceLimit())
     css = report_css()
-    total = max(document.summary.findings, 1)
-    workdir = path.parent / f".chunks-{path.stem}"
+    progress(3)
+    labels = {
+        "title": report.title,
+        "generated": "Generated " + date_format(document.generated_at, "Y-m-d H:i T"),
+        "brand": getattr(settings, "ENCLAVE_ORG_NAME", "") or "Enclave",
+    }
+    workdir = path.parent / f".parts-{path.stem}"
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
-    chunks = _Chunks(workdir, css, processes())
-    done = 0
-    progress(3)
     try:
-        # The cover opens the first chunk, so a small report is one document.
-        cover = document.cover_html
-        for body, rows in document.chunks(chunk_rows()):
-            for finished in chunks.submit(cover + body, rows):
-                done += finished
-                progress(3 + 82 * done // total)
-            cover = ""
-        if cover:  # no findings at all: the cover alone
-            list(chunks.submit(cover, 0))
-        for finished in chunks.drain():
-            done += finished
-            progress(3 + 82 * done // total)
+        if document.summary.findings <= chunk_rows():
+            single = workdir / "single.pdf"
+            pages, anchors, findings = _single(document, css, single, **labels)
+            writer = PdfWriter(clone_from=str(single))
+        else:
+            pages, anchors, findings, writer = _parts(document, css, workdir, progress, **labels)
         rendered = time.perf_counter()
-        pages = chunks.stamp(
-            title=report.title,
-            generated="Generated " + date_format(document.generated_at, "Y-m-d H:i T"),
-        )
-        progress(95)
-        stamped = time.perf_counter()
-        chunks.close()
-        writer = PdfWriter()
-        for chunk in chunks.files:
-            writer.append(str(chunk))
+        # Bookmarks: the contents' entries, nested as they are.
+        _bookmarks(writer, document.toc_entries(), anchors)
         writer.add_metadata({"/Title": report.title, "/Creator": "Enclave"})
         with open(path, "wb") as out:
             writer.write(out)
         logger.info(
-            "PDF report %s: %d chunks, %d pages; chunks %.1f s, header/footer %.1f s, join %.1f s",
+            "PDF report %s: %d pages, %d findings; rendered in %.1f s, joined in %.1f s",
             report.pk,
-            len(chunks.files),
             pages,
+            findings,
             rendered - started,
-            stamped - rendered,
-            time.perf_counter() - stamped,
+            time.perf_counter() - rendered,
         )
     finally:
-        chunks.close()
         shutil.rmtree(workdir, ignore_errors=True)
-    return RenderCounts(hosts=document.summary.hosts, findings=done)
+    return RenderCounts(hosts=document.summary.hosts, findings=findings)

@@ -1,6 +1,7 @@
-"""The work of PDF worker processes: render one chunk, and lay the running header
-and footer over one chunk's pages. They run under ``spawn``, so this module
-imports WeasyPrint and pypdf only: no Django, no database.
+"""The work of PDF worker processes: render one part of a report, and lay the
+running header and footer over one part's pages. They run in worker processes
+(forked from a server that imported only this module), so this module imports
+WeasyPrint and pypdf only: no Django, no database.
 
 Every WeasyPrint document here (and its stylesheet) fetches through
 ``InlineOnlyFetcher``: nothing but the report's own inline data."""
@@ -16,10 +17,23 @@ from urllib.request import DataHandler, Request
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 from pypdf import PdfReader, PdfWriter  # noqa: E402
+from pypdf.generic import (  # noqa: E402
+    ArrayObject,
+    DecodedStreamObject,
+    DictionaryObject,
+    NameObject,
+    TextStringObject,
+)
 from weasyprint import CSS, HTML  # noqa: E402
 from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: E402
 
 PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"></head><body{}>{}</body></html>'
+
+# A link from one part to an anchor in another: WeasyPrint resolves links within
+# one document only, so the parts write ``href="enclave-anchor:NAME"`` and the
+# stamp turns each into a link to the named destination NAME, which the joined
+# file holds (WeasyPrint names every id; pypdf keeps the names when joining).
+ANCHOR_SCHEME = "enclave-anchor:"
 
 
 class RefusedURL(ValueError):
@@ -36,7 +50,8 @@ class InlineOnlyFetcher(URLFetcher):
     the cloud metadata address). Those and every other scheme raise
     ``RefusedURL``, so WeasyPrint leaves the image, stylesheet or font out and
     logs why. The report's stylesheet is read from disk by the caller and passed
-    as a string, and its chart is inline SVG: nothing else needs fetching.
+    as a string, its charts are inline SVG and the organisation's logo a
+    ``data:`` URL: nothing else needs fetching.
     """
 
     def __init__(self):
@@ -51,47 +66,102 @@ class InlineOnlyFetcher(URLFetcher):
         return URLFetcherResponse(url, decoded.read(), dict(decoded.headers.items()))
 
 
-def render_chunk(body: str, css: str, out_path: str) -> int:
-    """Writes the chunk's PDF to ``out_path``; returns its page count."""
+def _render(body: str, css: str, body_attributes: str = ""):
     fetcher = InlineOnlyFetcher()
-    document = HTML(string=PAGE.format("", body), url_fetcher=fetcher).render(
+    return HTML(string=PAGE.format(body_attributes, body), url_fetcher=fetcher).render(
         stylesheets=[CSS(string=css, url_fetcher=fetcher)]
     )
+
+
+def render_chunk(
+    body: str, css: str, out_path: str, body_attributes: str = ""
+) -> tuple[int, dict[str, int]]:
+    """Writes the part's PDF to ``out_path``; returns its page count and, for
+    every id in it, the (0-based) page where it first shows."""
+    document = _render(body, css, body_attributes)
+    anchors: dict[str, int] = {}
+    for index, page in enumerate(document.pages):
+        for name in page.anchors:
+            anchors.setdefault(name, index)
     document.write_pdf(out_path)
-    return len(document.pages)
+    return len(document.pages), anchors
 
 
 def stamp_chunk(
-    path: str, *, first_page: int, total: int, title: str, generated: str, css: str
+    path: str,
+    *,
+    first_page: int,
+    total: int,
+    title: str,
+    generated: str,
+    css: str,
+    brand: str = "Enclave",
 ) -> None:
-    """Lays header (title) and footer (generated, "Page X of Y") over the chunk's
-    pages, numbered from ``first_page`` of ``total``; compresses; rewrites ``path``.
+    """Lays the running header (brand, title) and footer (generated, "Page X of
+    Y") over the part's pages, numbered from ``first_page`` of ``total``, and
+    points its links to other parts at their named destinations; rewrites ``path``.
 
-    Chunks are numbered after all are rendered (only then is the total known),
-    and each chunk is stamped on its own, so this too runs in parallel.
+    Parts are numbered once all are rendered (only then is the total known),
+    and each is stamped on its own, so this runs in parallel too. The first page
+    of the report (the cover) gets the footer only. Each page of a small
+    WeasyPrint document of header and footer becomes a form XObject drawn over
+    its page: the page's own content is not parsed or rewritten, so stamping
+    costs about the same whatever a page holds.
     """
     reader = PdfReader(path)
-    numbers = "".join(
-        f'<div class="stamp-page"><span class="stamp-no">Page {first_page + i} of {total}</span>'
-        "</div>"
-        for i in range(len(reader.pages))
-    )
-    strings = (
-        f'<div class="stamp-title">{html.escape(title)}</div>'
-        f'<div class="stamp-generated">{html.escape(generated)}</div>'
-    )
-    stamp_html = PAGE.format(' class="stamp"', strings + numbers)
-    fetcher = InlineOnlyFetcher()
-    stamp = PdfReader(
-        io.BytesIO(
-            HTML(string=stamp_html, url_fetcher=fetcher).write_pdf(
-                stylesheets=[CSS(string=css, url_fetcher=fetcher)]
-            )
+    count = len(reader.pages)
+    pages = []
+    for i in range(count):
+        number = first_page + i
+        header = (
+            ""
+            if number == 1
+            else f'<p class="ov-h"><span class="ov-r">{html.escape(brand)}</span>'
+            f"{html.escape(title)}</p>"
         )
-    )
+        pages.append(
+            f'<div class="ov">{header}<p class="ov-f"><span class="ov-r">Page {number} of '
+            f"{total}</span>{html.escape(generated)}</p></div>"
+        )
+    overlay = PdfReader(io.BytesIO(_render("".join(pages), css, ' class="stamp"').write_pdf()))
     writer = PdfWriter(clone_from=reader)
-    for page, overlay in zip(writer.pages, stamp.pages, strict=True):
-        page.merge_page(overlay)
-        page.compress_content_streams()
+    save = writer._add_object(_stream(b"q\n"))
+    for index, (page, over) in enumerate(zip(writer.pages, overlay.pages, strict=True)):
+        name = NameObject(f"/EnclaveStamp{index}")
+        form = _stream(over.get_contents().get_data())
+        form.update(
+            {
+                NameObject("/Type"): NameObject("/XObject"),
+                NameObject("/Subtype"): NameObject("/Form"),
+                NameObject("/BBox"): over.mediabox,
+                NameObject("/Resources"): over["/Resources"].get_object().clone(writer),
+            }
+        )
+        resources = page["/Resources"].get_object()
+        if "/XObject" not in resources:
+            resources[NameObject("/XObject")] = DictionaryObject()
+        resources["/XObject"].get_object()[name] = writer._add_object(form.flate_encode())
+        draw = writer._add_object(_stream(f"Q q {name} Do Q\n".encode()))
+        contents = page.raw_get("/Contents")  # the reference, not the stream it names
+        old = list(contents.get_object()) if isinstance(contents.get_object(), list) else [contents]
+        page[NameObject("/Contents")] = ArrayObject([save, *old, draw])
+        _link_anchors(page)
     with open(path, "wb") as out:
         writer.write(out)
+
+
+def _stream(data: bytes) -> DecodedStreamObject:
+    stream = DecodedStreamObject()
+    stream.set_data(data)
+    return stream
+
+
+def _link_anchors(page) -> None:
+    """Turns the page's ``enclave-anchor:NAME`` links into links to destination NAME."""
+    for annotation in page.get("/Annots") or ():
+        annotation = annotation.get_object()
+        action = annotation.get("/A")
+        uri = action.get_object().get("/URI", "") if action is not None else ""
+        if isinstance(uri, str) and uri.startswith(ANCHOR_SCHEME):
+            del annotation[NameObject("/A")]
+            annotation[NameObject("/Dest")] = TextStringObject(uri[len(ANCHOR_SCHEME) :])

@@ -1,4 +1,4 @@
-"""Every write to report templates and reports, and the rules they keep."""
+"""Reports: queue one, make its file, delete it."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 import os
 import shutil
 from collections.abc import Iterable
+from datetime import datetime
 from pathlib import Path
 
 from django.conf import settings
@@ -19,153 +20,17 @@ from assets.models import AssetGroup, Tag
 from core import iprange
 from networks.models import Network
 
-from .models import (
-    ALL_KINDS,
-    ALL_SEVERITIES,
-    ALL_STATUSES,
-    DEFAULT_STATUSES,
+from ..models import (
     Report,
     ReportFormat,
+    ReportSchedule,
     ReportSort,
     ReportStatus,
     ReportTemplate,
 )
+from .templates import _clean_filters, _clean_options, _require_role
 
 logger = logging.getLogger(__name__)
-
-
-# --- validation shared by templates and reports ---------------------------------------
-
-
-def _clean_filters(
-    *, sort: str, severities: Iterable, statuses: Iterable, kinds: Iterable
-) -> tuple[dict, dict]:
-    """The filters normalised (sorted, de-duplicated), and the errors naming bad values."""
-    errors: dict[str, list[str]] = {}
-    if sort not in ReportSort.values:
-        errors["sort"] = [f"'{sort}' is not a sort order; use 'host' or 'vulnerability'."]
-    clean_severities = []
-    for value in severities:
-        try:
-            number = int(value)
-        except (TypeError, ValueError):
-            number = None
-        if number not in ALL_SEVERITIES:
-            errors.setdefault("severities", []).append(f"'{value}' is not a severity (1-5).")
-        elif number not in clean_severities:
-            clean_severities.append(number)
-    clean_statuses = []
-    for value in statuses:
-        if value not in ALL_STATUSES:
-            errors.setdefault("statuses", []).append(
-                f"'{value}' is not a status; use {', '.join(ALL_STATUSES)}."
-            )
-        elif value not in clean_statuses:
-            clean_statuses.append(value)
-    clean_kinds = []
-    for value in kinds:
-        if value not in ALL_KINDS:
-            errors.setdefault("kinds", []).append(
-                f"'{value}' is not a vulnerability type; use {', '.join(ALL_KINDS)}."
-            )
-        elif value not in clean_kinds:
-            clean_kinds.append(value)
-    for field, values in (
-        ("severities", clean_severities),
-        ("statuses", clean_statuses),
-        ("kinds", clean_kinds),
-    ):
-        if not values and field not in errors:
-            errors[field] = ["Choose at least one."]
-    cleaned = {
-        "sort": sort,
-        "severities": sorted(clean_severities, reverse=True),
-        "statuses": [s for s in ALL_STATUSES if s in clean_statuses],
-        "kinds": [k for k in ALL_KINDS if k in clean_kinds],
-    }
-    return cleaned, errors
-
-
-def _require_role(actor: User, role: str, what: str) -> None:
-    if actor is None or not actor.has_role(role):
-        raise PermissionDenied(f"Your role may not {what}.")
-
-
-# --- report templates ---------------------------------------------------------------
-
-
-def _check_template_title(title: str, *, exclude_pk: int | None = None) -> dict:
-    title = title.strip()
-    if not title:
-        return {"title": ["A template needs a title."]}
-    clash = ReportTemplate.objects.filter(title__iexact=title)
-    if exclude_pk:
-        clash = clash.exclude(pk=exclude_pk)
-    if clash.exists():
-        return {"title": [f"A report template titled '{title}' already exists."]}
-    return {}
-
-
-@transaction.atomic
-def report_template_create(
-    *,
-    actor: User,
-    title: str,
-    sort: str = ReportSort.HOST,
-    severities: Iterable = ALL_SEVERITIES,
-    statuses: Iterable = DEFAULT_STATUSES,
-    kinds: Iterable = ALL_KINDS,
-    description: str = "",
-) -> ReportTemplate:
-    """Creates a report template. Managers and Scanners only; titles are unique
-    (case-insensitive); every filter needs at least one value."""
-    _require_role(actor, Role.SCANNER, "create report templates")
-    filters, errors = _clean_filters(
-        sort=sort, severities=severities, statuses=statuses, kinds=kinds
-    )
-    errors.update(_check_template_title(title))
-    if errors:
-        raise ValidationError(errors)
-    return ReportTemplate.objects.create(
-        title=title.strip(), description=description, created_by=actor, **filters
-    )
-
-
-@transaction.atomic
-def report_template_update(
-    *,
-    actor: User,
-    template: ReportTemplate,
-    title: str,
-    sort: str,
-    severities: Iterable,
-    statuses: Iterable,
-    kinds: Iterable,
-    description: str = "",
-) -> ReportTemplate:
-    """Changes a template. Reports already made keep the filters they were made with."""
-    _require_role(actor, Role.SCANNER, "change report templates")
-    filters, errors = _clean_filters(
-        sort=sort, severities=severities, statuses=statuses, kinds=kinds
-    )
-    errors.update(_check_template_title(title, exclude_pk=template.pk))
-    if errors:
-        raise ValidationError(errors)
-    template.title = title.strip()
-    template.description = description
-    for field, value in filters.items():
-        setattr(template, field, value)
-    template.save()
-    return template
-
-
-@transaction.atomic
-def report_template_delete(*, actor: User, template: ReportTemplate) -> None:
-    """Deletes a template; the shipped defaults cannot be deleted."""
-    _require_role(actor, Role.SCANNER, "delete report templates")
-    if template.is_builtin:
-        raise ValidationError(f"'{template.title}' ships with Enclave and cannot be deleted.")
-    template.delete()
 
 
 # --- reports ------------------------------------------------------------------------
@@ -200,14 +65,21 @@ def report_create(
     targets: str = "",
     network: Network | int | str | None = None,
     tags: Iterable[Tag] = (),
+    include_evidence: bool | None = None,
+    include_details: bool | None = None,
+    group_by_network: bool | None = None,
+    period_start: datetime | None = None,
+    schedule: ReportSchedule | None = None,
 ) -> Report:
     """Queues a report; a Celery worker makes its file once this transaction commits.
 
     Any role may run reports. The target is any mix of asset groups (each keeps
     its own network), IPs/ranges in ``network`` (one network, or ``None``/"all"
     for every network; it narrows the IPs/ranges only) and tags; at least one is
-    needed. Filters not given come from ``template`` (else: every severity, the
-    open statuses, every type). Refuses bad tokens in ``targets``, naming them.
+    needed. Filters and options not given come from ``template`` (else: every
+    severity, the open statuses, every type; evidence and details, not grouped).
+    "New" and "fixed" on the cover count from ``period_start`` (else the 30 days
+    before the report is made). Refuses bad tokens in ``targets``, naming them.
     """
     _require_role(actor, Role.READER, "run reports")
     errors: dict[str, list[str]] = {}
@@ -224,6 +96,15 @@ def report_create(
         kinds=kinds if kinds is not None else source.kinds,
     )
     errors.update(filter_errors)
+    given = {
+        "include_evidence": include_evidence,
+        "include_details": include_details,
+        "group_by_network": group_by_network,
+    }
+    options, option_errors = _clean_options(
+        **{name: getattr(source, name) if value is None else value for name, value in given.items()}
+    )
+    errors.update(option_errors)
     ranges: list[iprange.IPRange] = []
     try:
         ranges = iprange.parse(targets or "")
@@ -245,7 +126,10 @@ def report_create(
         format=format,
         targets=iprange.format_ranges(ranges),
         target_network=target_network if ranges else None,
+        period_start=period_start,
+        schedule=schedule,
         **filters,
+        **options,
     )
     report.asset_groups.set(asset_groups)
     report.tags.set(tags)
@@ -271,14 +155,14 @@ def report_downloaded(*, actor: User, report: Report) -> None:
 
 
 def _enqueue(report_id: int) -> None:
-    from .tasks import report_generate
+    from ..tasks import report_generate
 
     report_generate.delay(report_id)
 
 
 def report_delete(*, actor: User, report: Report) -> None:
     """Deletes a report and its file. Its owner or a Manager only."""
-    from .selectors import report_is_visible
+    from ..selectors import report_is_visible
 
     if not report_is_visible(user=actor, report=report):
         raise PermissionDenied("Only the report's owner or a Manager may delete it.")
@@ -310,7 +194,7 @@ def report_generate(*, report: Report) -> Report:
     temporary file and replaces the previous one only when complete. A failure
     marks the report as an error with its reason, never a half-written file.
     """
-    from .renderers import render_report
+    from ..renderers import render_report
 
     Report.objects.filter(pk=report.pk).update(
         status=ReportStatus.RUNNING, progress=0, error="", started_at=timezone.now()

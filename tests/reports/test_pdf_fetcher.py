@@ -140,7 +140,7 @@ def test_a_render_fetches_no_url_and_reads_no_file(http_server, canary, tmp_path
     out = tmp_path / "chunk.pdf"
     caplog.set_level(logging.DEBUG, logger="weasyprint")  # fonts that fail: DEBUG
     with files_opened() as opened:
-        pages = render_chunk(
+        pages, _ = render_chunk(
             hostile_body(http_server, canary),
             HOSTILE_CSS.format(port=http_server.port) + report_css(),
             str(out),
@@ -175,8 +175,8 @@ def test_stamping_header_and_footer_fetches_nothing(http_server, tmp_path):
     with files_opened() as opened:
         pdf_worker.stamp_chunk(
             str(out),
-            first_page=1,
-            total=1,
+            first_page=2,  # the first page of a report (its cover) has no header
+            total=2,
             title=f'<img src="{http_server.url}/title.png">',
             generated="Generated now",
             css=HOSTILE_CSS.format(port=http_server.port) + report_css(),
@@ -230,5 +230,5 @@ def test_a_normal_report_renders_exactly_as_with_weasyprints_own_fetcher(
         ), f"page {page} differs"
     assert images_in(ours) == 1  # the data: image still shows
     cover = pdf_pages(ours)[0]
-    assert "Findings by severity" in cover and "4 Critical" in cover  # the SVG chart's text
+    assert "Open findings" in cover and "4 Critical" in cover  # the SVG chart's text
     assert http_server.hits == []
