@@ -90,8 +90,28 @@ PRODUCT_ALIASES: tuple[tuple[str, ...], ...] = (
     ("mortbay:jetty", "eclipse:jetty", "jetty:jetty"),
     # Redis: nmap redislabs:redis, NVD redis:redis.
     ("redislabs:redis", "redis:redis"),
+    # vsftpd: nmap vsftpd:vsftpd, NVD beasts:vsftpd and vsftpd_project:vsftpd.
+    ("vsftpd:vsftpd", "beasts:vsftpd", "vsftpd_project:vsftpd"),
 )
 _CANONICAL = {name: group[0] for group in PRODUCT_ALIASES for name in group}
+# For these, the CPE nmap prints (nmap 7.93's nmap-service-probes) is the name
+# NVD's configurations use, so they need no alias; listed so the question is
+# answered. (nmap's names: grep -o 'cpe:/a:[^/ ]*' /usr/share/nmap/nmap-service-probes)
+SAME_NAMES: tuple[str, ...] = (
+    "openbsd:openssh",
+    "apache:http_server",
+    "apache:tomcat",
+    "isc:bind",
+    "proftpd:proftpd",
+    "exim:exim",
+    "postfix:postfix",
+    "openssl:openssl",
+    "php:php",
+    "postgresql:postgresql",
+    "samba:samba",
+    "lighttpd:lighttpd",
+    "mariadb:mariadb",
+)
 
 # nmap's product names (nmap-service-probes' p/…/) → vendor:product. Exact names:
 # a near name may be another product (nmap's "Apache Tomcat/Coyote JSP engine"

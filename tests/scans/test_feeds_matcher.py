@@ -10,6 +10,8 @@ from hypothesis import strategies as st
 from scans.feeds import nvd, open_feed
 from scans.feeds.matcher import (
     PRODUCT_ALIASES,
+    PRODUCT_NAMES,
+    SAME_NAMES,
     InventoryItem,
     MatchIndex,
     _Ranges,
@@ -135,6 +137,28 @@ def test_nginx_range_ends(index, version, affected):
     assert bool(cves(index, item)) is affected
 
 
+@pytest.mark.parametrize(
+    "nmap_cpe, nvd_criteria",
+    [
+        # CPEs as nmap 7.93's nmap-service-probes prints them, criteria as NVD writes them.
+        ("cpe:/a:vsftpd:vsftpd:2.3.4", "cpe:2.3:a:vsftpd_project:vsftpd:2.3.4:*:*:*:*:*:*:*"),
+        ("cpe:/a:vsftpd:vsftpd:2.3.4", "cpe:2.3:a:beasts:vsftpd:2.3.4:*:*:*:*:*:*:*"),
+        ("cpe:/a:mortbay:jetty:9.4.31", "cpe:2.3:a:eclipse:jetty:9.4.31:*:*:*:*:*:*:*"),
+        ("cpe:/a:redislabs:redis:6.0.9", "cpe:2.3:a:redis:redis:6.0.9:*:*:*:*:*:*:*"),
+        ("cpe:/a:mysql:mysql:5.7.33", "cpe:2.3:a:oracle:mysql:5.7.33:*:*:*:*:*:*:*"),
+        (
+            "cpe:/a:microsoft:internet_information_services:7.5",
+            "cpe:2.3:a:microsoft:iis:7.5:*:*:*:*:*:*:*",
+        ),
+    ],
+)
+def test_nmaps_names_reach_nvds(nmap_cpe, nvd_criteria):
+    index = MatchIndex.build(
+        records([samples.cve("CVE-2011-2523", samples.criterion(nvd_criteria))])
+    )
+    assert cves(index, InventoryItem(21, "tcp", cpes=[nmap_cpe])) == ["CVE-2011-2523"]
+
+
 def test_one_match_per_port_when_a_cve_lists_the_product_under_two_names():
     item = samples.cve(
         "CVE-2024-2001",
@@ -199,7 +223,15 @@ def test_mysql_is_oracles_and_mariadb_is_not_mysql(product, version, cpes, expec
 def test_every_alias_group_is_one_product():
     for group in PRODUCT_ALIASES:
         assert {canonical(name) for name in group} == {group[0]}
-    assert canonical("openbsd:openssh") == "openbsd:openssh"
+    for name in SAME_NAMES:
+        assert canonical(name) == name
+
+
+def test_every_product_name_leads_to_a_known_product():
+    """nmap's product names go to a name NVD uses (one of an alias group, or one
+    nmap and NVD share)."""
+    known = set(SAME_NAMES) | {name for group in PRODUCT_ALIASES for name in group}
+    assert set(PRODUCT_NAMES.values()) <= known
 
 
 # --- version ranges and CPE parts ---------------------------------------------------
@@ -330,7 +362,7 @@ def test_a_cpe_without_version_takes_the_services_version_only_when_alone():
     "item, key, version",
     [
         (ssh("7.4p1 Debian 10+deb9u7", cpe=False), "openbsd:openssh", "7.4p1"),
-        (InventoryItem(21, "tcp", banner="220 (vsFTPd 3.0.3)\r\n"), "beasts:vsftpd", "3.0.3"),
+        (InventoryItem(21, "tcp", banner="220 (vsFTPd 3.0.3)\r\n"), "vsftpd:vsftpd", "3.0.3"),
         (InventoryItem(22, "tcp", banner="SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.6\r\n"),
          "openbsd:openssh", "8.9p1"),
         (InventoryItem(80, "tcp", "Microsoft IIS httpd", "10.0"),
