@@ -180,7 +180,7 @@ def search(*, q: str) -> SearchResults:
     beginning). Each is an indexed lookup: fast at a million hosts."""
     q = (q or "").strip()
     results = SearchResults(query=q)
-    if not q:
+    if not q or "\x00" in q:  # no name, address or id holds a NUL
         return results
     hosts = hosts_visible()
     try:

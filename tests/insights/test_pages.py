@@ -138,6 +138,7 @@ def test_an_ip_in_two_networks_gives_one_result_per_network(client_as, api_as, t
         ("992002", "qid", set(), {992002}),
         ("cve-2014-3566", "cve", set(), {992001, 38104}),  # ours, and the shipped KB's POODLE
         ("nothing-like-this", "name", set(), set()),
+        ("web\x00", "", set(), set()),  # PostgreSQL refuses NUL in text: found nothing
     ],
 )
 def test_search_kinds(api_as, twins, q, kind, hosts, qids):
