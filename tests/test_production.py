@@ -318,10 +318,10 @@ def test_gunicorn_serves_pages_with_their_css_and_htmx(gunicorn):
         "/accounts/login/",
         {"csrfmiddlewaretoken": token, "username": "prod-reader", "password": PASSWORD},
     )
-    assert status == 200 and landed == f"{gunicorn}/assets/hosts/", html[html.find("<main") :][
+    assert status == 200 and landed == f"{gunicorn}/dashboard/", html[html.find("<main") :][
         :1500
     ]
-    assert "<title>Host Assets" in html and "prod-reader" in html
+    assert "<title>Dashboard" in html and "prod-reader" in html
 
     # Hashed static URLs (cacheable forever), served by whitenoise with DEBUG off.
     css = re.search(r'<link rel="stylesheet" href="(/static/css/enclave\.[0-9a-f]{12}\.css)"', html)
