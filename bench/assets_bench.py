@@ -45,6 +45,10 @@ BUDGETED = (
     "expansion, deep page",
     "host detail",
     "overlap view (",
+    # Issue #13: at 1,000,000 hosts and 30,000,000 findings.
+    "dashboard",
+    "Vulnerabilities",
+    "search",
 )
 
 
@@ -98,6 +102,43 @@ def pages() -> list[tuple[str, str, dict]]:
         ("overlap view (1,225 pairs)", reverse("assets:overlap_list"), {}),
         ("overlap view, live pairs (spaces changed)", "live:" + reverse("assets:overlap_list"), {}),
         ("overlap API (first 50 pairs)", "/api/v1/networks/overlaps/", {}),
+        *insight_pages(network, host),
+    ]
+
+
+def insight_pages(network: Network, host: Host) -> list[tuple[str, str, dict]]:
+    """The dashboard, the Vulnerabilities list and the global search."""
+    from insights import vulnerabilities
+    from scans.models import Detection
+
+    findings = Detection.objects.count()
+    vulns = reverse("insights:vulnerability_list")
+    # A cursor a million rows into the default order (found once, here, by OFFSET).
+    deep_row = (
+        Detection.objects.filter(status__in=vulnerabilities.OPEN)
+        .order_by("-severity", "-id")
+        .only("id", "severity")[min(1_000_000, max(findings // 2, 0))]
+    )
+    deep = vulnerabilities.cursor_for(deep_row, "severity")
+    cve = "CVE-2099-980007"
+    dns = (host.dns or "")[:6] or "h"
+    return [
+        (f"dashboard, all networks ({findings:,} findings)", reverse("insights:dashboard"), {}),
+        ("dashboard, one network", f"{reverse('insights:dashboard')}?network={network.pk}", {}),
+        ("Vulnerabilities, first page", vulns, {}),
+        ("Vulnerabilities, deep page (1,000,000 rows in)", f"{vulns}?after={deep}", {}),
+        ("Vulnerabilities, filtered by CVE", f"{vulns}?cve={cve}", {}),
+        (
+            "Vulnerabilities, one network by last found",
+            f"{vulns}?network={network.pk}&sort=-last_found",
+            {},
+        ),
+        ("Vulnerabilities, grouped by QID", f"{vulns}?group=qid", {}),
+        ("Vulnerabilities API, first page", "/api/v1/vulnerabilities/", {}),
+        ("search, an IP in many networks", f"{reverse('insights:search')}?q={host.ip}", {}),
+        ("search, a DNS name's beginning", f"{reverse('insights:search')}?q={dns}", {}),
+        ("search, a /24", f"{reverse('insights:search')}?q={host.ip}/24", {}),
+        ("search, a CVE", f"{reverse('insights:search')}?q={cve}", {}),
     ]
 
 
