@@ -255,12 +255,32 @@ def cloud_instances_sync(
     # --- what each instance claims ---------------------------------------------------
     claims: dict[tuple[int, str], str] = {}  # (network, ip key) -> cloud id
     wants: dict[str, tuple[int, str, str]] = {}  # cloud id -> (network, ip, key)
+    # A custom network holds only its address space: an instance mapped to one
+    # at an address outside it gets no host there (a wrong mapping, said once per run).
+    spaces = {
+        n.pk: (n.name, n.ranges())
+        for n in Network.objects.filter(pk__in=set(mapping.values())).prefetch_related(
+            "address_ranges"
+        )
+        if not n.accepts_any_address
+    }
     for cloud_id in sorted(seen):
         instance = seen[cloud_id]
         address = _address(instance)
         if address is None:
             continue
         network_id = mapping.get(instance.network_id.lower(), global_network.pk)
+        if network_id in spaces:
+            name, ranges = spaces[network_id]
+            value = iprange.parse_address(address[0])
+            if not any(r.start <= value <= r.end for r in ranges):
+                outcome.warnings.append(
+                    f"{cloud_id} ({instance.network_id}) is at {address[0]}, outside the "
+                    f"address space of {name}, the network its {connector.cloud_network_noun}"
+                    " is mapped to: it gets no host. Correct the mapping or the network's"
+                    " address space."
+                )
+                continue
         wants[cloud_id] = (network_id, *address)
 
     own: dict[str, _Row] = {}

@@ -148,6 +148,24 @@ def test_unmapped_overlapping_vpcs_warn_and_the_row_stays_with_its_owner(connect
     assert "separate networks" in outcome.warnings[0]
 
 
+def test_an_instance_outside_its_mapped_networks_space_gets_no_host_and_a_warning(connector, ec2):
+    plant = NetworkFactory(name="Plant", space="10.0.0.0/16")
+    ConnectorMapping.objects.create(connector=connector, cloud_network="vpc-plant", network=plant)
+    outcome = run(
+        connector,
+        vm("i-in", "10.0.0.5", vpc="vpc-plant"),
+        vm("i-out", "172.16.0.9", vpc="vpc-plant"),
+    )
+    assert host_of("i-in").network == plant
+    assert host_of("i-out") is None
+    assert not Host.objects.filter(ip="172.16.0.9").exists()
+    assert len(outcome.warnings) == 1
+    assert (
+        "i-out" in outcome.warnings[0]
+        and "outside the address space of Plant" in (outcome.warnings[0])
+    )
+
+
 def test_a_new_mapping_moves_the_instance_to_the_custom_network(connector, ec2):
     run(connector, vm("i-1", "10.0.0.5", vpc="vpc-a"))
     old = host_of("i-1")
