@@ -33,6 +33,21 @@ def attempted_username(request: HttpRequest, credentials: dict | None) -> str | 
     return username.lower() if isinstance(username, str) else username
 
 
+def client_address(request: HttpRequest) -> str:
+    """The address a request came from: REMOTE_ADDR, or behind ENCLAVE_PROXY_COUNT
+    reverse proxies that each append the address they saw to X-Forwarded-For,
+    the entry the outermost one appended (what a client writes there itself sits
+    further left and is never taken). A request that did not pass through them
+    all has too few entries: its REMOTE_ADDR is taken."""
+    remote = request.META.get("REMOTE_ADDR") or ""
+    hops = settings.ENCLAVE_PROXY_COUNT
+    if hops <= 0:
+        return remote
+    forwarded = [a.strip() for a in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    forwarded = [a for a in forwarded if a]
+    return forwarded[-hops] if len(forwarded) >= hops else remote
+
+
 def recent_failures(**match) -> int:
     """Failed sign-ins within the cool-off, for e.g. ``username=`` and/or ``ip_address=``."""
     since = timezone.now() - get_cool_off()

@@ -6,6 +6,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, models, transaction
 from rest_framework.authtoken.models import Token
 
+from .lockout import client_address
 from .models import AuditEntry, Role, User
 from .selectors import user_sign_in_failures
 
@@ -26,7 +27,11 @@ def audit_record(
 
 
 def _client_address(request) -> str:
-    return (request.META.get("REMOTE_ADDR") or "")[:64] if request is not None else ""
+    """The client's address as sign-in throttling sees it (REMOTE_ADDR, or the
+    X-Forwarded-For entry ENCLAVE_PROXY_COUNT proxies in front set)."""
+    if request is None:
+        return ""
+    return client_address(request)[:64]
 
 
 def audit_sign_in(sender, request, user, **kwargs) -> None:

@@ -195,6 +195,12 @@ AXES_LOCKOUT_PARAMETERS = "accounts.lockout.lockout_parameters"
 AXES_USERNAME_CALLABLE = "accounts.lockout.attempted_username"
 AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 AXES_RESET_ON_SUCCESS = True
+# Behind N reverse proxies (ENCLAVE_PROXY_COUNT=N), the client's address is the
+# one the outermost proxy put in X-Forwarded-For; without it every client would
+# share the proxy's address and the per-address limit would lock everyone out.
+# 0 (the default): REMOTE_ADDR, never a header a client could forge.
+ENCLAVE_PROXY_COUNT = env_int("ENCLAVE_PROXY_COUNT", 0)
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_address"
 
 AUTH_PASSWORD_VALIDATORS = [
     {

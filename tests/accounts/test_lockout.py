@@ -206,3 +206,35 @@ def test_only_a_manager_unlocks(alice, client_as, role):
     )
     assert response.status_code == 403
     assert via_login_page("alice", PASSWORD)[0] == "locked"
+
+
+def behind_proxy(username, password, forwarded):
+    """A sign-in through one reverse proxy at 127.0.0.1 that appends the address
+    it saw to X-Forwarded-For (nginx's $proxy_add_x_forwarded_for)."""
+    response = Client(REMOTE_ADDR="127.0.0.1", HTTP_X_FORWARDED_FOR=forwarded).post(
+        reverse("accounts:login"), {"username": username, "password": password}
+    )
+    return {302: "signed in", 429: "locked"}.get(response.status_code, "refused")
+
+
+def test_behind_a_proxy_each_client_is_counted_at_its_own_address(alice, settings):
+    settings.ENCLAVE_PROXY_COUNT = 1
+    for _ in range(6):
+        behind_proxy("alice", "wrong-password", HERE)
+    assert behind_proxy("alice", PASSWORD, HERE) == "locked"
+    # Another client behind the same proxy: not the proxy's address, not locked.
+    assert behind_proxy("alice", PASSWORD, ELSEWHERE) == "signed in"
+    # What a client writes into the header itself is not taken as its address.
+    assert behind_proxy("alice", PASSWORD, f"{ELSEWHERE}, {HERE}") == "locked"
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {HERE}
+    failed = AuditEntry.objects.filter(action="sign_in_failed").values_list("changes", flat=True)
+    assert {c["address"] for c in failed} == {HERE}
+
+
+def test_without_proxies_the_forwarded_header_is_ignored(alice, settings):
+    assert settings.ENCLAVE_PROXY_COUNT == 0
+    for _ in range(6):
+        behind_proxy("alice", "wrong-password", HERE)
+    # Counted at the socket's address: the header a client sends counts for nothing.
+    assert behind_proxy("alice", PASSWORD, ELSEWHERE) == "locked"
+    assert set(AccessAttempt.objects.values_list("ip_address", flat=True)) == {"127.0.0.1"}
