@@ -34,6 +34,12 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=10_000)
     parser.add_argument("--per-host", type=int, default=30)
     parser.add_argument("--slice", type=int, default=1_000, help="hosts per slice (batch)")
+    parser.add_argument(
+        "--services",
+        type=int,
+        default=0,
+        help="open ports per host with nmap's service facts (the service inventory ingest keeps)",
+    )
     args = parser.parse_args()
 
     import django
@@ -48,7 +54,35 @@ def main() -> None:
         connection.creation.destroy_test_db(old_name, verbosity=0)
 
 
-def results_for(scan, per_host: int, qids: list[int], checks: list[str]):
+def bench_services(count: int, ip: str) -> list:
+    """``count`` open ports with product, version, CPE and banner (as -sV and the
+    checks report them)."""
+    from core.results import Service
+
+    products = [
+        ("ssh", "OpenSSH", "8.9p1 Ubuntu 3ubuntu0.6", "cpe:/a:openbsd:openssh:8.9p1"),
+        ("http", "nginx", "1.18.0", "cpe:/a:igor_sysoev:nginx:1.18.0"),
+        ("mysql", "MySQL", "8.0.32-0ubuntu0.20.04.2", "cpe:/a:mysql:mysql:8.0.32"),
+    ]
+    out = []
+    for n in range(count):
+        name, product, version, cpe = products[n % len(products)]
+        out.append(
+            Service(
+                port=1000 + n,
+                protocol="tcp",
+                name=name,
+                product=product,
+                version=version,
+                extrainfo="protocol 2.0",
+                cpes=[cpe],
+                banner=f"{product} {version} on {ip}",
+            )
+        )
+    return out
+
+
+def results_for(scan, per_host: int, qids: list[int], checks: list[str], services: int = 0):
     from core import iprange
     from core.results import Finding, HostResult, SliceResult
 
@@ -64,6 +98,7 @@ def results_for(scan, per_host: int, qids: list[int], checks: list[str]):
                     for qid in qids[:per_host]
                 ],
                 checks_run=checks,
+                services=bench_services(services, ip),
             )
             for ip in ips
         ]
@@ -97,7 +132,8 @@ def run(args, connection) -> None:
     total = args.hosts * args.per_host
     print(
         f"Ingest benchmark on {connection.vendor}: {args.hosts:,} hosts x {args.per_host} "
-        f"detections = {total:,} rows, {args.slice:,} hosts per slice"
+        f"detections = {total:,} rows, {args.slice:,} hosts per slice, "
+        f"{args.services} services per host"
     )
     parts = max(1, args.hosts // args.slice)
     rates: list[float] = []
@@ -121,7 +157,7 @@ def run(args, connection) -> None:
                 appliance=appliance,
                 status="dispatched",
             )
-        batches = results_for(scan, args.per_host, qids, checks)
+        batches = results_for(scan, args.per_host, qids, checks, args.services)
         started = time.perf_counter()
         if os.environ.get("BENCH_STATEMENTS"):
             with connection.execute_wrapper(statements):

@@ -65,6 +65,11 @@ class Service:
     version: str = ""
     extrainfo: str = ""
     tunnel: str = ""  # "ssl" when nmap saw TLS
+    # nmap's CPEs for the service ("cpe:/a:openbsd:openssh:7.4"), and the banner a
+    # check read from it ("SSH-2.0-OpenSSH_7.4"): with product and version, the
+    # service inventory feeds are matched against (scans.feeds.matcher).
+    cpes: list[str] = field(default_factory=list)
+    banner: str = ""
 
 
 @dataclass

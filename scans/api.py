@@ -15,6 +15,7 @@ from . import selectors, services
 from .filters import DetectionFilterSet, VulnerabilityFilterSet
 from .models import (
     Detection,
+    HostService,
     ImportFormat,
     KbSource,
     OptionProfile,
@@ -300,11 +301,32 @@ class HostDetectionSerializer(serializers.ModelSerializer):
         ]
 
 
+class HostServiceSerializer(serializers.ModelSerializer):
+    """One open port of the host's service inventory (nmap's service facts)."""
+
+    class Meta:
+        model = HostService
+        fields = [
+            "port",
+            "protocol",
+            "name",
+            "product",
+            "version",
+            "extra",
+            "tunnel",
+            "cpes",
+            "banner",
+            "first_seen",
+            "last_seen",
+        ]
+
+
 class HostDetailSerializer(assets_api.HostSerializer):
     detections = HostDetectionSerializer(many=True, read_only=True)
+    services = HostServiceSerializer(many=True, read_only=True)
 
     class Meta(assets_api.HostSerializer.Meta):
-        fields = [*assets_api.HostSerializer.Meta.fields, "detections"]
+        fields = [*assets_api.HostSerializer.Meta.fields, "detections", "services"]
 
 
 class HostViewSet(assets_api.HostViewSet):
@@ -319,7 +341,8 @@ class HostViewSet(assets_api.HostViewSet):
                     queryset=Detection.objects.select_related("vulnerability").order_by(
                         "-severity", "vulnerability_id", "port"
                     ),
-                )
+                ),
+                Prefetch("services", queryset=HostService.objects.order_by("protocol", "port")),
             )
         return hosts
 

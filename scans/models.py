@@ -168,6 +168,50 @@ class Detection(models.Model):
         return self.vulnerability_id
 
 
+class HostService(models.Model):
+    """One open port of a host as the last scan that reported the host's services
+    saw it: the host's software inventory, which feeds are matched against.
+
+    Ingest replaces a host's rows with what a scan or import reported for it (a
+    host reported without services keeps its rows: a discovery, or a file that
+    lists no services, says nothing about them).
+    """
+
+    network = models.ForeignKey(Network, on_delete=models.PROTECT, related_name="+", db_index=False)
+    host = models.ForeignKey(Host, on_delete=models.CASCADE, related_name="services")
+    port = models.PositiveIntegerField()
+    protocol = models.CharField(max_length=8)
+    # nmap's service name ("http", "ssh"), product, version and extra info.
+    name = models.CharField(max_length=64, blank=True)
+    product = models.CharField(max_length=255, blank=True)
+    version = models.CharField(max_length=255, blank=True)
+    extra = models.CharField(max_length=255, blank=True)
+    tunnel = models.CharField(max_length=16, blank=True)
+    # nmap's CPEs for the service: ["cpe:/a:openbsd:openssh:7.4"].
+    cpes = models.JSONField(default=list, blank=True)
+    # What a check read from the service ("SSH-2.0-OpenSSH_7.4", "Server: nginx/1.18.0").
+    banner = models.TextField(blank=True)
+    first_seen = models.DateTimeField(default=timezone.now)
+    last_seen = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["host", "protocol", "port"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["host", "port", "protocol"], name="host_service_unique"
+            ),
+        ]
+        # A network's inventory, host by host (feed re-evaluation).
+        indexes = [models.Index(fields=["network", "host"], name="host_service_by_network")]
+
+    def __str__(self) -> str:
+        return f"{self.port}/{self.protocol} on {self.host}"
+
+    @property
+    def product_display(self) -> str:
+        return " ".join(p for p in (self.product, self.version) if p)
+
+
 # --- Option profiles, scans, slices -------------------------------------------------
 
 

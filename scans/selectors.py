@@ -14,6 +14,7 @@ from .models import (
     OPEN_STATUSES,
     Detection,
     DetectionStatus,
+    HostService,
     Scan,
     ScanHost,
     ScanKind,
@@ -178,6 +179,11 @@ def host_findings_by_severity(*, host: Host) -> list[SeverityGroup]:
             group = groups[detection.severity] = SeverityGroup(detection.severity, label)
         group.detections.append(detection)
     return list(groups.values())
+
+
+def host_services(*, host: Host) -> QuerySet[HostService]:
+    """The host's service inventory (open ports as the last scan saw them), by port."""
+    return HostService.objects.filter(host=host).order_by("protocol", "port")
 
 
 def detections_filter_ip(qs: QuerySet[Detection], text: str) -> QuerySet[Detection]:

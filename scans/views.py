@@ -252,7 +252,10 @@ class HostDetectionsView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
     def get_context_data(self, **kwargs):
         host = get_object_or_404(hosts_visible().select_related("network"), pk=self.kwargs["pk"])
         return super().get_context_data(
-            host=host, findings=selectors.host_findings_by_severity(host=host), **kwargs
+            host=host,
+            findings=selectors.host_findings_by_severity(host=host),
+            services=list(selectors.host_services(host=host)),
+            **kwargs,
         )
 
 

@@ -267,6 +267,23 @@ def _os_from_xml(host: ElementTree.Element, ostypes: list[str]) -> str:
     return ""
 
 
+MAX_SERVICE_CPES = 8
+MAX_CPE_LENGTH = 255
+
+
+def service_cpes(service) -> list[str]:
+    """The ``<cpe>`` elements nmap's service detection put under ``<service>``
+    (``cpe:/a:openbsd:openssh:7.4``), without repeats; [] without a service."""
+    if service is None:
+        return []
+    found: dict[str, None] = {}
+    for element in service.findall("cpe"):
+        value = (element.text or "").strip()
+        if value.startswith("cpe:") and len(value) <= MAX_CPE_LENGTH:
+            found.setdefault(value, None)
+    return list(found)[:MAX_SERVICE_CPES]
+
+
 def parse_xml(text: str) -> list[NmapHost]:
     """Hosts in nmap's XML output (``-oX``), with their open ports; NmapError if unreadable."""
     try:
@@ -303,6 +320,7 @@ def parse_xml(text: str) -> list[NmapHost]:
                     version=attrs.get("version", ""),
                     extrainfo=attrs.get("extrainfo", ""),
                     tunnel=attrs.get("tunnel", ""),
+                    cpes=service_cpes(svc),
                 )
             )
             ostypes.append(attrs.get("ostype", ""))

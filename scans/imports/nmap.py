@@ -25,6 +25,7 @@ from typing import IO
 
 from core.results import Service
 from scans.engine.checks.versions import service_findings
+from scans.engine.nmap import service_cpes
 
 from .base import ImportedFinding, ImportedHost, Item, KbEntry, port_number, records, usable_ip
 
@@ -97,6 +98,7 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
                 version=attrs.get("version", ""),
                 extrainfo=attrs.get("extrainfo", ""),
                 tunnel=attrs.get("tunnel", ""),
+                cpes=service_cpes(svc),
             )
             host.services.append(service)
             ostypes.append(attrs.get("ostype", ""))

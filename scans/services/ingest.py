@@ -20,6 +20,7 @@ Scans (``slice_ingest``) and imports (``scans.services.imports``) share
 ``hosts_ingest``.
 """
 
+import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -39,6 +40,7 @@ from ..models import (
     OPEN_STATUSES,
     Detection,
     DetectionStatus,
+    HostService,
     KbSource,
     Scan,
     ScanHost,
@@ -57,6 +59,20 @@ VULN = Vulnerability._meta.db_table
 HOST = Host._meta.db_table
 STAGE = "scans_stage_detection"
 STAGE_HOSTS = "scans_stage_host"
+SERVICE = HostService._meta.db_table
+STAGE_SERVICES = "scans_stage_service"
+SERVICE_COLUMNS = [
+    "host_id",
+    "port",
+    "protocol",
+    "name",
+    "product",
+    "version",
+    "extra",
+    "tunnel",
+    "cpes",
+    "banner",
+]
 OPEN_SQL = ", ".join(f"'{s.value}'" for s in OPEN_STATUSES)
 
 
@@ -153,6 +169,57 @@ def _stage_rows(cursor, table: str, columns: list[str], rows: list[tuple]) -> No
     else:
         marks = ", ".join(["%s"] * len(columns))
         cursor.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
+
+
+def services_upsert(*, network: Network, services: dict[int, list[Service]], now) -> int:
+    """Replaces the service inventory of the hosts in ``services`` ({host id: the
+    services a scan or import reported}) with what was reported: one staged
+    ``INSERT … ON CONFLICT`` refreshes the (host, port, protocol) rows seen
+    (``first_seen`` kept), one ``DELETE`` drops the hosts' rows not seen now.
+    Hosts absent from ``services`` keep theirs. Returns the rows written."""
+    rows = {}
+    for host_id, reported in services.items():
+        for s in reported:
+            rows[(host_id, s.port, (s.protocol or "tcp")[:8])] = (
+                (s.name or "")[:64],
+                (s.product or "")[:255],
+                (s.version or "")[:255],
+                (s.extrainfo or "")[:255],
+                (s.tunnel or "")[:16],
+                json.dumps(list(s.cpes or [])[:8]),
+                (s.banner or "")[:4096],
+            )
+    if not rows:
+        return 0
+    cpes = "s.cpes::jsonb" if _is_postgres() else "s.cpes"
+    with connection.cursor() as cursor:
+        _temp_table(
+            cursor,
+            STAGE_SERVICES,
+            "host_id bigint, port integer, protocol varchar(8), name varchar(64),"
+            " product varchar(255), version varchar(255), extra varchar(255),"
+            " tunnel varchar(16), cpes text, banner text",
+        )
+        _stage_rows(cursor, STAGE_SERVICES, SERVICE_COLUMNS, [(*k, *v) for k, v in rows.items()])
+        updated = ", ".join(f"{c} = excluded.{c}" for c in SERVICE_COLUMNS[3:] + ["last_seen"])
+        cursor.execute(
+            f"INSERT INTO {SERVICE} (network_id, host_id, port, protocol, name, product,"
+            " version, extra, tunnel, cpes, banner, first_seen, last_seen)"
+            " SELECT %s, s.host_id, s.port, s.protocol, s.name, s.product, s.version, s.extra,"
+            f" s.tunnel, {cpes}, s.banner, %s, %s FROM {STAGE_SERVICES} s"
+            " WHERE true ORDER BY s.host_id, s.port, s.protocol"
+            f" ON CONFLICT (host_id, port, protocol) DO UPDATE SET {updated}",
+            [network.pk, now, now],
+        )
+        hosts = sorted(services)
+        for chunk in _chunks(hosts):
+            cursor.execute(
+                f"DELETE FROM {SERVICE} WHERE host_id IN ({', '.join(['%s'] * len(chunk))})"
+                " AND last_seen <> %s",
+                [*chunk, now],
+            )
+        _drop_temp(cursor, STAGE_SERVICES)
+    return len(rows)
 
 
 def detections_upsert(
@@ -366,6 +433,11 @@ def hosts_ingest(
     outcome = BatchOutcome(hosts=len(keys))
     outcome.new_hosts = len(keys) - _hosts_known(network=network, keys=keys)
     host_ids = hosts_upsert(network=network, hosts=list(by_key.values()), now=now)
+    services_upsert(
+        network=network,
+        services={host_ids[key]: h.services for key, h in by_key.items() if h.services},
+        now=now,
+    )
     if detections:
         findings = [(host_ids[key], *f) for key, h in by_key.items() for f in h.findings]
         covered = [

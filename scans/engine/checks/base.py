@@ -9,6 +9,8 @@ from typing import ClassVar
 from core.results import Finding, HostResult, Service
 
 DEFAULT_TIMEOUT = 5.0
+# A banner kept in the service inventory (core.results.Service.banner), at most.
+BANNER_LIMIT = 1024
 
 
 class CheckError(Exception):

@@ -10,7 +10,7 @@ import socket
 
 from core.results import Finding, Service
 
-from .base import Check, CheckError, connect, printable, recv_until
+from .base import BANNER_LIMIT, Check, CheckError, connect, printable, recv_until
 
 QID_BANNER = 27000
 QID_ANONYMOUS = 27001
@@ -59,6 +59,7 @@ class FTPCheck(Check):
             code, banner = read_reply(sock)
             if code != 220:
                 raise CheckError(f"FTP server not ready: {banner}")
+            service.banner = banner[:BANNER_LIMIT]  # kept in the service inventory
             findings = [Finding(QID_BANNER, port, "tcp", banner)]
             _, features = command(sock, "FEAT")
             if "AUTH TLS" not in features.upper() and "AUTH SSL" not in features.upper():

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from core.results import Finding, Service
 
-from .base import Check, CheckError, is_tls
+from .base import BANNER_LIMIT, Check, CheckError, is_tls
 
 QID_SERVER_VERSION = 86000
 QID_NO_FRAME_OPTIONS = 86001
@@ -138,9 +138,12 @@ class HTTPCheck(Check):
 
     def check_service(self, ip: str, service: Service, *, timeout: float) -> list[Finding]:
         tls = is_tls(service)
-        findings = response_findings(
-            request(ip, service.port, "GET", tls=tls, timeout=timeout), service.port, tls=tls
-        )
+        response = request(ip, service.port, "GET", tls=tls, timeout=timeout)
+        server = response.header("Server")
+        if server:
+            # The service inventory keeps it: feeds match a product named only here.
+            service.banner = f"Server: {server}"[:BANNER_LIMIT]
+        findings = response_findings(response, service.port, tls=tls)
         trace = request(ip, service.port, "TRACE", tls=tls, timeout=timeout)
         # A server that really executes TRACE echoes our request line back.
         if trace.status == 200 and b"TRACE / HTTP" in trace.body:

@@ -12,7 +12,15 @@ from dataclasses import dataclass, field
 
 from core.results import Finding, Service
 
-from .base import Check, CheckError, connect, printable, recv_exact, recv_until
+from .base import (
+    BANNER_LIMIT,
+    Check,
+    CheckError,
+    connect,
+    printable,
+    recv_exact,
+    recv_until,
+)
 
 QID_VERSION = 38600
 QID_ALGORITHMS = 38601
@@ -173,6 +181,7 @@ class SSHCheck(Check):
 
     def check_service(self, ip: str, service: Service, *, timeout: float) -> list[Finding]:
         banner, kexinit = read_banner_and_kexinit(ip, service.port, timeout=timeout)
+        service.banner = banner[:BANNER_LIMIT]  # kept in the service inventory
         findings = [Finding(QID_VERSION, service.port, "tcp", banner)]
         version = banner.split("-", 2)[1] if banner.count("-") >= 2 else ""
         if version.startswith("1."):  # "1.99" speaks both; "1.5" only the broken protocol 1
