@@ -7,7 +7,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from console.severity import severity_badge
-from console.tables import EMPTY, FastBodyTable
+from console.tables import EMPTY, FastBodyTable, when
 from networks.models import Network
 
 from .models import AssetGroup, Host, Tag
@@ -32,13 +32,6 @@ _open_findings_reader: OpenFindingsReader | None = None
 def open_findings_reader_set(reader: OpenFindingsReader | None) -> None:
     global _open_findings_reader
     _open_findings_reader = reader
-
-
-def _when(value, zone) -> str:
-    if not value:
-        return EMPTY
-    v = value.astimezone(zone)
-    return f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}"
 
 
 class NetworkHostsTable(FastBodyTable):
@@ -159,10 +152,10 @@ class HostTable(FastBodyTable):
         return format_html_join(" ", '<span class="badge">{}</span>', ((t.name,) for t in tags))
 
     def cell_first_found(self, record):
-        return _when(record.first_found, self.zone)
+        return when(record.first_found, self.zone)
 
     def cell_last_scanned(self, record):
-        return _when(record.last_scanned, self.zone)
+        return when(record.last_scanned, self.zone)
 
     def _severity(self, record, severity: int):
         if self._open_findings is None:

@@ -1,19 +1,12 @@
 import django_tables2 as tables
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.html import format_html
 
-from console.tables import EMPTY, FastBodyTable
+from console.tables import EMPTY, FastBodyTable, when
 from scans.models import Severity
 
 LEAVE_TABLE = {"hx-boost": "false"}
 SEVERITY_WORDS = {s.value: s.label.split(" - ")[1] for s in Severity}
-
-
-def _when(value) -> str:
-    if not value:
-        return EMPTY
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M")
 
 
 class VulnerabilityTable(FastBodyTable):
@@ -68,7 +61,7 @@ class VulnerabilityTable(FastBodyTable):
         return format_html("{}/{}", record.port, record.protocol or "tcp")
 
     def cell_first_found(self, record) -> str:
-        return _when(record.first_found)
+        return when(record.first_found)
 
     def cell_last_found(self, record) -> str:
-        return _when(record.last_found)
+        return when(record.last_found)

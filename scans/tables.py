@@ -1,9 +1,10 @@
 import django_tables2 as tables
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import conditional_escape, format_html
 
 from console.severity import SEVERITIES, severity_badge
+from console.tables import FastBodyTable, when
 
 from .models import (
     OptionProfile,
@@ -53,28 +54,51 @@ def host_link(host) -> str:
     return format_html('<a class="ip" href="{}">{}</a>', url, host.ip)
 
 
-class ScanTable(tables.Table):
+class ScanTable(FastBodyTable):
+    """Scans, newest first: a page of 50 is rendered in one pass (console.tables)."""
+
     title = tables.Column(linkify=True)
     network = tables.Column()
     scanner = tables.Column(empty_values=(), orderable=False, verbose_name="Scanner")
     status = tables.Column()
     progress = tables.Column(empty_values=(), orderable=False, verbose_name="Progress")
-    created_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Launched")
+    created_at = tables.Column(verbose_name="Launched")
 
     class Meta:
         empty_text = "No scans yet."
         model = Scan
         fields = ("title", "type", "network", "scanner", "status", "progress", "created_at")
         order_by = ("-created_at",)
+        template_name = "includes/fast_table.html"
 
-    def render_scanner(self, record):
-        return record.scanner_display
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.zone = timezone.get_current_timezone()
 
-    def render_status(self, record):
+    def cell_title(self, record):
+        return format_html('<a href="{}">{}</a>', record.get_absolute_url(), record.title)
+
+    def cell_type(self, record):
+        return conditional_escape(record.get_type_display())
+
+    def cell_network(self, record):
+        return conditional_escape(record.network.name)
+
+    def cell_scanner(self, record):
+        return conditional_escape(record.scanner_display)
+
+    def cell_status(self, record):
         return scan_status_badge(record)
 
-    def render_progress(self, record):
+    def cell_progress(self, record):
         return scan_progress(record)
+
+    def cell_created_at(self, record):
+        return when(record.created_at, self.zone)
+
+    # The schedule page and the imports list render scans with django-tables2's own body.
+    def render_status(self, record):
+        return scan_status_badge(record)
 
 
 class ScheduleTable(tables.Table):
