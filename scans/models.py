@@ -30,6 +30,7 @@ class KbSource(models.TextChoices):
     OPENVAS = "openvas", "Greenbone/OpenVAS"
     NESSUS = "nessus", "Nessus"
     QUALYS = "qualys", "Qualys"
+    NVD = "nvd", "NVD"
 
 
 # Enclave's own QIDs stay below this; an imported entry gets the next free QID
@@ -62,12 +63,28 @@ class Vulnerability(models.Model):
     # The engine's check module that looks for this QID: a host that check ran
     # against without finding the QID has it fixed.
     check_name = models.CharField(max_length=64, blank=True)
+    # Prioritisation, from the KEV and EPSS feeds (``CveIntel``) over the entry's
+    # CVEs: known exploited when any is in CISA's catalog (its earliest date added
+    # and due date), EPSS the highest score and percentile of its CVEs.
+    known_exploited = models.BooleanField(default=False)
+    kev_date_added = models.DateField(null=True, blank=True)
+    kev_due_date = models.DateField(null=True, blank=True)
+    epss = models.FloatField(null=True, blank=True)
+    epss_percentile = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["qid"]
         verbose_name = "KnowledgeBase entry"
         verbose_name_plural = "KnowledgeBase"
-        indexes = [models.Index(fields=["severity"])]
+        indexes = [
+            models.Index(fields=["severity"]),
+            models.Index(
+                fields=["known_exploited"],
+                condition=models.Q(known_exploited=True),
+                name="kb_known_exploited",
+            ),
+            models.Index(fields=["epss"], name="kb_epss"),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["source", "external_id"],
@@ -299,6 +316,8 @@ DONE_SCAN_STATUSES = (ScanStatus.FINISHED, ScanStatus.CANCELED, ScanStatus.ERROR
 class ScanKind(models.TextChoices):
     SCAN = "scan", "Scan"
     IMPORT = "import", "Import"
+    # A feed's re-evaluation of a network's stored inventories (no probe).
+    FEED = "feed", "Feed"
 
 
 class Scan(models.Model):
@@ -323,6 +342,10 @@ class Scan(models.Model):
     )
     schedule = models.ForeignKey(
         "Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="scans"
+    )
+    # Kind "feed": the feed import whose knowledge this run matched.
+    feed = models.ForeignKey(
+        "FeedImport", null=True, blank=True, on_delete=models.SET_NULL, related_name="runs"
     )
     status = models.CharField(max_length=16, choices=ScanStatus.choices, default=ScanStatus.QUEUED)
     # Why a scan waits or failed, in words for the user.
@@ -381,6 +404,8 @@ class Scan(models.Model):
     def scanner_display(self) -> str:
         if self.kind == ScanKind.IMPORT:
             return f"Import ({self.import_file.get_format_display()})"
+        if self.kind == ScanKind.FEED:
+            return "Feed re-evaluation (no probe)"
         return self.appliance.name if self.appliance_id else "All Scanners in Network"
 
 
@@ -598,3 +623,119 @@ class Schedule(models.Model):
     @property
     def scanner_display(self) -> str:
         return self.appliance.name if self.appliance_id else "All Scanners in Network"
+
+
+# --- Feeds: NVD CVEs, CISA KEV, EPSS --------------------------------------------------------
+
+
+class FeedKind(models.TextChoices):
+    NVD = "nvd", "NVD CVE JSON 2.0"
+    KEV = "kev", "CISA Known Exploited Vulnerabilities"
+    EPSS = "epss", "FIRST EPSS scores"
+
+
+class FeedImport(models.Model):
+    """One feed file brought in: what it was, who brought it, what it changed.
+
+    ``changed`` counts what the import did: {"added", "updated", "unchanged",
+    "rejected"} (NVD records), {"added", "updated", "unchanged"} (KEV entries,
+    EPSS scores). A malformed file ends in error with the reason and changes
+    nothing; the same file (SHA-256) again ends at once naming the first.
+    """
+
+    kind = models.CharField(max_length=8, choices=FeedKind.choices)
+    filename = models.CharField(max_length=255)
+    size = models.PositiveBigIntegerField()
+    sha256 = models.CharField(max_length=64)
+    # The upload under MEDIA_ROOT/feeds/ until the import ends (then deleted).
+    file = models.FileField(upload_to="feeds/", max_length=500, blank=True)
+    status = models.CharField(max_length=16, choices=ScanStatus.choices, default=ScanStatus.QUEUED)
+    error = models.TextField(blank=True)
+    progress = models.PositiveSmallIntegerField(default=0)
+    records = models.PositiveIntegerField(default=0)
+    changed = models.JSONField(default=dict, blank=True)
+    # Batches already written: a redelivered task resumes after them.
+    batches_done = models.PositiveIntegerField(default=0)
+    duplicate_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    started = models.DateTimeField(null=True, blank=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["sha256"])]
+
+    def __str__(self) -> str:
+        return self.filename
+
+    def get_absolute_url(self) -> str:
+        return reverse("scans:feed_detail", args=[self.pk])
+
+    @property
+    def is_done(self) -> bool:
+        return self.status in DONE_SCAN_STATUSES
+
+    @property
+    def changed_total(self) -> int:
+        return sum(n for key, n in self.changed.items() if key != "unchanged")
+
+
+class FeedCve(models.Model):
+    """One CVE as the last NVD feed that held it describes it, with its KB entry
+    (source "nvd", external id the CVE id). ``record`` is the parsed record
+    (``scans.feeds.nvd.CveRecord.to_dict``), from which re-evaluation builds its
+    match index; ``fingerprint`` tells an unchanged record on re-import."""
+
+    cve_id = models.CharField(max_length=32, unique=True)
+    vulnerability = models.OneToOneField(
+        Vulnerability, on_delete=models.CASCADE, db_column="qid", related_name="feed_cve"
+    )
+    fingerprint = models.CharField(max_length=64)
+    last_modified = models.DateTimeField(null=True, blank=True)
+    rejected = models.BooleanField(default=False)
+    record = models.JSONField()
+
+    def __str__(self) -> str:
+        return self.cve_id
+
+
+class FeedCveProduct(models.Model):
+    """The products (canonical vendor:product, ``matcher.canonical``) a CVE's
+    criteria name: re-evaluation reads only the CVEs of products an inventory holds."""
+
+    cve = models.ForeignKey(FeedCve, on_delete=models.CASCADE, related_name="products")
+    product = models.CharField(max_length=255)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["product", "cve"], name="feed_cve_product_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.product
+
+
+class CveIntel(models.Model):
+    """What the KEV catalog and EPSS scores say of one CVE (whether or not NVD's
+    feed was imported); copied onto the KB entries that name the CVE."""
+
+    cve_id = models.CharField(max_length=32, unique=True)
+    kev_date_added = models.DateField(null=True, blank=True)
+    kev_due_date = models.DateField(null=True, blank=True)
+    kev_ransomware = models.BooleanField(default=False)
+    kev_name = models.CharField(max_length=300, blank=True)
+    epss = models.FloatField(null=True, blank=True)
+    epss_percentile = models.FloatField(null=True, blank=True)
+    epss_date = models.DateField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.cve_id
+
+    @property
+    def known_exploited(self) -> bool:
+        return self.kev_date_added is not None

@@ -99,3 +99,19 @@ def import_run(scan_id: int) -> None:
     from scans.services.imports import import_run as run
 
     run(scan_id=scan_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def feed_import_run(feed_id: int) -> None:
+    """Imports an uploaded feed file; a redelivery resumes after what was written."""
+    from scans.services.feeds import feed_import_run as run
+
+    run(feed_id=feed_id)
+
+
+@shared_task(acks_late=True, ignore_result=True)
+def feed_evaluate(scan_id: int) -> None:
+    """Matches one network's stored inventory against the feeds' knowledge."""
+    from scans.services.evaluation import feed_evaluate as run
+
+    run(scan_id=scan_id)

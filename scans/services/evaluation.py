@@ -1,0 +1,338 @@
+"""Re-evaluation: the NVD knowledge matched against every network's stored inventory.
+
+After an NVD feed import that changed records, ``feed_evaluation_queue`` makes,
+for every network holding a service inventory, a ``Scan`` of kind "feed" (the
+history then says why a finding appeared or went without a scan) and queues
+``feed_evaluate`` for it (Celery), which:
+
+* builds a ``MatchIndex`` of the CVEs (``FeedCve``) naming the products the
+  network's services are identified as, and nothing else;
+* reads the network's services host by host (``HostService``, in batches of
+  ``BATCH_HOSTS`` hosts, with progress) and matches each host;
+* moves the detections of the KB's NVD entries through the normal lifecycle:
+  a match not open becomes New (Re-Opened after Fixed), an open NVD detection
+  of an evaluated host no longer matched becomes Fixed (the feed changed, or a
+  scan saw another version), a match still open is left as it is;
+* leaves Enclave's own checks first: where an open detection of another source
+  on the same host and port names the CVE (a check confirmed it), no
+  "potential" NVD detection is made for it.
+
+Hosts without services are not evaluated (a discovery, or a file without
+services, says nothing of their software); their NVD detections stay.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from networks.models import Network
+from scans.feeds.matcher import InventoryItem, MatchIndex, identify
+from scans.feeds.nvd import CveRecord
+
+from ..models import (
+    OPEN_STATUSES,
+    Detection,
+    DetectionStatus,
+    FeedCve,
+    FeedImport,
+    HostService,
+    KbSource,
+    Scan,
+    ScanHost,
+    ScanKind,
+    ScanStatus,
+    ScanType,
+    Vulnerability,
+)
+from .ingest import (
+    BatchOutcome,
+    detections_upsert,
+    network_counters_after,
+    network_counters_refresh,
+)
+
+logger = logging.getLogger(__name__)
+
+BATCH_HOSTS = 5_000
+IN_CHUNK = 900
+
+
+def feed_evaluation_queue(
+    *, feed: FeedImport | None, networks=None, queue: bool = True
+) -> list[Scan]:
+    """Makes a run of kind "feed" per network with a service inventory (or per
+    network of ``networks``) and queues its evaluation; returns the runs."""
+    if networks is None:
+        ids = HostService.objects.values_list("network_id", flat=True).distinct().order_by()
+        networks = Network.objects.filter(pk__in=ids).order_by("pk")
+    runs = []
+    with transaction.atomic():
+        for network in networks:
+            label = f"Feed {feed.filename}" if feed is not None else "Feed knowledge"
+            runs.append(
+                Scan.objects.create(
+                    title=f"{label}: re-evaluation"[:200],
+                    kind=ScanKind.FEED,
+                    type=ScanType.VULNERABILITY,
+                    network=network,
+                    feed=feed,
+                    launched_by=feed.created_by if feed is not None else None,
+                )
+            )
+        ids = [run.pk for run in runs]
+        if queue:
+            transaction.on_commit(lambda: _queue(ids))
+    return runs
+
+
+def _queue(scan_ids: list[int]) -> None:
+    from scans.tasks import feed_evaluate
+
+    for scan_id in scan_ids:
+        feed_evaluate.delay(scan_id)
+
+
+def match_index(*, products: set[str]) -> MatchIndex:
+    """The CVEs of these products (canonical names), as a match index."""
+    index = MatchIndex(products=products)
+    if not products:
+        return index
+    wanted = sorted(products)
+    seen: set[int] = set()
+    for start in range(0, len(wanted), IN_CHUNK):
+        rows = (
+            FeedCve.objects.filter(products__product__in=wanted[start : start + IN_CHUNK])
+            .filter(rejected=False)
+            .values_list("id", "record")
+            .order_by()
+            .iterator(chunk_size=2000)
+        )
+        for pk, record in rows:
+            if pk not in seen:
+                seen.add(pk)
+                index.add(CveRecord.from_dict(record))
+    return index
+
+
+def _inventory(network: Network) -> Iterator[tuple[int, list[InventoryItem]]]:
+    """(host id, its services) of the network, host by host."""
+    rows = (
+        HostService.objects.filter(network=network)
+        .order_by("host_id", "protocol", "port")
+        .values_list("host_id", "port", "protocol", "product", "version", "extra", "cpes", "banner")
+        .iterator(chunk_size=5000)
+    )
+    host, items = None, []
+    for host_id, port, protocol, product, version, extra, cpes, banner in rows:
+        if host_id != host:
+            if host is not None:
+                yield host, items
+            host, items = host_id, []
+        items.append(InventoryItem(port, protocol, product, version, extra, list(cpes), banner))
+    if host is not None:
+        yield host, items
+
+
+def _products(network: Network) -> set[str]:
+    distinct = (
+        HostService.objects.filter(network=network)
+        .values_list("product", "version", "cpes", "banner")
+        .distinct()
+        .order_by()
+    )
+    keys = set()
+    for product, version, cpes, banner in distinct.iterator(chunk_size=5000):
+        for software in identify(InventoryItem(0, "", product, version, "", list(cpes), banner)):
+            keys.add(software.key)
+    return keys
+
+
+def _batches(pairs: Iterator, size: int) -> Iterator[list]:
+    batch: list = []
+    for pair in pairs:
+        batch.append(pair)
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+class _Knowledge:
+    """The KB's NVD entries by CVE, and which CVEs other sources' entries name."""
+
+    def __init__(self, cves: set[str]):
+        self.qids: dict[str, int] = {}
+        self.severity: dict[int, int] = {}
+        wanted = sorted(cves)
+        for start in range(0, len(wanted), IN_CHUNK):
+            for qid, cve, severity in Vulnerability.objects.filter(
+                source=KbSource.NVD, external_id__in=wanted[start : start + IN_CHUNK]
+            ).values_list("qid", "external_id", "severity"):
+                self.qids[cve] = qid
+                self.severity[qid] = severity
+        # Other sources' entries (Enclave's checks, imports) naming these CVEs.
+        self.confirming: dict[int, set[str]] = {}
+        for qid, names in Vulnerability.objects.exclude(source=KbSource.NVD).values_list(
+            "qid", "cves"
+        ):
+            named = {c.upper() for c in names or [] if isinstance(c, str)} & cves
+            if named:
+                self.confirming[qid] = named
+
+
+def feed_evaluate(*, scan_id: int) -> None:
+    """Runs one network's re-evaluation (see the module's docstring); a repeat
+    after it ended does nothing, a redelivery while running evaluates again
+    (matching twice changes nothing)."""
+    with transaction.atomic():
+        scan = (
+            Scan.objects.select_for_update(of=("self",))
+            .select_related("network")
+            .filter(pk=scan_id, kind=ScanKind.FEED)
+            .first()
+        )
+        if scan is None or scan.is_done:
+            return
+        scan.status = ScanStatus.RUNNING
+        scan.started = scan.started or timezone.now()
+        scan.hosts_total = (
+            HostService.objects.filter(network=scan.network).values("host_id").distinct().count()
+        )
+        scan.save(update_fields=["status", "started", "hosts_total"])
+    network = scan.network
+    try:
+        index = match_index(products=_products(network))
+        knowledge = None
+        done = 0
+        for batch in _batches(_inventory(network), BATCH_HOSTS):
+            matched = {host: index.match_host(items) for host, items in batch}
+            if knowledge is None or any(
+                m.cve_id not in knowledge.qids for ms in matched.values() for m in ms
+            ):
+                cves = {m.cve_id for ms in matched.values() for m in ms}
+                knowledge = _Knowledge(cves | (set(knowledge.qids) if knowledge else set()))
+            done += len(batch)
+            with transaction.atomic():
+                locked = Scan.objects.select_for_update().get(pk=scan.pk)
+                if locked.status != ScanStatus.RUNNING:
+                    return
+                network = Network.objects.select_for_update().get(pk=scan.network_id)
+                outcome = _write(scan, network, matched, knowledge, now=timezone.now())
+                Scan.objects.filter(pk=scan.pk).update(hosts_done=done, progress_points=100 * done)
+                network_counters_after(network=network, outcome=outcome, done=False)
+    except Exception as error:  # noqa: BLE001 - the run ends in error with the reason
+        logger.exception("Feed re-evaluation %s failed", scan.pk)
+        _end(scan, error=f"The re-evaluation failed: {error}")
+        return
+    _end(scan)
+
+
+def _write(scan: Scan, network: Network, matched: dict, knowledge: _Knowledge, *, now):
+    hosts = sorted(matched)
+    current: dict[tuple[int, int, int, str], tuple[int, str]] = {}
+    confirmed: set[tuple[int, int, str]] = set()  # (host, port, CVE) a check confirmed
+    for start in range(0, len(hosts), IN_CHUNK):
+        chunk = hosts[start : start + IN_CHUNK]
+        for pk, host, qid, port, protocol, status in (
+            Detection.objects.filter(host_id__in=chunk, vulnerability__source=KbSource.NVD)
+            .values_list("id", "host_id", "vulnerability_id", "port", "protocol", "status")
+            .order_by()
+        ):
+            current[(host, qid, port, protocol)] = (pk, status)
+        if knowledge.confirming:
+            for host, qid, port in (
+                Detection.objects.filter(
+                    host_id__in=chunk,
+                    vulnerability_id__in=list(knowledge.confirming),
+                    status__in=OPEN_STATUSES,
+                )
+                .values_list("host_id", "vulnerability_id", "port")
+                .order_by()
+            ):
+                for cve in knowledge.confirming[qid]:
+                    confirmed.add((host, port, cve))
+    findings = []
+    seen = set()
+    changed_hosts: dict[int, dict[str, int]] = {}
+    for host, matches in matched.items():
+        for m in matches:
+            qid = knowledge.qids.get(m.cve_id)
+            if qid is None or (host, m.port, m.cve_id) in confirmed:
+                continue
+            key = (host, qid, m.port, m.protocol)
+            seen.add(key)
+            held = current.get(key)
+            if held is not None and held[1] in OPEN_STATUSES:
+                continue  # still matched: left as it is
+            findings.append((host, qid, m.port, m.protocol, m.results(), None, None))
+            counts = changed_hosts.setdefault(host, {str(s): 0 for s in range(1, 6)})
+            counts[str(knowledge.severity[qid])] += 1
+    outcome = BatchOutcome(hosts=len(hosts))
+    if findings:
+        outcome.detections, outcome.open_delta = detections_upsert(
+            network=network, findings=findings, covered=[], now=now
+        )
+    cve_of = {qid: cve for cve, qid in knowledge.qids.items()}
+    gone = [
+        (pk, key[0])
+        for key, (pk, status) in current.items()
+        if status in OPEN_STATUSES
+        and key not in seen
+        # A check confirmed it: the potential finding stays as it is.
+        and (key[0], key[2], cve_of.get(key[1])) not in confirmed
+    ]
+    if gone:
+        fixed = _fix(gone, now=now)
+        for severity, n in fixed.items():
+            outcome.open_delta[severity] = outcome.open_delta.get(severity, 0) - n
+        for _pk, host in gone:
+            changed_hosts.setdefault(host, {str(s): 0 for s in range(1, 6)})
+    ScanHost.objects.bulk_create(
+        [
+            ScanHost(scan=scan, host_id=host, findings=counts, findings_total=sum(counts.values()))
+            for host, counts in changed_hosts.items()
+        ],
+        ignore_conflicts=True,
+        batch_size=500,
+    )
+    return outcome
+
+
+def _fix(gone: list[tuple[int, int]], *, now) -> dict[str, int]:
+    fixed: dict[str, int] = {}
+    ids = [pk for pk, _host in gone]
+    with connection.cursor() as cursor:
+        for start in range(0, len(ids), IN_CHUNK):
+            chunk = ids[start : start + IN_CHUNK]
+            cursor.execute(
+                f"UPDATE {Detection._meta.db_table} SET status = %s, fixed_at = %s"  # noqa: S608
+                f" WHERE id IN ({', '.join(['%s'] * len(chunk))}) RETURNING severity",
+                [DetectionStatus.FIXED.value, now, *chunk],
+            )
+            for (severity,) in cursor.fetchall():
+                fixed[str(severity)] = fixed.get(str(severity), 0) + 1
+    return fixed
+
+
+def _end(scan: Scan, *, error: str = "") -> None:
+    with transaction.atomic():
+        locked = Scan.objects.select_for_update().get(pk=scan.pk)
+        if locked.is_done:
+            return
+        network = Network.objects.select_for_update().get(pk=scan.network_id)
+        now = timezone.now()
+        locked.status = ScanStatus.ERROR if error else ScanStatus.FINISHED
+        locked.status_reason = error[:500]
+        locked.finished = now
+        locked.hosts_found = locked.scan_hosts.count()
+        locked.save(update_fields=["status", "status_reason", "finished", "hosts_found"])
+        if not error:
+            network_counters_refresh(network=network)
+
+
+__all__ = ["feed_evaluate", "feed_evaluation_queue", "match_index"]
