@@ -111,4 +111,5 @@ class TokenView(ObtainAuthToken):
 
 
 def register(router) -> None:
-    router.register("users", UserViewSet, basename="user")
+    """``users/`` is registered by the networks app, whose subclass of UserViewSet
+    adds each user's network grant (a floor above: grants name networks)."""

@@ -9,6 +9,7 @@ from rest_framework.exceptions import ValidationError
 from accounts.models import Role
 from console.api import LOOKUP_ANY, TypedJSONMixin
 from console.filters import MAX_ID
+from networks.api import ScopedPrimaryKeyField
 from networks.models import Network
 from networks.selectors import networks_visible
 
@@ -63,14 +64,14 @@ class HostViewSet(viewsets.ReadOnlyModelViewSet):
         params = self.request.query_params
         if set(params) - self.COUNTED_PARAMETERS:
             return None
-        networks = networks_visible()
+        networks = networks_visible(user=self.request.user)
         if params.get("network"):
             networks = networks.filter(pk=params["network"])
         return sum(networks.values_list("host_count", flat=True))
 
     def get_queryset(self):
         return (
-            selectors.hosts_visible()
+            selectors.hosts_visible(user=self.request.user)
             .select_related("network")
             .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
             .order_by("network_id", "ip_key")
@@ -78,7 +79,8 @@ class HostViewSet(viewsets.ReadOnlyModelViewSet):
 
 
 class AssetGroupSerializer(TypedJSONMixin, serializers.ModelSerializer):
-    network = serializers.PrimaryKeyRelatedField(
+    network = ScopedPrimaryKeyField(
+        scope="",
         queryset=Network.objects.all(),
         required=False,
         help_text="Set on create, never changed: a PATCH that changes it is refused (400). "
@@ -112,7 +114,7 @@ class AssetGroupViewSet(viewsets.ModelViewSet):
     lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
-        return selectors.asset_group_list().order_by("id")
+        return selectors.asset_group_list(user=self.request.user).order_by("id")
 
     def perform_create(self, serializer):
         data = dict(serializer.validated_data)
@@ -157,8 +159,9 @@ class TagViewSet(viewsets.ModelViewSet):
     lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
+        # Tags are every user's; the hosts listed are those in the caller's networks.
         return Tag.objects.prefetch_related(
-            Prefetch("hosts", queryset=Host.objects.only("id").order_by("id"))
+            Prefetch("hosts", queryset=selectors.tag_hosts_visible(user=self.request.user))
         ).order_by("id")
 
     def perform_create(self, serializer):
@@ -201,7 +204,7 @@ class OverlapViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     queryset = NetworkOverlap.objects.none()
 
     def get_queryset(self):
-        return selectors.network_overlaps()
+        return selectors.network_overlaps(user=self.request.user)
 
 
 def register(router) -> None:

@@ -12,7 +12,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import StrIndex, Upper
 
 from core import iprange
-from networks.models import Network
+from networks.api import visible_networks_for
 
 from .models import Host, Tag
 from .selectors import ip_ranges_q
@@ -115,7 +115,7 @@ class HostFilterSet(django_filters.FilterSet):
 class HostAPIFilterSet(HostFilterSet):
     """The API's host filters: the page's, plus the network (hosts/ spans networks)."""
 
-    network = django_filters.ModelChoiceFilter(queryset=Network.objects.all())
+    network = django_filters.ModelChoiceFilter(queryset=visible_networks_for)
 
     class Meta(HostFilterSet.Meta):
         fields = ["network", *HostFilterSet.Meta.fields]

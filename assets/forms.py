@@ -1,6 +1,7 @@
 from django import forms
 from django.conf import settings
 
+from networks.models import Network
 from networks.selectors import networks_visible
 
 from .models import AssetGroup, Tag
@@ -15,7 +16,7 @@ class AssetGroupForm(forms.Form):
     """Create and edit. On edit the network is shown but cannot be changed."""
 
     title = forms.CharField(max_length=128)
-    network = forms.ModelChoiceField(queryset=networks_visible(), empty_label=None)
+    network = forms.ModelChoiceField(queryset=Network.objects.none(), empty_label=None)
     ips = forms.CharField(
         label="IPs", widget=forms.Textarea(attrs={"rows": 4}), required=False, help_text=IPS_HELP
     )
@@ -26,10 +27,10 @@ class AssetGroupForm(forms.Form):
     )
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
 
-    def __init__(self, *args, group: AssetGroup | None = None, **kwargs):
+    def __init__(self, *args, user, group: AssetGroup | None = None, **kwargs):
         super().__init__(*args, **kwargs)
         network = self.fields["network"]
-        network.queryset = networks_visible().order_by("kind", "name")
+        network.queryset = networks_visible(user=user).order_by("kind", "name")
         if group is not None:
             # Fixed at creation: shown, never submitted (a disabled field keeps
             # its initial value whatever the browser posts).

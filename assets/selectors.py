@@ -19,7 +19,7 @@ from django.db.models.functions import Lower
 
 from core import iprange
 from networks.models import AddressRange, Network, NetworkKind
-from networks.selectors import networks_visible
+from networks.selectors import granted_network_ids, in_scope, networks_visible
 
 from .models import AssetGroup, CloudInstance, Connector, ConnectorRun, Host, NetworkOverlap, Tag
 
@@ -111,22 +111,21 @@ def hosts_of_asset_group(*, group: AssetGroup) -> QuerySet[Host]:
     )
 
 
-def host_networks() -> QuerySet[Network]:
-    """The networks Host Assets lists: every visible one (only Global Default
-    when network support is off)."""
-    return networks_visible().order_by("kind", "name")
+def host_networks(*, user) -> QuerySet[Network]:
+    """The networks Host Assets lists: every one the user may see (only Global
+    Default when network support is off)."""
+    return networks_visible(user=user).order_by("kind", "name")
 
 
-def hosts_visible() -> QuerySet[Host]:
-    if settings.ENCLAVE_NETWORKS_ENABLED:
-        return Host.objects.all()
-    return Host.objects.filter(network__kind=NetworkKind.GLOBAL_DEFAULT)
+def hosts_visible(*, user) -> QuerySet[Host]:
+    """Hosts in the user's networks."""
+    return in_scope(Host.objects.all(), user=user)
 
 
-def host_same_ip_elsewhere(*, host: Host) -> list[Host]:
-    """The hosts with this host's IP in the other networks (indexed on ip_key)."""
+def host_same_ip_elsewhere(*, host: Host, user) -> list[Host]:
+    """The hosts with this host's IP in the user's other networks (indexed on ip_key)."""
     return list(
-        hosts_visible()
+        hosts_visible(user=user)
         .filter(ip_key=host.ip_key)
         .exclude(pk=host.pk)
         .select_related("network")
@@ -199,16 +198,28 @@ def _cursor_key(value: str | None) -> str | None:
 # --- Asset groups and tags -----------------------------------------------------------
 
 
-def asset_group_list() -> QuerySet[AssetGroup]:
-    groups = AssetGroup.objects.select_related("network")
+def asset_group_list(*, user) -> QuerySet[AssetGroup]:
+    """Asset groups in the user's networks."""
+    return in_scope(AssetGroup.objects.select_related("network"), user=user)
+
+
+def tag_list(*, user) -> QuerySet[Tag]:
+    """Tags (they span networks, every user sees them) with how many hosts carry
+    each, counting only the hosts in the user's networks (one grouped query)."""
+    ids = granted_network_ids(user=user)
+    counted = Q()
     if not settings.ENCLAVE_NETWORKS_ENABLED:
-        groups = groups.filter(network__kind=NetworkKind.GLOBAL_DEFAULT)
-    return groups
+        counted &= Q(hosts__network__kind=NetworkKind.GLOBAL_DEFAULT)
+    if ids is not None:
+        counted &= Q(hosts__network__in=sorted(ids))
+    if not counted:
+        return Tag.objects.annotate(host_total=Count("hosts")).order_by(Lower("name"))
+    return Tag.objects.annotate(host_total=Count("hosts", filter=counted)).order_by(Lower("name"))
 
 
-def tag_list() -> QuerySet[Tag]:
-    """Tags with how many hosts carry each (one grouped query)."""
-    return Tag.objects.annotate(host_total=Count("hosts")).order_by(Lower("name"))
+def tag_hosts_visible(*, user) -> QuerySet[Host]:
+    """The hosts whose tags a user sees and changes: those in their networks."""
+    return hosts_visible(user=user).only("id").order_by("id")
 
 
 # --- Network overlaps ----------------------------------------------------------------
@@ -285,8 +296,10 @@ def overlap_pairs(rows: list[tuple[int, str, str]] | None = None) -> list[Overla
     return out
 
 
-def network_overlaps() -> QuerySet[NetworkOverlap] | list[Overlap]:
-    """The overlapping pairs, where they overlap, and the hosts in both.
+def network_overlaps(*, user) -> QuerySet[NetworkOverlap] | list[Overlap]:
+    """The overlapping pairs of which the user holds both networks (nothing
+    about a network outside their grant is shown, not even its name), where
+    they overlap, and the hosts in both.
 
     While the address spaces are those the figures were counted under, the
     stored rows are the answer: a queryset that pages in the database (a
@@ -297,14 +310,26 @@ def network_overlaps() -> QuerySet[NetworkOverlap] | list[Overlap]:
     rows = custom_space_rows()
     if not rows:
         return []
-    stored = (
-        NetworkOverlap.objects.filter(space_fingerprint=space_fingerprint(rows))
-        .select_related("network_a", "network_b")
-        .order_by(Lower("network_a__name"), Lower("network_b__name"))
+    stored = in_scope(
+        in_scope(
+            NetworkOverlap.objects.filter(space_fingerprint=space_fingerprint(rows)),
+            user=user,
+            field="network_a",
+        ),
+        user=user,
+        field="network_b",
     )
-    if stored.exists():
+    stored = stored.select_related("network_a", "network_b").order_by(
+        Lower("network_a__name"), Lower("network_b__name")
+    )
+    if NetworkOverlap.objects.filter(space_fingerprint=space_fingerprint(rows)).exists():
         return stored
-    pairs = overlap_pairs(rows)
+    ids = granted_network_ids(user=user)
+    pairs = [
+        pair
+        for pair in overlap_pairs(rows)
+        if ids is None or (pair.network_a.pk in ids and pair.network_b.pk in ids)
+    ]
     counted = {
         (a, b): (ranges, hosts)
         for a, b, ranges, hosts in NetworkOverlap.objects.values_list(

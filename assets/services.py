@@ -14,7 +14,7 @@ from accounts.models import AuditEntry, User
 from accounts.services import audit_record
 from core import iprange
 from networks.models import Network
-from networks.selectors import networks_visible, ranges_outside_space
+from networks.selectors import in_scope, networks_visible, ranges_outside_space, sees_every_network
 from networks.services import network_counters_set
 
 from . import selectors
@@ -125,13 +125,16 @@ def asset_group_create(
     not parse or lie outside a custom network's address space (naming each
     offending range), and tokens that are not domain names.
     """
-    if not networks_visible().filter(pk=network.pk).exists():
+    if not networks_visible(user=None).filter(pk=network.pk).exists():
         raise ValidationError(
             {
                 "network": "Network support is off: asset groups belong to the Global Default "
                 "Network."
             }
         )
+    if not networks_visible(user=actor).filter(pk=network.pk).exists():
+        # Outside the actor's grant the network does not exist for them.
+        raise ValidationError({"network": f"No network with id {network.pk}."})
     title, ranges, domain_list = _collect(
         lambda: _check_title(network=network, title=title),
         lambda: _parse_group_ips(network=network, ips=ips),
@@ -285,7 +288,23 @@ def tag_update(
     return tag
 
 
+def _check_tag_whole(*, actor: User | None, tag: Tag, verb: str) -> None:
+    """A tag spans networks: renaming or deleting it changes it on every host, so a
+    user who does not see every network may do it only while the tag is on no
+    host outside their networks."""
+    if sees_every_network(user=actor):
+        return
+    beyond = Host.tags.through.objects.filter(tag=tag).exclude(
+        host__in=in_scope(Host.objects.all(), user=actor)
+    )
+    if beyond.exists():
+        raise ValidationError(
+            {"name": f"Only a user who sees every network can {verb} tag '{tag.name}'."}
+        )
+
+
 def _tag_rename(*, actor: User | None, tag: Tag, name: str) -> None:
+    _check_tag_whole(actor=actor, tag=tag, verb="rename")
     name = _check_tag_name(name, exclude_pk=tag.pk)
     if name != tag.name:
         old = tag.name
@@ -305,7 +324,9 @@ def _tag_rename(*, actor: User | None, tag: Tag, name: str) -> None:
 
 @transaction.atomic
 def tag_delete(*, actor: User | None, tag: Tag) -> None:
-    """Deletes a tag and takes it off every host (the hosts stay)."""
+    """Deletes a tag and takes it off every host (the hosts stay). A user who
+    does not see every network may not delete a tag carried by hosts they cannot see."""
+    _check_tag_whole(actor=actor, tag=tag, verb="delete")
     audit_record(actor=actor, action=AuditEntry.Action.DELETE, instance=tag)
     tag.delete()
 
@@ -323,7 +344,9 @@ def tag_assign(*, actor: User | None, tag: Tag, hosts: Iterable[Host | int]) -> 
     ids = _host_ids(hosts)
     if not ids:
         raise ValidationError({"hosts": "Select at least one host."})
-    existing = set(Host.objects.filter(pk__in=ids).values_list("pk", flat=True))
+    existing = set(
+        in_scope(Host.objects.filter(pk__in=ids), user=actor).values_list("pk", flat=True)
+    )
     missing = [str(i) for i in ids if i not in existing]
     if missing:
         raise ValidationError({"hosts": f"No host with id {', '.join(missing)}."})
@@ -350,7 +373,8 @@ def tag_remove(*, actor: User | None, tag: Tag, hosts: Iterable[Host | int]) -> 
     ids = _host_ids(hosts)
     if not ids:
         raise ValidationError({"hosts": "Select at least one host."})
-    removed, _ = Host.tags.through.objects.filter(tag=tag, host_id__in=ids).delete()
+    visible = in_scope(Host.objects.filter(pk__in=ids), user=actor).values("pk")
+    removed, _ = Host.tags.through.objects.filter(tag=tag, host_id__in=visible).delete()
     if removed:
         audit_record(
             actor=actor,
@@ -363,9 +387,14 @@ def tag_remove(*, actor: User | None, tag: Tag, hosts: Iterable[Host | int]) -> 
 
 @transaction.atomic
 def tag_set_hosts(*, actor: User | None, tag: Tag, hosts: Iterable[Host | int]) -> Tag:
-    """Makes ``hosts`` exactly the hosts carrying ``tag`` (the API's PATCH)."""
+    """Makes ``hosts`` exactly the hosts carrying ``tag`` (the API's PATCH), among
+    the hosts the actor sees: hosts in other networks keep their tag."""
     ids = set(_host_ids(hosts))
-    current = set(Host.tags.through.objects.filter(tag=tag).values_list("host_id", flat=True))
+    current = set(
+        Host.tags.through.objects.filter(
+            tag=tag, host__in=in_scope(Host.objects.all(), user=actor)
+        ).values_list("host_id", flat=True)
+    )
     if ids - current:
         tag_assign(actor=actor, tag=tag, hosts=ids - current)
     if current - ids:

@@ -68,7 +68,7 @@ class HostAssetsView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
     partial_name = "table"
 
     def get_context_data(self, **kwargs):
-        networks = list(selectors.host_networks())
+        networks = list(selectors.host_networks(user=self.request.user))
         open_ids = {int(v) for v in self.request.GET.getlist("open") if v.isdigit()}
         for network in networks:
             network.expansion = (
@@ -105,7 +105,9 @@ class NetworkHostsView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
     partial_name = "hosts"
 
     def get_context_data(self, **kwargs):
-        network = get_object_or_404(selectors.host_networks(), pk=self.kwargs["pk"])
+        network = get_object_or_404(
+            selectors.host_networks(user=self.request.user), pk=self.kwargs["pk"]
+        )
         return super().get_context_data(
             expansion=_network_hosts_context(self.request, network), **kwargs
         )
@@ -116,14 +118,14 @@ class HostDetailView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         host = get_object_or_404(
-            selectors.hosts_visible()
+            selectors.hosts_visible(user=self.request.user)
             .select_related("network", "cloud__connector")
             .prefetch_related("tags"),
             pk=self.kwargs["pk"],
         )
         return super().get_context_data(
             host=host,
-            elsewhere=selectors.host_same_ip_elsewhere(host=host),
+            elsewhere=selectors.host_same_ip_elsewhere(host=host, user=self.request.user),
             **kwargs,
         )
 
@@ -169,7 +171,7 @@ class AssetGroupListView(RoleRequiredMixin, ListPageView):
     template_name = "assets/asset_group_list.html"
 
     def get_queryset(self):
-        return selectors.asset_group_list()
+        return selectors.asset_group_list(user=self.request.user)
 
 
 class AssetGroupDetailView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
@@ -177,7 +179,9 @@ class AssetGroupDetailView(RoleRequiredMixin, PartialTemplateMixin, TemplateView
     partial_name = "table"
 
     def get_context_data(self, **kwargs):
-        group = get_object_or_404(selectors.asset_group_list(), pk=self.kwargs["pk"])
+        group = get_object_or_404(
+            selectors.asset_group_list(user=self.request.user), pk=self.kwargs["pk"]
+        )
         context = host_page_context(
             self.request,
             queryset=selectors.hosts_of_asset_group(group=group),
@@ -195,7 +199,7 @@ class AssetGroupFormView(RoleRequiredMixin, FormView):
     group = None
 
     def get_form_kwargs(self):
-        return {**super().get_form_kwargs(), "group": self.group}
+        return {**super().get_form_kwargs(), "group": self.group, "user": self.request.user}
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(group=self.group, **kwargs)
@@ -221,7 +225,9 @@ class AssetGroupCreateView(AssetGroupFormView):
 
 class AssetGroupUpdateView(AssetGroupFormView):
     def dispatch(self, request, *args, **kwargs):
-        self.group = get_object_or_404(selectors.asset_group_list(), pk=kwargs["pk"])
+        self.group = get_object_or_404(
+            selectors.asset_group_list(user=request.user), pk=kwargs["pk"]
+        )
         return super().dispatch(request, *args, **kwargs)
 
     def get_initial(self):
@@ -263,7 +269,9 @@ class AssetGroupDeleteView(DeleteView):
     object_type = "asset group"
 
     def get_object(self):
-        return get_object_or_404(selectors.asset_group_list(), pk=self.kwargs["pk"])
+        return get_object_or_404(
+            selectors.asset_group_list(user=self.request.user), pk=self.kwargs["pk"]
+        )
 
     def cancel_url(self):
         return self.object.get_absolute_url()
@@ -282,7 +290,7 @@ class TagListView(RoleRequiredMixin, ListPageView):
     template_name = "assets/tag_list.html"
 
     def get_queryset(self):
-        return selectors.tag_list()
+        return selectors.tag_list(user=self.request.user)
 
 
 class TagFormView(RoleRequiredMixin, FormView):
@@ -351,7 +359,7 @@ class OverlapListView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
 
         if not settings.ENCLAVE_NETWORKS_ENABLED:
             raise Http404("Network support is switched off.")
-        overlaps = selectors.network_overlaps()
+        overlaps = selectors.network_overlaps(user=self.request.user)
         table = OverlapTable(overlaps)
         RequestConfig(self.request, paginate={"per_page": 100}).configure(table)
         return super().get_context_data(
@@ -368,6 +376,6 @@ class OverlapRefreshView(RoleRequiredMixin, View):
     http_method_names = ["post"]
 
     def post(self, request, *args, **kwargs):
-        pairs = services.overlaps_refresh()
+        pairs = services.overlaps_refresh()  # the figures are kept for all; shown per grant
         messages.success(request, f"Counted the hosts of {pairs} overlapping network pair(s).")
         return redirect("assets:overlap_list")

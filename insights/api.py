@@ -13,6 +13,7 @@ from rest_framework.response import Response
 
 from accounts.models import Role
 from assets.api import HostSerializer
+from networks.api import visible_networks_for
 from networks.selectors import networks_visible
 from scans.api import VulnerabilitySerializer
 
@@ -41,7 +42,7 @@ class TrendSerializer(serializers.ModelSerializer):
 
 
 class TrendFilterSet(django_filters.FilterSet):
-    network = django_filters.ModelChoiceFilter(queryset=networks_visible())
+    network = django_filters.ModelChoiceFilter(queryset=visible_networks_for)
     since = django_filters.DateFilter(field_name="date", lookup_expr="gte")
     until = django_filters.DateFilter(field_name="date", lookup_expr="lte")
 
@@ -59,7 +60,7 @@ class TrendViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     queryset = NetworkTrend.objects.none()  # for the schema; rows come from get_queryset
 
     def get_queryset(self):
-        return selectors.trend_rows(networks=networks_visible())
+        return selectors.trend_rows(networks=networks_visible(user=self.request.user))
 
 
 @extend_schema_serializer(many=False)  # one answer, though the route is a list's
@@ -82,7 +83,7 @@ class SearchViewSet(viewsets.ViewSet):
         responses=SearchResultSerializer,
     )
     def list(self, request):
-        results = selectors.search(q=request.query_params.get("q", ""))
+        results = selectors.search(q=request.query_params.get("q", ""), user=request.user)
         return Response(SearchResultSerializer(results).data)
 
 
@@ -165,7 +166,7 @@ class VulnerabilityViewSet(viewsets.ViewSet):
         responses={200: VulnerabilityPageSerializer},
     )
     def list(self, request):
-        form = VulnerabilityFilterForm(request.query_params)
+        form = VulnerabilityFilterForm(request.query_params, user=request.user)
         if not form.is_valid():
             raise ValidationError(form.errors)
         criteria = form.criteria()

@@ -5,6 +5,7 @@ from django import forms
 
 from assets.models import Tag
 from console.filters import MAX_ID
+from networks.models import Network
 from networks.selectors import networks_visible
 from scans.models import KbSource, Severity, VulnerabilityKind
 
@@ -23,7 +24,7 @@ SORT_CHOICES = [(f"{d}{k}", k) for k in SORTS for d in ("-", "")]
 
 class VulnerabilityFilterForm(forms.Form):
     network = forms.ModelChoiceField(
-        queryset=networks_visible(), required=False, empty_label="All networks"
+        queryset=Network.objects.none(), required=False, empty_label="All networks"
     )
     severity = forms.TypedMultipleChoiceField(
         choices=Severity.choices, coerce=int, required=False, widget=forms.CheckboxSelectMultiple
@@ -44,15 +45,18 @@ class VulnerabilityFilterForm(forms.Form):
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
     after = forms.CharField(required=False, widget=forms.HiddenInput, max_length=400)
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["network"].queryset = networks_visible().order_by("kind", "name")
+        self.user = user
+        self.fields["network"].queryset = networks_visible(user=user).order_by("kind", "name")
 
     def criteria(self) -> Criteria:
         data = self.cleaned_data
         status = data.get("status") or "open"
         statuses = OPEN if status == "open" else [] if status == "any" else [status]
-        networks = [data["network"]] if data.get("network") else list(networks_visible())
+        networks = (
+            [data["network"]] if data.get("network") else list(networks_visible(user=self.user))
+        )
         return Criteria(
             networks=networks,
             severities=data.get("severity") or [],

@@ -26,9 +26,9 @@ PERIODS = (30, 90, 365)
 SEVERITIES = (5, 4, 3, 2, 1)
 
 
-def networks_in_scope(*, network: Network | None) -> list[Network]:
-    """The dashboard's networks: the one chosen, or every visible one."""
-    networks = networks_visible().order_by("kind", "name")
+def networks_in_scope(*, network: Network | None, user) -> list[Network]:
+    """The dashboard's networks: the one chosen, or every one the user may see."""
+    networks = networks_visible(user=user).order_by("kind", "name")
     if network is not None:
         networks = networks.filter(pk=network.pk)
     return list(networks)
@@ -174,7 +174,7 @@ def _hosts(query: QuerySet[Host]) -> tuple[list[Host], bool]:
     return rows[:SEARCH_LIMIT], len(rows) > SEARCH_LIMIT
 
 
-def search(*, q: str) -> SearchResults:
+def search(*, q: str, user) -> SearchResults:
     """What the header's search box finds: an IP (one host per network holding
     it, side by side), a range or block, a QID, a CVE, or a DNS name (its
     beginning). Each is an indexed lookup: fast at a million hosts."""
@@ -182,7 +182,7 @@ def search(*, q: str) -> SearchResults:
     results = SearchResults(query=q)
     if not q or "\x00" in q:  # no name, address or id holds a NUL
         return results
-    hosts = hosts_visible()
+    hosts = hosts_visible(user=user)
     try:
         key = iprange.ip_key(q)
     except iprange.IPRangeError:

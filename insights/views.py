@@ -24,11 +24,11 @@ class NetworkScopeMixin:
     def scope(self) -> tuple:
         value = self.request.GET.get("network", "")
         network = (
-            networks_visible().filter(pk=int(value)).first()
+            networks_visible(user=self.request.user).filter(pk=int(value)).first()
             if value.isascii() and value.isdigit() and len(value) < 19
             else None
         )
-        return network, selectors.networks_in_scope(network=network)
+        return network, selectors.networks_in_scope(network=network, user=self.request.user)
 
 
 class DashboardView(RoleRequiredMixin, NetworkScopeMixin, TemplateView):
@@ -44,7 +44,7 @@ class DashboardView(RoleRequiredMixin, NetworkScopeMixin, TemplateView):
         context = super().get_context_data(**kwargs)
         context.update(
             network=network,
-            networks=list(networks_visible().order_by("kind", "name")),
+            networks=list(networks_visible(user=self.request.user).order_by("kind", "name")),
             days=days,
             periods=selectors.PERIODS,
             scans=selectors.scans_in_progress(networks=networks),
@@ -102,7 +102,8 @@ class SearchView(RoleRequiredMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(
-            results=selectors.search(q=self.request.GET.get("q", "")), **kwargs
+            results=selectors.search(q=self.request.GET.get("q", ""), user=self.request.user),
+            **kwargs,
         )
 
 
@@ -117,13 +118,13 @@ class VulnerabilityListView(RoleRequiredMixin, PartialTemplateMixin, TemplateVie
     partial_name = "results"
 
     def get_context_data(self, **kwargs):
-        form = VulnerabilityFilterForm(self.request.GET or None)
+        form = VulnerabilityFilterForm(self.request.GET or None, user=self.request.user)
         grouped = self.request.GET.get("group") == "qid"
         context = super().get_context_data(form=form, grouped=grouped, **kwargs)
         if form.is_bound and not form.is_valid():
             return context
         if not form.is_bound:
-            form = VulnerabilityFilterForm({})
+            form = VulnerabilityFilterForm({}, user=self.request.user)
             form.is_valid()
         criteria = form.criteria()
         query = {k: v for k, v in self.request.GET.lists() if k not in ("after", "group")}
@@ -160,7 +161,7 @@ class VulnerabilityExportView(RoleRequiredMixin, View):
     memory); cells a spreadsheet would run are neutralised."""
 
     def get(self, request, *args, **kwargs):
-        form = VulnerabilityFilterForm(request.GET)
+        form = VulnerabilityFilterForm(request.GET, user=request.user)
         if not form.is_valid():
             return HttpResponseBadRequest(
                 "; ".join(f"{field}: {' '.join(errors)}" for field, errors in form.errors.items()),

@@ -1,4 +1,5 @@
 from django import forms
+from django.db.models.functions import Lower
 
 from .models import Network, ScannerAppliance, validate_appliance_name
 
@@ -36,3 +37,26 @@ class ScannerApplianceForm(forms.Form):
     )
     network = forms.ModelChoiceField(queryset=Network.objects.all())
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
+
+
+class NetworkAccessForm(forms.Form):
+    """A Scanner's or Reader's networks: every one, or those ticked."""
+
+    scope = forms.ChoiceField(
+        choices=[("all", "All networks"), ("chosen", "Only the networks ticked below")],
+        widget=forms.RadioSelect,
+        label="Sees",
+    )
+    networks = forms.ModelMultipleChoiceField(
+        queryset=Network.objects.order_by("kind", Lower("name")),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text="Built-in networks too. Outside these, the user's pages and API answer as if "
+        "nothing existed; their schedules in a network taken away stop, saying why.",
+    )
+
+    def networks_chosen(self) -> list[Network] | None:
+        """None for every network, else the networks ticked (maybe none)."""
+        if self.cleaned_data["scope"] == "all":
+            return None
+        return list(self.cleaned_data["networks"])

@@ -166,3 +166,28 @@ class ScannerAppliance(models.Model):
         if age > timedelta(seconds=settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER):
             return ApplianceStatus.OFFLINE
         return ApplianceStatus.BUSY if self.running_slices else ApplianceStatus.ONLINE
+
+
+class NetworkAccess(models.Model):
+    """The networks a Scanner or Reader may see: every network, or the ones chosen.
+
+    A user without a row sees every network, as every user did before grants
+    existed (and as users made by ``createsuperuser`` or the admin do): a
+    Manager narrows a user by giving them a row. Managers see every network
+    whatever their row says. Outside a user's networks an object does not
+    exist for them (404); ``networks.selectors`` is the one place that decides.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="network_access"
+    )
+    all_networks = models.BooleanField(default=True)
+    networks = models.ManyToManyField(Network, blank=True, related_name="+")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = "network access"
+        verbose_name_plural = "network access"
+
+    def __str__(self) -> str:
+        return f"network access of {self.user}"

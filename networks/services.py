@@ -5,12 +5,12 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import AuditEntry, User
-from accounts.services import audit_record
+from accounts.services import audit_record, user_create, user_update
 from core import iprange
 
-from .models import AddressRange, Network, NetworkKind, ScannerAppliance
-from .selectors import networks_visible
-from .signals import address_space_changed, appliance_moved
+from .models import AddressRange, Network, NetworkAccess, NetworkKind, ScannerAppliance
+from .selectors import forget_granted_networks, networks_visible
+from .signals import address_space_changed, appliance_moved, network_access_lost
 
 
 def parse_address_space(text: str, *, field: str = "address_space") -> list[iprange.IPRange]:
@@ -210,8 +210,9 @@ def _save_appliance(appliance: ScannerAppliance) -> None:
 
 def _check_network_visible(network: Network) -> None:
     """While network support is off everything lives in the Global Default Network,
-    so that turning it on finds every appliance there."""
-    if not networks_visible().filter(pk=network.pk).exists():
+    so that turning it on finds every appliance there. (Only Managers, who see
+    every network, register and move appliances.)"""
+    if not networks_visible(user=None).filter(pk=network.pk).exists():
         raise ValidationError(
             {
                 "network": "Network support is off: scanner appliances belong to the Global "
@@ -355,3 +356,82 @@ def network_counters_set(
         values["open_findings"] = _by_severity(open_findings)
     if values:
         Network.objects.filter(pk=network_id).update(**values)
+
+
+# --- Network access (grants) ------------------------------------------------------------
+
+
+def _grant_text(all_networks: bool, networks) -> str:
+    if all_networks:
+        return "all networks"
+    names = sorted(n.name for n in networks)
+    return ", ".join(names) if names else "no network"
+
+
+@transaction.atomic
+def network_access_set(
+    *, actor: User | None, user: User, networks: list[Network] | None
+) -> NetworkAccess:
+    """Grants ``user`` every network (``networks=None``) or exactly ``networks``
+    (built-in ones included; an empty list: none). Audited on the user.
+
+    The networks the user loses are announced (``network_access_lost``): the
+    floors above stop that user's schedules there, saying why. A Manager's grant
+    is kept but changes nothing while they are a Manager (they see everything).
+    """
+    access, _ = NetworkAccess.objects.select_for_update().get_or_create(user=user)
+    before_all = access.all_networks
+    before = {n.pk: n for n in access.networks.all()}
+    all_networks = networks is None
+    chosen = {n.pk: n for n in (networks or [])}
+    access.all_networks = all_networks
+    access.save()
+    access.networks.set(list(chosen.values()))
+    forget_granted_networks(user)
+    old_text = _grant_text(before_all, before.values())
+    new_text = _grant_text(all_networks, chosen.values())
+    if old_text != new_text:
+        audit_record(
+            actor=actor,
+            action=AuditEntry.Action.UPDATE,
+            instance=user,
+            changes={"networks": [old_text, new_text]},
+        )
+    if not all_networks:
+        if before_all:
+            lost = set(Network.objects.exclude(pk__in=list(chosen)).values_list("pk", flat=True))
+        else:
+            lost = set(before) - set(chosen)
+        if lost:
+            network_access_lost.send(sender=NetworkAccess, user=user, network_ids=sorted(lost))
+    return access
+
+
+_UNCHANGED = object()
+
+
+@transaction.atomic
+def user_create_with_access(
+    *, actor: User | None, networks: list[Network] | None | object = _UNCHANGED, **fields
+) -> User:
+    """``accounts.services.user_create`` and, when ``networks`` is given, the
+    user's grant, in one transaction (both or neither)."""
+    user = user_create(actor=actor, **fields)
+    if networks is not _UNCHANGED:
+        network_access_set(actor=actor, user=user, networks=networks)
+    return user
+
+
+@transaction.atomic
+def user_update_with_access(
+    *,
+    actor: User | None,
+    user: User,
+    networks: list[Network] | None | object = _UNCHANGED,
+    **fields,
+) -> User:
+    """``accounts.services.user_update`` and, when ``networks`` is given, the grant."""
+    user = user_update(actor=actor, user=user, **fields)
+    if networks is not _UNCHANGED:
+        network_access_set(actor=actor, user=user, networks=networks)
+    return user

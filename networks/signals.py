@@ -11,3 +11,8 @@ address_space_changed = Signal()
 # (``appliance``, ``old_network``). It can no longer reach the old network's
 # machines: the scans app takes back the slices it holds there.
 appliance_moved = Signal()
+
+# Sent inside the transaction that narrows a user's network access (``user``,
+# ``network_ids``: the networks they lost). The floors above stop that user's
+# schedules in those networks and record why.
+network_access_lost = Signal()

@@ -14,6 +14,7 @@ urlpatterns = [
     path("appliances/new/", views.ApplianceCreateView.as_view(), name="appliance_create"),
     path("appliances/<int:pk>/", views.ApplianceDetailView.as_view(), name="appliance_detail"),
     path("appliances/<int:pk>/edit/", views.ApplianceUpdateView.as_view(), name="appliance_update"),
+    path("access/<int:pk>/", views.UserAccessView.as_view(), name="user_access"),
     path(
         "appliances/<int:pk>/delete/", views.ApplianceDeleteView.as_view(), name="appliance_delete"
     ),

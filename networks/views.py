@@ -8,14 +8,14 @@ from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect
 from django.views.generic import DetailView, FormView, TemplateView
 
-from accounts.models import Role
+from accounts.models import Role, User
 from accounts.permissions import RoleRequiredMixin
 from console.forms import apply_validation_error
 from console.htmx import PartialTemplateMixin
 from console.listing import ListPageView
 
 from . import selectors, services
-from .forms import NetworkForm, ScannerApplianceForm
+from .forms import NetworkAccessForm, NetworkForm, ScannerApplianceForm
 from .models import Network, ScannerAppliance
 from .tables import NetworkTable, ScannerApplianceTable
 
@@ -36,19 +36,20 @@ class NetworkListView(NetworksEnabledMixin, RoleRequiredMixin, ListPageView):
     template_name = "networks/network_list.html"
 
     def get_queryset(self):
-        return selectors.network_list()
+        return selectors.network_list(user=self.request.user)
 
 
 class NetworkDetailView(NetworksEnabledMixin, RoleRequiredMixin, DetailView):
     template_name = "networks/network_detail.html"
 
     def get_queryset(self):
-        return selectors.network_list()
+        return selectors.network_list(user=self.request.user)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
         context["appliance_table"] = ScannerApplianceTable(
-            self.object.appliances.select_related("network"), exclude=("network",)
+            selectors.appliances_visible(user=self.request.user).filter(network=self.object),
+            exclude=("network",),
         )
         return context
 
@@ -131,7 +132,7 @@ class ApplianceListView(RoleRequiredMixin, ListPageView):
     template_name = "networks/appliance_list.html"
 
     def get_queryset(self):
-        return ScannerAppliance.objects.select_related("network")
+        return selectors.appliances_visible(user=self.request.user)
 
 
 def broker_for_appliances() -> dict:
@@ -178,9 +179,7 @@ class ApplianceDetailView(RoleRequiredMixin, PartialTemplateMixin, DetailView):
     context_object_name = "appliance"
 
     def get_queryset(self):
-        return ScannerAppliance.objects.select_related("network").filter(
-            network__in=selectors.networks_visible()
-        )
+        return selectors.appliances_visible(user=self.request.user)
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(broker=broker_for_appliances(), **kwargs)
@@ -194,7 +193,7 @@ class ApplianceFormView(RoleRequiredMixin, FormView):
 
     def get_form(self, form_class=None):
         form = super().get_form(form_class)
-        form.fields["network"].queryset = selectors.networks_visible()
+        form.fields["network"].queryset = selectors.networks_visible(user=self.request.user)
         return form
 
     def get_initial(self):
@@ -256,3 +255,43 @@ class ApplianceDeleteView(RoleRequiredMixin, TemplateView):
         services.appliance_delete(actor=request.user, appliance=self.appliance)
         messages.success(request, f"Scanner appliance {self.appliance.name} deleted.")
         return redirect(network)
+
+
+# --- Network access (a user's grant; shown on the user's page) ------------------------------
+
+
+class UserAccessView(RoleRequiredMixin, PartialTemplateMixin, FormView):
+    """The networks a user may see: a section of the user's page (loaded with
+    htmx, with a link of its own), edited here. Managers only."""
+
+    required_role = write_role = Role.MANAGER
+    form_class = NetworkAccessForm
+    template_name = "networks/user_access.html"
+    partial_name = "access"
+
+    def dispatch(self, request, *args, **kwargs):
+        self.user = get_object_or_404(User, pk=kwargs["pk"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def get_initial(self):
+        access = selectors.network_access_of(user=self.user)
+        if access is None or access.all_networks:
+            return {"scope": "all", "networks": []}
+        return {"scope": "chosen", "networks": list(access.networks.all())}
+
+    def get_context_data(self, **kwargs):
+        access = selectors.network_access_of(user=self.user)
+        granted = None if access is None or access.all_networks else list(access.networks.all())
+        return super().get_context_data(
+            subject=self.user,
+            granted=granted,
+            sees_all=self.user.is_manager or granted is None,
+            **kwargs,
+        )
+
+    def form_valid(self, form):
+        services.network_access_set(
+            actor=self.request.user, user=self.user, networks=form.networks_chosen()
+        )
+        messages.success(self.request, f"Network access of {self.user.username} saved.")
+        return redirect("accounts:user_update", pk=self.user.pk)

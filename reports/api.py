@@ -8,6 +8,7 @@ from rest_framework.response import Response
 from accounts.models import Role, User
 from assets.models import AssetGroup, Tag
 from console.api import LOOKUP_ANY, TypedJSONMixin
+from networks.api import ScopedPrimaryKeyField
 
 from . import selectors, services
 from .downloads import report_file_response
@@ -97,7 +98,7 @@ class ReportCreateSerializer(TypedJSONMixin, serializers.Serializer):
         queryset=ReportTemplate.objects.all(), required=False, allow_null=True
     )
     sort = serializers.CharField(required=False, help_text="host or vulnerability")
-    asset_groups = serializers.PrimaryKeyRelatedField(
+    asset_groups = ScopedPrimaryKeyField(
         queryset=AssetGroup.objects.all(), many=True, required=False
     )
     targets = serializers.CharField(
@@ -158,7 +159,7 @@ class ReportViewSet(
 
     @extend_schema(request=ReportCreateSerializer, responses={201: ReportSerializer})
     def create(self, request, *args, **kwargs):
-        incoming = ReportCreateSerializer(data=request.data)
+        incoming = ReportCreateSerializer(data=request.data, context={"request": request})
         incoming.is_valid(raise_exception=True)
         data = dict(incoming.validated_data)
         report = services.report_create(actor=request.user, **data)
@@ -222,7 +223,7 @@ class ReportScheduleInputSerializer(TypedJSONMixin, serializers.Serializer):
     title = serializers.CharField(max_length=200)
     template = serializers.PrimaryKeyRelatedField(queryset=ReportTemplate.objects.all())
     format = serializers.CharField(default=ReportFormat.PDF, help_text="pdf, csv or html")
-    asset_groups = serializers.PrimaryKeyRelatedField(
+    asset_groups = ScopedPrimaryKeyField(
         queryset=AssetGroup.objects.all(), many=True, required=False
     )
     targets = serializers.CharField(
@@ -274,7 +275,7 @@ class ReportScheduleViewSet(viewsets.ModelViewSet):
 
     @extend_schema(request=ReportScheduleInputSerializer, responses={201: ReportScheduleSerializer})
     def create(self, request, *args, **kwargs):
-        incoming = ReportScheduleInputSerializer(data=request.data)
+        incoming = ReportScheduleInputSerializer(data=request.data, context={"request": request})
         incoming.is_valid(raise_exception=True)
         schedule = services.report_schedule_create(actor=request.user, **incoming.validated_data)
         return self._output(schedule, status.HTTP_201_CREATED)
@@ -282,7 +283,9 @@ class ReportScheduleViewSet(viewsets.ModelViewSet):
     @extend_schema(request=ReportScheduleInputSerializer, responses={200: ReportScheduleSerializer})
     def partial_update(self, request, *args, **kwargs):
         schedule = self.get_object()
-        incoming = ReportScheduleInputSerializer(data=request.data, partial=True)
+        incoming = ReportScheduleInputSerializer(
+            data=request.data, partial=True, context={"request": request}
+        )
         incoming.is_valid(raise_exception=True)
         current = {
             "title": schedule.title,

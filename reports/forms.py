@@ -2,7 +2,7 @@ from django import forms
 
 from accounts.models import User
 from assets.models import AssetGroup, Tag
-from networks.selectors import networks_visible
+from networks.selectors import in_scope, networks_visible
 from scans.models import DetectionStatus, Severity, VulnerabilityKind
 
 from .models import ReportDelivery, ReportFormat, ReportRecurrence, ReportSort, ReportTemplate
@@ -70,14 +70,15 @@ class _TargetFields(forms.Form):
         help_text="Hosts with any of these tags, in any network.",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["asset_groups"].queryset = AssetGroup.objects.select_related(
-            "network"
+        # Only the user's networks and their groups; "All" is all of theirs.
+        self.fields["asset_groups"].queryset = in_scope(
+            AssetGroup.objects.select_related("network"), user=user
         ).order_by("network__name", "title")
         self.fields["asset_groups"].label_from_instance = lambda g: f"{g.title} ({g.network.name})"
         self.fields["network"].choices = [("all", "All networks")] + [
-            (str(n.pk), n.name) for n in networks_visible().order_by("name")
+            (str(n.pk), n.name) for n in networks_visible(user=user).order_by("name")
         ]
 
 

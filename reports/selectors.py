@@ -19,6 +19,7 @@ from assets.models import AssetGroup, AssetGroupRange, Host, Tag
 from assets.selectors import ip_ranges_q
 from core import iprange
 from networks.models import Network
+from networks.selectors import in_scope
 from scans.models import OPEN_STATUSES, Detection, DetectionStatus, Vulnerability
 
 from .models import (
@@ -110,13 +111,18 @@ def hosts_for_target(
 
 
 def report_hosts(*, report: Report) -> QuerySet[Host]:
-    """The hosts a report covers (its target resolved now)."""
+    """The hosts a report covers (its target resolved now), inside its owner's
+    networks: "All" is all of the owner's networks, a tag only their hosts, and
+    a scheduled report run by beat keeps its owner's scope."""
     ranges = iprange.parse(report.targets) if report.targets.strip() else []
-    return hosts_for_target(
-        asset_groups=list(report.asset_groups.all()),
-        ranges=ranges,
-        network=report.target_network,
-        tags=list(report.tags.all()),
+    return in_scope(
+        hosts_for_target(
+            asset_groups=list(report.asset_groups.all()),
+            ranges=ranges,
+            network=report.target_network,
+            tags=list(report.tags.all()),
+        ),
+        user=report.owner,
     )
 
 

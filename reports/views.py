@@ -71,6 +71,9 @@ class ReportCreateView(RoleRequiredMixin, FormView):
     form_class = ReportForm
     template_name = "reports/report_form.html"
 
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
+
     def get_initial(self):
         initial = {"network": "all"}
         wanted = self.request.GET.get("template", "")
@@ -287,6 +290,9 @@ class ScheduleFormView(RoleRequiredMixin, FormView):
     form_class = ReportScheduleForm
     template_name = "reports/schedule_form.html"
     schedule = None
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(schedule=self.schedule, **kwargs)

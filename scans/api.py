@@ -9,6 +9,7 @@ from accounts.models import Role
 from assets import api as assets_api
 from assets.models import AssetGroup
 from console.api import LOOKUP_ANY, TypedJSONMixin
+from networks.api import ScopedPrimaryKeyField
 from networks.models import Network, ScannerAppliance
 
 from . import selectors, services
@@ -106,15 +107,15 @@ class ScanFieldsSerializer(TypedJSONMixin, serializers.ModelSerializer):
     or Global Default when network support is off."""
 
     type = serializers.ChoiceField(choices=ScanType.choices)
-    network = serializers.PrimaryKeyRelatedField(queryset=Network.objects.all(), required=False)
-    appliance = serializers.PrimaryKeyRelatedField(
+    network = ScopedPrimaryKeyField(scope="", queryset=Network.objects.all(), required=False)
+    appliance = ScopedPrimaryKeyField(
         queryset=ScannerAppliance.objects.select_related("network"),
         allow_null=True,
         required=False,
         help_text="null: All Scanners in Network.",
     )
     targets = serializers.CharField(required=False, allow_blank=True)
-    asset_groups = serializers.PrimaryKeyRelatedField(
+    asset_groups = ScopedPrimaryKeyField(
         many=True, required=False, queryset=AssetGroup.objects.select_related("network")
     )
     option_profile = serializers.PrimaryKeyRelatedField(
@@ -180,7 +181,11 @@ class ScanViewSet(
     lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
-        return selectors.scan_list().prefetch_related("asset_groups").order_by("-id")
+        return (
+            selectors.scan_list(user=self.request.user)
+            .prefetch_related("asset_groups")
+            .order_by("-id")
+        )
 
     def perform_create(self, serializer):
         serializer.instance = services.scan_launch(
@@ -257,7 +262,7 @@ class ScheduleViewSet(viewsets.ModelViewSet):
     lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
-        return selectors.schedule_list().order_by("id")
+        return selectors.schedule_list(user=self.request.user).order_by("id")
 
     def perform_create(self, serializer):
         serializer.instance = services.schedule_create(
@@ -398,7 +403,7 @@ class DetectionViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
-        return selectors.detection_list().order_by("id")
+        return selectors.detection_list(user=self.request.user).order_by("id")
 
 
 class VulnerabilitySerializer(serializers.ModelSerializer):
@@ -498,8 +503,8 @@ class ImportUploadSerializer(serializers.Serializer):
     """POST multipart: the file, the network it belongs to, and optionally its format."""
 
     file = serializers.FileField(required=False)
-    network = serializers.PrimaryKeyRelatedField(
-        queryset=Network.objects.all(), required=False, allow_null=True
+    network = ScopedPrimaryKeyField(
+        scope="", queryset=Network.objects.all(), required=False, allow_null=True
     )
     format = serializers.ChoiceField(
         choices=ImportFormat.choices,
@@ -524,11 +529,11 @@ class ImportViewSet(
     lookup_value_regex = LOOKUP_ANY
 
     def get_queryset(self):
-        return selectors.import_list().order_by("-id")
+        return selectors.import_list(user=self.request.user).order_by("-id")
 
     @extend_schema(request=ImportUploadSerializer, responses={201: ImportSerializer})
     def create(self, request, *args, **kwargs):
-        upload = ImportUploadSerializer(data=request.data)
+        upload = ImportUploadSerializer(data=request.data, context={"request": request})
         upload.is_valid(raise_exception=True)
         data = upload.validated_data
         scan = import_create(

@@ -26,7 +26,7 @@ class ScansConfig(AppConfig):
     def ready(self) -> None:
         from assets.signals import hosts_deleting
         from assets.tables import open_findings_reader_set
-        from networks.signals import appliance_moved
+        from networks.signals import appliance_moved, network_access_lost
 
         from .selectors import open_findings_by_host
 
@@ -35,12 +35,19 @@ class ScansConfig(AppConfig):
         post_migrate.connect(_load_kb, sender=self, dispatch_uid="scans_load_kb")
         appliance_moved.connect(_appliance_moved, dispatch_uid="scans_appliance_moved")
         hosts_deleting.connect(_hosts_deleting, dispatch_uid="scans_hosts_deleting")
+        network_access_lost.connect(_access_lost, dispatch_uid="scans_access_lost")
 
 
 def _appliance_moved(sender, appliance, old_network, **kwargs) -> None:
     from .services.failover import slices_withdraw
 
     slices_withdraw(appliance=appliance, old_network=old_network)
+
+
+def _access_lost(sender, user, network_ids, **kwargs) -> None:
+    from .services.schedules import schedules_stop_for_lost_networks
+
+    schedules_stop_for_lost_networks(user=user, network_ids=network_ids)
 
 
 def _hosts_deleting(sender, host_ids, **kwargs) -> None:

@@ -1,7 +1,7 @@
 import django_filters
 
 from console.filters import IdFilter
-from networks.models import Network
+from networks.api import visible_networks_for
 
 from .models import (
     DetectionStatus,
@@ -19,7 +19,7 @@ class ScanFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(field_name="title", lookup_expr="icontains", label="Title")
     status = django_filters.ChoiceFilter(choices=ScanStatus.choices)
     type = django_filters.ChoiceFilter(choices=ScanType.choices)
-    network = django_filters.ModelChoiceFilter(queryset=Network.objects.all())
+    network = django_filters.ModelChoiceFilter(queryset=visible_networks_for)
 
     class Meta:
         model = Scan

@@ -3,7 +3,7 @@ from django.conf import settings
 
 from assets.models import AssetGroup
 from networks.models import Network, ScannerAppliance
-from networks.selectors import networks_visible
+from networks.selectors import in_scope, networks_visible
 
 from .models import ImportFormat, OptionProfile, Recurrence, ScanType, TcpPortSet
 from .services.profiles import available_checks
@@ -33,11 +33,14 @@ class ScanForm(forms.Form):
     )
     option_profile = forms.ModelChoiceField(queryset=OptionProfile.objects.all())
 
-    def __init__(self, *args, network: Network | None = None, **kwargs):
+    def __init__(self, *args, user, network: Network | None = None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["network"].queryset = networks_visible()
-        appliances = ScannerAppliance.objects.select_related("network").order_by("name")
-        groups = AssetGroup.objects.select_related("network")
+        # Only the user's networks, and their appliances and groups.
+        self.fields["network"].queryset = networks_visible(user=user)
+        appliances = in_scope(
+            ScannerAppliance.objects.select_related("network").order_by("name"), user=user
+        )
+        groups = in_scope(AssetGroup.objects.select_related("network"), user=user)
         # A submitted form accepts any appliance and group, so the service can
         # refuse one of another network by name instead of "not a valid choice".
         if network is not None and not self.is_bound:
@@ -118,9 +121,9 @@ class ImportForm(forms.Form):
         "accepts any address).",
     )
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
-        networks = networks_visible()
+        networks = networks_visible(user=user)
         self.fields["network"].queryset = networks
         if not settings.ENCLAVE_NETWORKS_ENABLED:
             self.fields["network"].initial = networks.first()

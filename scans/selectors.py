@@ -8,6 +8,7 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from assets.models import Host
 from assets.selectors import ip_ranges_q
 from core import iprange
+from networks.selectors import in_scope
 
 from .models import (
     IN_FLIGHT_SLICE_STATUSES,
@@ -26,25 +27,34 @@ from .models import (
 )
 
 
-def scan_list() -> QuerySet[Scan]:
-    return Scan.objects.select_related(
-        "network", "appliance", "option_profile", "launched_by", "import_file"
+def scan_list(*, user) -> QuerySet[Scan]:
+    """Scans (imports too) in the user's networks."""
+    return in_scope(
+        Scan.objects.select_related(
+            "network", "appliance", "option_profile", "launched_by", "import_file"
+        ),
+        user=user,
     )
 
 
-def import_list() -> QuerySet[Scan]:
-    """Imports (scans of kind "import") with their file, newest first."""
-    return (
+def import_list(*, user) -> QuerySet[Scan]:
+    """Imports (scans of kind "import") in the user's networks, with their file, newest first."""
+    return in_scope(
         Scan.objects.filter(kind=ScanKind.IMPORT)
         .select_related("network", "launched_by", "import_file")
-        .order_by("-created_at", "-id")
+        .order_by("-created_at", "-id"),
+        user=user,
     )
 
 
-def schedule_list() -> QuerySet[Schedule]:
-    return Schedule.objects.select_related(
-        "network", "appliance", "option_profile", "owner", "last_scan"
-    ).prefetch_related("asset_groups")
+def schedule_list(*, user) -> QuerySet[Schedule]:
+    """Schedules in the user's networks."""
+    return in_scope(
+        Schedule.objects.select_related(
+            "network", "appliance", "option_profile", "owner", "last_scan"
+        ).prefetch_related("asset_groups"),
+        user=user,
+    )
 
 
 # Slices on a scan's page: what runs now first, then what failed, waits, ended.
@@ -148,8 +158,9 @@ def scan_findings_by_severity(*, scan: Scan) -> dict[str, int]:
     return totals
 
 
-def detection_list() -> QuerySet[Detection]:
-    return Detection.objects.select_related("host", "network", "vulnerability")
+def detection_list(*, user) -> QuerySet[Detection]:
+    """Detections in the user's networks."""
+    return in_scope(Detection.objects.select_related("host", "network", "vulnerability"), user=user)
 
 
 def detections_for_host(*, host: Host) -> QuerySet[Detection]:

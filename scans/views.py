@@ -18,12 +18,12 @@ from console.forms import apply_validation_error
 from console.htmx import PartialTemplateMixin, htmx_partial
 from console.listing import ListPageView
 from networks.models import Network, ScannerAppliance
-from networks.selectors import networks_visible
+from networks.selectors import appliances_visible, networks_visible
 
 from . import selectors, services
 from .filters import ScanFilterSet, VulnerabilityFilterSet
 from .forms import ImportForm, OptionProfileForm, ScanForm, ScheduleForm
-from .models import OptionProfile, Schedule, SliceStatus, Vulnerability
+from .models import OptionProfile, SliceStatus, Vulnerability
 from .services.imports import import_create
 from .services.launch import launch_warning
 from .services.profiles import option_profile_default
@@ -47,7 +47,7 @@ class ScanListView(RoleRequiredMixin, ListPageView):
     template_name = "scans/scan_list.html"
 
     def get_queryset(self):
-        return selectors.scan_list()
+        return selectors.scan_list(user=self.request.user)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -70,8 +70,8 @@ class NetworkChoiceMixin:
         if not settings.ENCLAVE_NETWORKS_ENABLED:
             return Network.objects.global_default()
         value = self.request.POST.get("network") or self.request.GET.get("network")
-        if value and str(value).isdigit():
-            return Network.objects.filter(pk=value).first()
+        if value and str(value).isdigit() and len(value) < 19:
+            return networks_visible(user=self.request.user).filter(pk=value).first()
         return self.default_network()
 
     def get_form_kwargs(self):
@@ -81,7 +81,7 @@ class NetworkChoiceMixin:
         appliance = self.chosen_appliance(network)
         if appliance is not None and not self.request.POST:
             kwargs["initial"] = {**kwargs.get("initial", {}), "appliance": appliance}
-        return {**kwargs, "network": network}
+        return {**kwargs, "network": network, "user": self.request.user}
 
     def chosen_appliance(self, network: Network | None) -> ScannerAppliance | None:
         value = self.request.POST.get("appliance") or self.request.GET.get("appliance")
@@ -134,7 +134,7 @@ class ScanDetailView(RoleRequiredMixin, PartialTemplateMixin, DetailView):
     context_object_name = "scan"
 
     def get_queryset(self):
-        return selectors.scan_list()
+        return selectors.scan_list(user=self.request.user)
 
     def get(self, request, *args, **kwargs):
         self.object = self.get_object()
@@ -167,7 +167,7 @@ class ScanCancelView(RoleRequiredMixin, TemplateView):
     template_name = "scans/scan_cancel.html"
 
     def dispatch(self, request, *args, **kwargs):
-        self.scan = get_object_or_404(selectors.scan_list(), pk=kwargs["pk"])
+        self.scan = get_object_or_404(selectors.scan_list(user=self.request.user), pk=kwargs["pk"])
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
@@ -189,7 +189,7 @@ class ScanResultsView(RoleRequiredMixin, DetailView):
     context_object_name = "scan"
 
     def get_queryset(self):
-        return selectors.scan_list()
+        return selectors.scan_list(user=self.request.user)
 
     def get_context_data(self, **kwargs):
         """Findings by QID grouped by severity (a page of 100 QIDs), then the hosts
@@ -221,9 +221,7 @@ class ApplianceSlicesView(RoleRequiredMixin, PartialTemplateMixin, TemplateView)
 
     def get_context_data(self, **kwargs):
         appliance = get_object_or_404(
-            ScannerAppliance.objects.select_related("network").filter(
-                network__in=networks_visible()
-            ),
+            appliances_visible(user=self.request.user),
             pk=self.kwargs["pk"],
         )
         held = ApplianceSliceTable(selectors.appliance_slices_held(appliance=appliance))
@@ -250,7 +248,9 @@ class HostDetectionsView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
     partial_name = "findings"
 
     def get_context_data(self, **kwargs):
-        host = get_object_or_404(hosts_visible().select_related("network"), pk=self.kwargs["pk"])
+        host = get_object_or_404(
+            hosts_visible(user=self.request.user).select_related("network"), pk=self.kwargs["pk"]
+        )
         return super().get_context_data(
             host=host,
             findings=selectors.host_findings_by_severity(host=host),
@@ -267,7 +267,7 @@ class ScheduleListView(RoleRequiredMixin, ListPageView):
     template_name = "scans/schedule_list.html"
 
     def get_queryset(self):
-        return selectors.schedule_list()
+        return selectors.schedule_list(user=self.request.user)
 
 
 class ScheduleDetailView(RoleRequiredMixin, DetailView):
@@ -275,11 +275,11 @@ class ScheduleDetailView(RoleRequiredMixin, DetailView):
     context_object_name = "schedule"
 
     def get_queryset(self):
-        return selectors.schedule_list()
+        return selectors.schedule_list(user=self.request.user)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        table = ScanTable(selectors.scan_list().filter(schedule=self.object))
+        table = ScanTable(selectors.scan_list(user=self.request.user).filter(schedule=self.object))
         table.paginate(page=self.request.GET.get("page", 1), per_page=50)
         context["scan_table"] = table
         context["asset_groups"] = list(self.object.asset_groups.all())
@@ -327,7 +327,9 @@ class ScheduleCreateView(ScheduleFormView):
 
 class ScheduleUpdateView(ScheduleFormView):
     def dispatch(self, request, *args, **kwargs):
-        self.schedule = get_object_or_404(selectors.schedule_list(), pk=kwargs["pk"])
+        self.schedule = get_object_or_404(
+            selectors.schedule_list(user=self.request.user), pk=kwargs["pk"]
+        )
         return super().dispatch(request, *args, **kwargs)
 
     def get_initial(self):
@@ -357,7 +359,7 @@ class ScheduleDeleteView(RoleRequiredMixin, TemplateView):
     template_name = "includes/confirm_delete.html"
 
     def dispatch(self, request, *args, **kwargs):
-        self.object = get_object_or_404(Schedule, pk=kwargs["pk"])
+        self.object = get_object_or_404(selectors.schedule_list(user=request.user), pk=kwargs["pk"])
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
@@ -466,7 +468,7 @@ class ImportListView(RoleRequiredMixin, ListPageView):
     template_name = "scans/import_list.html"
 
     def get_queryset(self):
-        return selectors.import_list()
+        return selectors.import_list(user=self.request.user)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -480,6 +482,9 @@ class ImportCreateView(RoleRequiredMixin, FormView):
     required_role = write_role = Role.SCANNER
     form_class = ImportForm
     template_name = "scans/import_form.html"
+
+    def get_form_kwargs(self):
+        return {**super().get_form_kwargs(), "user": self.request.user}
 
     def form_valid(self, form):
         try:
@@ -500,7 +505,7 @@ class ImportDetailView(RoleRequiredMixin, PartialTemplateMixin, DetailView):
     context_object_name = "scan"
 
     def get_queryset(self):
-        return selectors.import_list()
+        return selectors.import_list(user=self.request.user)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)

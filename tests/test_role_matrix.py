@@ -47,6 +47,7 @@ PAGES = {
     "accounts:user_update": (M, M),
     "accounts:audit_list": (M, None),
     "networks:network_list": (R, None),
+    "networks:user_access": (M, M),
     "networks:network_create": (M, M),
     "networks:network_detail": (R, None),
     "networks:network_update": (M, M),
@@ -237,6 +238,7 @@ def world(db):
 ARGUMENTS = [
     ("accounts:user_", "user"),
     ("networks:network_", "network"),
+    ("networks:user_", "user"),
     ("networks:appliance_", "appliance"),
     ("assets:host_", "host"),
     ("assets:network_hosts", "network"),

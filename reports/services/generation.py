@@ -19,6 +19,7 @@ from accounts.services import audit_record
 from assets.models import AssetGroup, Tag
 from core import iprange
 from networks.models import Network
+from networks.selectors import network_is_visible, networks_visible
 
 from ..models import (
     Report,
@@ -36,18 +37,36 @@ logger = logging.getLogger(__name__)
 # --- reports ------------------------------------------------------------------------
 
 
-def _resolve_network(network: Network | int | str | None) -> tuple[Network | None, dict]:
-    """``None``/"all" means every network; an id or a Network means that one."""
-    if network is None or isinstance(network, Network):
-        return network, {}
-    if isinstance(network, str) and network.strip().lower() in ("", "all"):
+def _resolve_network(
+    network: Network | int | str | None, *, owner: User | None
+) -> tuple[Network | None, dict]:
+    """``None``/"all" means every network of ``owner``'s; an id or a Network means
+    that one, if ``owner`` may see it (otherwise it does not exist for them)."""
+    if network is None:
         return None, {}
-    try:
-        return Network.objects.get(pk=int(network)), {}
-    except (TypeError, ValueError):
-        return None, {"network": [f"'{network}' is not a network id or 'all'."]}
-    except Network.DoesNotExist:
-        return None, {"network": [f"Network {network} does not exist."]}
+    if isinstance(network, Network):
+        pk = network.pk
+    elif isinstance(network, str) and network.strip().lower() in ("", "all"):
+        return None, {}
+    else:
+        try:
+            pk = int(network)
+        except (TypeError, ValueError):
+            return None, {"network": [f"'{network}' is not a network id or 'all'."]}
+    found = networks_visible(user=owner).filter(pk=pk).first()
+    if found is None:
+        return None, {"network": [f"Network {pk} does not exist."]}
+    return found, {}
+
+
+def scope_errors(*, owner: User | None, asset_groups: list[AssetGroup]) -> dict:
+    """Asset groups outside ``owner``'s networks, refused like ids that name nothing."""
+    outside = [
+        g.pk for g in asset_groups if not network_is_visible(user=owner, network=g.network_id)
+    ]
+    if not outside:
+        return {}
+    return {"asset_groups": [f"No asset group with id {', '.join(map(str, outside))}."]}
 
 
 @transaction.atomic
@@ -110,9 +129,10 @@ def report_create(
         ranges = iprange.parse(targets or "")
     except iprange.IPRangeError as error:
         errors["targets"] = error.messages
-    target_network, network_errors = _resolve_network(network)
+    target_network, network_errors = _resolve_network(network, owner=actor)
     errors.update(network_errors)
     asset_groups, tags = list(asset_groups), list(tags)
+    errors.update(scope_errors(owner=actor, asset_groups=asset_groups))
     if not asset_groups and not ranges and not tags and "targets" not in errors:
         errors.setdefault("targets", []).append(
             "Choose at least one target: asset groups, IPs/ranges or tags."

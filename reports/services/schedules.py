@@ -17,12 +17,15 @@ from datetime import datetime, timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import AuditEntry, Role, User
+from accounts.services import audit_record
 from assets.models import AssetGroup, Tag
 from core import iprange
 from networks.models import Network
+from networks.selectors import network_is_visible
 from scans.services.schedules import next_run_after
 
 from ..models import (
@@ -32,7 +35,7 @@ from ..models import (
     ReportSchedule,
     ReportTemplate,
 )
-from .generation import _resolve_network, report_create
+from .generation import _resolve_network, report_create, scope_errors
 from .templates import _require_role
 
 logger = logging.getLogger(__name__)
@@ -53,6 +56,7 @@ def _may_change(actor: User, schedule: ReportSchedule) -> None:
 
 def _validated(
     *,
+    owner: User,
     title: str,
     template: ReportTemplate | None,
     format: str,
@@ -79,8 +83,9 @@ def _validated(
         ranges = iprange.parse(targets or "")
     except iprange.IPRangeError as error:
         errors["targets"] = error.messages
-    target_network, network_errors = _resolve_network(network)
+    target_network, network_errors = _resolve_network(network, owner=owner)
     errors.update(network_errors)
+    errors.update(scope_errors(owner=owner, asset_groups=list(asset_groups)))
     if not asset_groups and not ranges and not tags and "targets" not in errors:
         errors["targets"] = ["Choose at least one target: asset groups, IPs/ranges or tags."]
     if recurrence not in ReportRecurrence.values:
@@ -138,6 +143,7 @@ def report_schedule_create(
     _require_role(actor, Role.READER, "schedule reports")
     asset_groups, tags, recipients = list(asset_groups), list(tags), list(recipients)
     fields = _validated(
+        owner=actor,
         title=title,
         template=template,
         format=format,
@@ -183,6 +189,7 @@ def report_schedule_update(
     _may_change(actor, schedule)
     asset_groups, tags, recipients = list(asset_groups), list(tags), list(recipients)
     fields = _validated(
+        owner=schedule.owner or actor,
         title=title,
         template=template,
         format=format,
@@ -220,10 +227,64 @@ def _first_run(schedule: ReportSchedule, now: datetime) -> datetime | None:
     return next_run_after(schedule, now)
 
 
+def _lost_networks(schedule: ReportSchedule, owner: User) -> list[Network]:
+    """The networks the schedule names (its IPs' network, its groups') that its
+    owner may no longer see."""
+    named = {g.network_id: g.network for g in schedule.asset_groups.select_related("network")}
+    if schedule.target_network_id:
+        named[schedule.target_network_id] = schedule.target_network
+    return [n for pk, n in sorted(named.items()) if not network_is_visible(user=owner, network=pk)]
+
+
+def _stop(schedule: ReportSchedule, lost: list[Network]) -> None:
+    """Deactivates a schedule whose owner lost a network it names, saying why (audited)."""
+    names = ", ".join(f"'{n.name}'" for n in lost)
+    reason = (
+        f"Stopped: its owner '{schedule.owner.get_username()}' no longer has access to "
+        f"network {names}. Edit it to take it over."
+    )
+    schedule.active = False
+    schedule.last_error = reason
+    schedule.save(update_fields=["active", "last_error", "updated_at"])
+    audit_record(
+        actor=None,
+        action=AuditEntry.Action.UPDATE,
+        instance=schedule,
+        changes={"active": [True, False], "reason": reason},
+    )
+
+
+@transaction.atomic
+def report_schedules_stop_for_lost_networks(*, user: User, network_ids: list[int]) -> int:
+    """Stops ``user``'s active report schedules naming a network they no longer
+    have access to (``networks.signals.network_access_lost``); returns how many.
+    Schedules on "All" networks or on tags go on, within the user's networks."""
+    stopped = 0
+    candidates = ReportSchedule.objects.filter(owner=user, active=True).filter(
+        Q(target_network_id__in=network_ids) | Q(asset_groups__network_id__in=network_ids)
+    )
+    for schedule in (
+        ReportSchedule.objects.select_for_update(of=("self",))
+        .select_related("owner", "target_network")
+        .filter(pk__in=candidates.values("pk"))
+    ):
+        lost = _lost_networks(schedule, user)
+        if lost:
+            _stop(schedule, lost)
+            stopped += 1
+    return stopped
+
+
 def _run_one(schedule: ReportSchedule, now: datetime) -> bool:
-    """Queues one due schedule's report; records why not. Returns whether it did."""
+    """Queues one due schedule's report; records why not. Returns whether it did.
+
+    The report is its owner's, within the owner's networks; an owner who lost
+    a network the schedule names (however the grant changed) stops it, saying why."""
     owner = schedule.owner
     error, report = "", None
+    if owner.is_active and (lost := _lost_networks(schedule, owner)):
+        _stop(schedule, lost)
+        return False
     if not owner.is_active:
         error = f"Its owner '{owner.get_username()}' is deactivated; a Manager may take it over."
     else:

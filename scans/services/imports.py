@@ -46,7 +46,7 @@ from accounts.models import AuditEntry, User
 from accounts.services import audit_record
 from core import iprange
 from networks.models import Network
-from networks.selectors import network_ranges
+from networks.selectors import network_is_visible, network_ranges
 from scans.imports import FORMAT_LABELS, PARSERS, ImportFormatError, detect_format
 from scans.imports.base import ImportedHost, KbEntry
 
@@ -114,6 +114,9 @@ def import_create(
     errors: dict[str, list[str]] = {}
     if network is None:
         errors["network"] = ["Choose the network these results belong to."]
+    elif not network_is_visible(user=actor, network=network):
+        # Outside the actor's grant (or Global Default's only, with networks off).
+        errors["network"] = [f"No network with id {network.pk}."]
     if file is None:
         errors["file"] = ["Choose a result file to import."]
     if format and format not in PARSERS:

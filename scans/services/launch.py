@@ -18,7 +18,7 @@ from accounts.services import audit_record
 from assets.models import AssetGroup
 from core import iprange
 from networks.models import ApplianceStatus, Network, ScannerAppliance
-from networks.selectors import networks_visible, ranges_outside_space
+from networks.selectors import network_is_visible, networks_visible, ranges_outside_space
 
 from ..models import OptionProfile, Scan, ScanSlice, ScanType
 from .dispatch import scan_waiting_reason, slices_fill
@@ -104,6 +104,7 @@ def launch_warning(*, network: Network, appliance: ScannerAppliance | None) -> s
 
 def scan_fields_errors(
     *,
+    actor: User | None,
     noun: str,
     title: str,
     type: str,
@@ -114,11 +115,15 @@ def scan_fields_errors(
 ) -> tuple[dict[str, list[str]], list[iprange.IPRange]]:
     """What a launch and a schedule both check: (errors by field, the target ranges)."""
     errors: dict[str, list[str]] = {}
-    if not networks_visible().filter(pk=network.pk).exists():
+    if not networks_visible(user=None).filter(pk=network.pk).exists():
         # Off, everything is in Global Default: turning support on finds it there.
         errors["network"] = [
             f"Network support is off: a {noun} runs in the Global Default Network."
         ]
+    elif not network_is_visible(user=actor, network=network):
+        # Outside the actor's grant the network does not exist for them.
+        errors["network"] = [f"No network with id {network.pk}."]
+        return errors, []
     if not (title or "").strip():
         errors["title"] = [f"A {noun} needs a title."]
     if type not in ScanType.values:
@@ -210,6 +215,7 @@ def scan_launch(
     asset_groups = list(asset_groups)
     title = (title or "").strip()
     errors, ranges = scan_fields_errors(
+        actor=actor,
         noun="scan",
         title=title,
         type=type,

@@ -26,6 +26,7 @@ from accounts.services import audit_record
 from assets.models import AssetGroup
 from core import iprange
 from networks.models import Network, ScannerAppliance
+from networks.selectors import network_is_visible
 
 from ..models import OptionProfile, Recurrence, Schedule
 from .launch import scan_fields_errors, scan_launch
@@ -92,6 +93,7 @@ def _whole_minute(moment: datetime | None) -> datetime | None:
 
 def _validated(
     *,
+    actor: User | None,
     title: str,
     type: str,
     network: Network,
@@ -104,6 +106,7 @@ def _validated(
     """Checks a schedule as a launch would be checked; returns (title, normalised targets)."""
     title = (title or "").strip()
     errors, _ = scan_fields_errors(
+        actor=actor,
         noun="schedule",
         title=title,
         type=type,
@@ -172,6 +175,7 @@ def schedule_create(
     asset_groups = list(asset_groups)
     start = _whole_minute(start)
     title, typed = _validated(
+        actor=actor,
         title=title,
         type=type,
         network=network,
@@ -268,6 +272,7 @@ def schedule_update(
     errors: dict[str, list[str]] = {}
     try:
         locked.title, locked.targets = _validated(
+            actor=actor,
             title=locked.title,
             type=locked.type,
             network=locked.network,
@@ -324,10 +329,51 @@ def _owner_refusal(owner: User | None) -> str:
     return ""
 
 
+def _lost_network_reason(owner: User, network: Network) -> str:
+    return (
+        f"Stopped: its owner '{owner.get_username()}' no longer has access to network "
+        f"'{network.name}'. Edit it to take it over."
+    )
+
+
+def _stop(schedule: Schedule, reason: str) -> None:
+    """Deactivates a schedule whose owner lost its network, saying why (audited)."""
+    schedule.active = False
+    schedule.last_error = reason
+    schedule.save(update_fields=["active", "last_error", "updated_at"])
+    audit_record(
+        actor=None,
+        action=AuditEntry.Action.UPDATE,
+        instance=schedule,
+        changes={"active": [True, False], "reason": reason},
+    )
+
+
+@transaction.atomic
+def schedules_stop_for_lost_networks(*, user: User, network_ids: list[int]) -> int:
+    """Stops ``user``'s active schedules in networks they no longer have access to
+    (``networks.signals.network_access_lost``); returns how many."""
+    stopped = 0
+    for schedule in (
+        Schedule.objects.select_for_update(of=("self",))
+        .select_related("network")
+        .filter(owner=user, network_id__in=network_ids, active=True)
+    ):
+        _stop(schedule, _lost_network_reason(user, schedule.network))
+        stopped += 1
+    return stopped
+
+
 def _run_one(schedule: Schedule, now: datetime) -> bool:
-    """Launches one due schedule's scan; records why not. Returns whether a scan started."""
+    """Launches one due schedule's scan; records why not. Returns whether a scan started.
+
+    It runs as its owner, within the owner's networks: an owner who lost the
+    schedule's network (however the grant changed) stops it, saying why."""
     scan = None
     error = _owner_refusal(schedule.owner)
+    if not error and not network_is_visible(user=schedule.owner, network=schedule.network):
+        _stop(schedule, _lost_network_reason(schedule.owner, schedule.network))
+        return False
     if not error:
         try:
             # scan_launch is atomic on its own: a refused or failed launch

@@ -185,7 +185,7 @@ def test_overlap_pairs_and_hosts_in_both(acme, globex):
     HostFactory(network=globex, ip="10.0.0.2")
     HostFactory(network=globex, ip="192.168.1.7")
     assert services.overlaps_refresh() == 1
-    [overlap] = selectors.network_overlaps()
+    [overlap] = selectors.network_overlaps(user=None)
     assert {overlap.network_a, overlap.network_b} == {acme, globex}
     assert overlap.ranges_text == "10.0.0.0/24"
     assert overlap.hosts_in_both == 1
@@ -196,19 +196,19 @@ def test_changed_address_space_shows_no_stale_figure(acme, globex, manager):
     HostFactory(network=globex, ip="10.0.0.1")
     NetworkFactory(name="Initech", space="172.16.0.0/12")
     services.overlaps_refresh()
-    assert [o.hosts_in_both for o in selectors.network_overlaps()] == [1]
+    assert [o.hosts_in_both for o in selectors.network_overlaps(user=None)] == [1]
     # Globex's space changes: the overlap moves, its old figure is not shown.
     network_services.network_update(actor=manager, network=globex, address_space="10.0.0.0/25")
-    [moved] = selectors.network_overlaps()
+    [moved] = selectors.network_overlaps(user=None)
     assert (moved.ranges_text, moved.hosts_in_both) == ("10.0.0.0/25", None)
     # A change elsewhere keeps the unchanged overlap's figure, live.
     network_services.network_update(actor=manager, network=globex, address_space="10.0.0.0/24")
     initech = Network.objects.get(name="Initech")
     network_services.network_update(actor=manager, network=initech, address_space="172.16.0.0/16")
-    [same] = selectors.network_overlaps()
-    assert isinstance(selectors.network_overlaps(), list) and same.hosts_in_both == 1
+    [same] = selectors.network_overlaps(user=None)
+    assert isinstance(selectors.network_overlaps(user=None), list) and same.hosts_in_both == 1
     services.overlaps_refresh()
-    assert not isinstance(selectors.network_overlaps(), list)
+    assert not isinstance(selectors.network_overlaps(user=None), list)
 
 
 def test_built_in_networks_overlap_nothing(acme):
@@ -269,18 +269,18 @@ def test_overlaps_refresh_for_one_network_recounts_only_its_pairs(acme, globex):
     HostFactory(network=globex, ip="10.0.0.9")
     HostFactory(network=initech, ip="10.0.0.9")
     figures = {
-        (o.network_a.name, o.network_b.name): o.hosts_in_both for o in selectors.network_overlaps()
+        (o.network_a.name, o.network_b.name): o.hosts_in_both for o in selectors.network_overlaps(user=None)
     }
     assert set(figures.values()) == {0}
     assert services.overlaps_refresh(network=globex) == 2
     figures = {
-        (o.network_a.name, o.network_b.name): o.hosts_in_both for o in selectors.network_overlaps()
+        (o.network_a.name, o.network_b.name): o.hosts_in_both for o in selectors.network_overlaps(user=None)
     }
     assert figures == {("Acme", "Globex"): 1, ("Acme", "Initech"): 0, ("Globex", "Initech"): 1}
     from assets.tasks import refresh_overlaps
 
     assert refresh_overlaps(network_id=None) == 3
-    assert {o.hosts_in_both for o in selectors.network_overlaps()} == {1}
+    assert {o.hosts_in_both for o in selectors.network_overlaps(user=None)} == {1}
 
 
 def test_changing_an_address_space_recounts_overlaps_after_commit(
