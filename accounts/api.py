@@ -21,7 +21,7 @@ class UserSerializer(TypedJSONMixin, serializers.ModelSerializer):
 
     class Meta:
         model = User
-        fields = ["id", "username", "email", "role", "is_active", "password"]
+        fields = ["id", "username", "email", "role", "is_active", "timezone", "password"]
         # The service refuses a taken username in any case, with one message;
         # DRF's own unique check would answer exact duplicates differently.
         extra_kwargs = {"username": {"validators": [UnicodeUsernameValidator()]}}

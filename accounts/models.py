@@ -1,7 +1,10 @@
 from django.conf import settings
 from django.contrib.auth.models import AbstractUser, UserManager
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
+
+from console.times import timezone_names
 
 
 class Role(models.TextChoices):
@@ -21,8 +24,26 @@ class EnclaveUserManager(UserManager):
         return self.get(**{f"{self.model.USERNAME_FIELD}__iexact": username})
 
 
+def validate_timezone(value: str) -> None:
+    """An IANA time zone name this machine knows ("Europe/Paris", "UTC")."""
+    if value not in timezone_names():
+        raise ValidationError(
+            "'%(value)s' is not a time zone: use an IANA name such as UTC, "
+            "Europe/Paris or America/New_York.",
+            code="invalid_timezone",
+            params={"value": value},
+        )
+
+
 class User(AbstractUser):
     role = models.CharField(max_length=16, choices=Role.choices, default=Role.READER)
+    # Every time on the console's pages is shown in this zone, with its name.
+    timezone = models.CharField(
+        max_length=64,
+        default="UTC",
+        validators=[validate_timezone],
+        help_text="Times on every page are shown in this zone.",
+    )
 
     objects = EnclaveUserManager()
 

@@ -82,12 +82,14 @@ def user_create(
     role: str = Role.READER,
     email: str = "",
     is_active: bool = True,
+    timezone: str = "UTC",
 ) -> User:
     """Creates a user with a role. The password must pass the configured validators.
 
-    Refuses a username another user has in any case ("Alice" when "alice" exists).
+    Refuses a username another user has in any case ("Alice" when "alice" exists),
+    and a time zone that is not an IANA zone name.
     """
-    user = User(username=username, email=email, role=role, is_active=is_active)
+    user = User(username=username, email=email, role=role, is_active=is_active, timezone=timezone)
     errors: dict[str, list[str]] = {}
     try:
         # Uniqueness is _username_taken's: in any case, with the clear message.
@@ -122,7 +124,7 @@ def user_create(
 
 @transaction.atomic
 def user_update(*, actor: User | None, user: User, password: str | None = None, **fields) -> User:
-    """Changes a user's role, activity, e-mail or password.
+    """Changes a user's role, activity, e-mail, time zone or password.
 
     A new password revokes the user's API token and signs out their other sessions.
 

@@ -1,12 +1,14 @@
 import django_tables2 as tables
 
+from console.tables import WhenColumn
+
 from .models import AuditEntry, User
 
 
 class UserTable(tables.Table):
     username = tables.Column(linkify=("accounts:user_update", {"pk": tables.A("pk")}))
     role = tables.Column(accessor="effective_role", verbose_name="Role", orderable=False)
-    last_login = tables.DateTimeColumn(format="Y-m-d H:i")
+    last_login = WhenColumn()
 
     class Meta:
         empty_text = "No users."
@@ -19,7 +21,7 @@ class UserTable(tables.Table):
 
 
 class AuditEntryTable(tables.Table):
-    created_at = tables.DateTimeColumn(format="Y-m-d H:i:s", verbose_name="When")
+    created_at = WhenColumn(seconds=True, verbose_name="When")
     actor_name = tables.Column(verbose_name="Who")
     changes = tables.JSONColumn(orderable=False)
 

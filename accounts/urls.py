@@ -11,5 +11,6 @@ urlpatterns = [
     path("users/", views.UserListView.as_view(), name="user_list"),
     path("users/new/", views.UserCreateView.as_view(), name="user_create"),
     path("users/<int:pk>/edit/", views.UserUpdateView.as_view(), name="user_update"),
+    path("profile/", views.ProfileView.as_view(), name="profile"),
     path("audit/", views.AuditListView.as_view(), name="audit_list"),
 ]

@@ -2,6 +2,7 @@ from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
+from django.utils import timezone
 from django.views.generic import FormView
 
 from accounts.permissions import RoleRequiredMixin
@@ -10,7 +11,7 @@ from console.listing import ListPageView
 
 from . import services
 from .filters import AuditEntryFilterSet
-from .forms import UserCreateForm, UserUpdateForm
+from .forms import ProfileForm, UserCreateForm, UserUpdateForm
 from .models import AuditEntry, Role, User
 from .selectors import user_sign_in_failures
 from .tables import AuditEntryTable, UserTable
@@ -32,7 +33,9 @@ class UserCreateView(RoleRequiredMixin, FormView):
 
     def form_valid(self, form):
         try:
-            user = services.user_create(actor=self.request.user, **form.cleaned_data)
+            data = dict(form.cleaned_data)
+            data["timezone"] = data["timezone"] or "UTC"
+            user = services.user_create(actor=self.request.user, **data)
         except ValidationError as error:
             apply_validation_error(form, error)
             return self.form_invalid(form)
@@ -53,6 +56,7 @@ class UserUpdateView(RoleRequiredMixin, FormView):
         return {
             "email": self.object.email,
             "role": self.object.effective_role,
+            "timezone": self.object.timezone,
             "is_active": self.object.is_active,
         }
 
@@ -72,6 +76,8 @@ class UserUpdateView(RoleRequiredMixin, FormView):
     def form_valid(self, form):
         data = dict(form.cleaned_data)
         password = data.pop("password") or None
+        if not data["timezone"]:
+            del data["timezone"]
         try:
             services.user_update(
                 actor=self.request.user, user=self.object, password=password, **data
@@ -84,6 +90,31 @@ class UserUpdateView(RoleRequiredMixin, FormView):
             update_session_auth_hash(self.request, self.object)
         messages.success(self.request, f"User {self.object.username} saved.")
         return redirect("accounts:user_list")
+
+
+class ProfileView(RoleRequiredMixin, FormView):
+    """Every user's own settings: the time zone their pages show times in."""
+
+    required_role = write_role = Role.READER
+    form_class = ProfileForm
+    template_name = "accounts/profile.html"
+
+    def get_initial(self):
+        return {"timezone": self.request.user.timezone}
+
+    def get_context_data(self, **kwargs):
+        return super().get_context_data(now=timezone.now(), **kwargs)
+
+    def form_valid(self, form):
+        # A copy: a refused value must not stay on the request's user.
+        user = User.objects.get(pk=self.request.user.pk)
+        try:
+            services.user_update(actor=self.request.user, user=user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"Saved: times are shown in {user.timezone}.")
+        return redirect("accounts:profile")
 
 
 class AuditListView(RoleRequiredMixin, ListPageView):

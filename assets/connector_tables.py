@@ -4,6 +4,9 @@ import django_tables2 as tables
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from console.tables import WhenColumn
+from console.times import local_date, when
+
 from .models import CloudInstance, Connector, ConnectorRun
 from .tables import EMPTY, LEAVE_TABLE
 
@@ -36,7 +39,7 @@ class ConnectorTable(tables.Table):
     schedule = tables.Column()
     last_run = tables.Column(verbose_name="Last run", orderable=False, empty_values=())
     last_counts = tables.Column(verbose_name="Last counts", orderable=False, empty_values=())
-    next_run = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Next run")
+    next_run = WhenColumn(verbose_name="Next run")
 
     class Meta:
         model = Connector
@@ -51,14 +54,14 @@ class ConnectorTable(tables.Table):
         run = record.last_run
         if run is None:
             return _status(None)
-        return format_html("{} {}", _status(run), run.created_at.strftime("%Y-%m-%d %H:%M"))
+        return format_html("{} {}", _status(run), when(run.created_at))
 
     def render_last_counts(self, record):
         return _counts(record.last_run.counts if record.last_run else {})
 
 
 class ConnectorRunTable(tables.Table):
-    created_at = tables.DateTimeColumn(format="Y-m-d H:i:s", verbose_name="Started")
+    created_at = WhenColumn(seconds=True, verbose_name="Started")
     trigger = tables.Column()
     status = tables.Column(empty_values=())
     scopes = tables.Column(verbose_name="Read", empty_values=(), orderable=False)
@@ -100,7 +103,7 @@ class CloudInstanceTable(tables.Table):
     cloud_network = tables.Column(verbose_name="VPC / VNet")
     region = tables.Column()
     public_ip = tables.Column(verbose_name="Public IP")
-    seen_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Last seen")
+    seen_at = WhenColumn(verbose_name="Last seen")
 
     class Meta:
         model = CloudInstance
@@ -125,7 +128,7 @@ class CloudInstanceTable(tables.Table):
             return format_html(
                 '<span class="badge run-error">{}</span> <span class="muted">since {}</span>',
                 record.state or "gone",
-                record.gone_at.strftime("%Y-%m-%d"),
+                local_date(record.gone_at),
             )
         return record.state or EMPTY
 

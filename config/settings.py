@@ -127,6 +127,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     "accounts.middleware.LoginRequiredMiddleware",
+    # Pages show times in the user's own zone (User.timezone, default UTC).
+    "accounts.middleware.UserTimezoneMiddleware",
     # Last: turns a sign-in refused by django-axes into the lockout answer.
     "axes.middleware.AxesMiddleware",
 ]
@@ -140,7 +142,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
-            "builtins": ["template_partials.templatetags.partials"],
+            # |when: a time in the user's zone, with the zone's name (console/times.py).
+            "builtins": ["template_partials.templatetags.partials", "console.times"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",

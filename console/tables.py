@@ -1,19 +1,13 @@
 """The table base for pages that must stay fast at any number of rows."""
 
 import django_tables2 as tables
-from django.utils import timezone
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
-EMPTY = "—"
+from .times import EMPTY, when
 
-
-def when(value, zone=None) -> str:
-    """A time in a table cell: in the current time zone (or ``zone``), to the minute."""
-    if not value:
-        return EMPTY
-    v = value.astimezone(zone or timezone.get_current_timezone())
-    return f"{v.year:04d}-{v.month:02d}-{v.day:02d} {v.hour:02d}:{v.minute:02d}"
+# when: a time in a cell, in the user's zone with its name (console.times).
+__all__ = ["EMPTY", "FastBodyTable", "WhenColumn", "when"]
 
 
 class FastBodyTable(tables.Table):
@@ -60,3 +54,16 @@ class FastBodyTable(tables.Table):
                 mark_safe(f"<tr{self.row_attrs_html(record, index)}>{''.join(cells)}</tr>"),  # noqa: S308
                 record,
             )
+
+
+class WhenColumn(tables.Column):
+    """A date and time in the user's time zone, with the zone's name
+    ("2026-12-07 15:03 CET"; ``seconds=True`` adds them): console.times.when."""
+
+    def __init__(self, *args, seconds: bool = False, **kwargs):
+        kwargs.setdefault("default", EMPTY)
+        super().__init__(*args, **kwargs)
+        self.seconds = seconds
+
+    def render(self, value):
+        return when(value, seconds=self.seconds)

@@ -1,6 +1,8 @@
 import django_tables2 as tables
 from django.utils.html import format_html, format_html_join
 
+from console.tables import WhenColumn
+
 from .models import Network, ScannerAppliance
 
 
@@ -34,7 +36,7 @@ class ScannerApplianceTable(tables.Table):
     name = tables.Column(linkify=("networks:appliance_detail", {"pk": tables.A("pk")}))
     network = tables.Column(linkify=True)
     status = tables.Column(empty_values=(), orderable=False)
-    last_seen = tables.DateTimeColumn(format="Y-m-d H:i:s", verbose_name="Last heartbeat")
+    last_seen = WhenColumn(seconds=True, verbose_name="Last heartbeat")
 
     class Meta:
         empty_text = "No scanner appliances yet."

@@ -4,7 +4,7 @@ from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 
 from console.severity import SEVERITIES, severity_badge
-from console.tables import FastBodyTable, when
+from console.tables import FastBodyTable, WhenColumn, when
 
 from .models import (
     OptionProfile,
@@ -105,7 +105,7 @@ class ScheduleTable(tables.Table):
     title = tables.Column(linkify=True)
     network = tables.Column()
     scanner = tables.Column(empty_values=(), verbose_name="Scanner", order_by=("appliance__name",))
-    next_run = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Next run", default="—")
+    next_run = WhenColumn(verbose_name="Next run")
     active = tables.BooleanColumn()
     last_scan = tables.Column(
         empty_values=(), verbose_name="Last scan", order_by=("last_scan__created_at",)
@@ -127,7 +127,7 @@ class ScheduleTable(tables.Table):
             format_html(
                 '<a href="{}">{}</a>',
                 scan.get_absolute_url(),
-                timezone.localtime(scan.created_at).strftime("%Y-%m-%d %H:%M"),
+                when(scan.created_at),
             )
             if scan is not None
             else "—"
@@ -201,7 +201,7 @@ class ApplianceSliceTable(tables.Table):
     progress = tables.Column(
         empty_values=(), verbose_name="Progress", attrs={"td": {"class": "progress-cell"}}
     )
-    dispatched_at = tables.DateTimeColumn(format="Y-m-d H:i:s", verbose_name="Sent")
+    dispatched_at = WhenColumn(seconds=True, verbose_name="Sent")
     hosts_found = tables.Column(verbose_name="Hosts found")
 
     class Meta:
@@ -338,7 +338,7 @@ class ImportTable(tables.Table):
         accessor="import_file__skipped", verbose_name="Skipped", orderable=False
     )
     launched_by = tables.Column(verbose_name="By", default="—")
-    created_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Imported")
+    created_at = WhenColumn(verbose_name="Imported")
 
     class Meta:
         empty_text = "No imports yet."

@@ -46,6 +46,7 @@ PAGES = {
     "accounts:user_create": (M, M),
     "accounts:user_update": (M, M),
     "accounts:audit_list": (M, None),
+    "accounts:profile": (R, R),  # every user sets their own time zone
     "networks:network_list": (R, None),
     "networks:user_access": (M, M),
     "networks:network_create": (M, M),
