@@ -19,9 +19,22 @@ TABS = [
     ("Scans", "KnowledgeBase", "scans:kb_list", "reader"),
     ("Reports", "Reports", "reports:report_list", "reader"),
     ("Reports", "Templates", "reports:template_list", "reader"),
+    ("Dashboard", "Search", "insights:search", "reader"),
     ("Users", "Users", "accounts:user_list", "manager"),
     ("Users", "Audit Log", "accounts:audit_list", "manager"),
+    ("Users", "Your settings", "accounts:profile", "reader"),
 ]
+
+# Pages whose address does not start with their tab link's (the link's URL name
+# by the page's): the host's findings live in the scans app but belong to
+# Host Assets. Every other page belongs to the link with the longest URL its
+# path starts with. tests/test_navigation.py walks every page to keep it so.
+PAGE_TABS = {
+    "assets:network_hosts": "assets:host_list",
+    "scans:host_detections": "assets:host_list",
+    "assets:overlap_list": "networks:network_list",
+    "scans:appliance_slices": "networks:appliance_list",
+}
 
 
 def _tabs(request):
@@ -36,15 +49,16 @@ def _tabs(request):
             url = reverse(url_name)
         except NoReverseMatch:
             continue
-        sections.setdefault(section, []).append({"label": label, "url": url, "active": False})
-    # The current page is the link with the longest URL the path starts with:
-    # /scans/kb/ is KnowledgeBase, not Scans as well.
-    matches = [
-        link
-        for links in sections.values()
-        for link in links
-        if request.path.startswith(link["url"])
-    ]
+        sections.setdefault(section, []).append(
+            {"label": label, "url": url, "name": url_name, "active": False}
+        )
+    links = [link for section in sections.values() for link in section]
+    match = getattr(request, "resolver_match", None)
+    owner = PAGE_TABS.get(match.view_name) if match is not None else None
+    owned = [link for link in links if link["name"] == owner]
+    # Otherwise the current page is the link with the longest URL the path
+    # starts with: /scans/kb/ is KnowledgeBase, not Scans as well.
+    matches = owned or [link for link in links if request.path.startswith(link["url"])]
     if matches:
         max(matches, key=lambda link: len(link["url"]))["active"] = True
     return [
