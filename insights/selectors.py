@@ -10,15 +10,16 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
+from django.db.models.functions import Lower
 from django.utils import timezone
 
-from assets.models import Host
+from assets.models import Connector, Host
 from assets.selectors import hosts_visible, ip_ranges_q
 from core import iprange
 from networks.models import Network, ScannerAppliance
 from networks.selectors import networks_visible
-from scans.models import DONE_SCAN_STATUSES, Scan, Vulnerability
+from scans.models import DONE_SCAN_STATUSES, Scan, ScanKind, Vulnerability
 
 from .models import Exposure, HostExposure, NetworkTrend
 
@@ -148,6 +149,24 @@ def scans_in_progress(*, networks: list[Network], limit: int = 10) -> QuerySet[S
         .select_related("network", "appliance")
         .order_by("-created_at")[:limit]
     )
+
+
+def recent_imports(*, networks: list[Network], limit: int = 5) -> QuerySet[Scan]:
+    """The latest imports into these networks, newest first (one query)."""
+    return (
+        Scan.objects.filter(kind=ScanKind.IMPORT, network__in=networks)
+        .select_related("network", "import_file")
+        .order_by("-created_at")[:limit]
+    )
+
+
+def recent_connector_runs(*, limit: int = 5) -> QuerySet[Connector]:
+    """Connectors with their last run, the latest run first, never-run last
+    (one query). Connectors span networks and hold cloud accounts: the caller
+    shows them to Managers only."""
+    return Connector.objects.select_related("last_run").order_by(
+        F("last_run__created_at").desc(nulls_last=True), Lower("name")
+    )[:limit]
 
 
 # --- Search -----------------------------------------------------------------------------

@@ -72,6 +72,12 @@ class DashboardView(RoleRequiredMixin, NetworkScopeMixin, TemplateView):
             top_hosts=selectors.top_hosts(networks=networks),
             top_vulnerabilities=selectors.top_vulnerabilities(networks=networks),
             appliances=selectors.appliance_health(networks=networks),
+            imports=selectors.recent_imports(networks=networks),
+            # Connectors are Managers' (their pages too): a run reads cloud
+            # accounts across networks, so no network grant scopes it for others.
+            connectors=(
+                selectors.recent_connector_runs() if self.request.user.is_manager else None
+            ),
         )
         return context
 

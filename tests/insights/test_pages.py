@@ -174,3 +174,93 @@ def test_trends_api_filters(api_as, twins):
     recent = api.get("/api/v1/trends/", {"since": since}).json()["results"]
     assert {r["date"] for r in recent} == {today.isoformat()}
     assert api.get("/api/v1/trends/", {"since": "yesterday"}).status_code == 400
+
+
+def _import(network, filename, status="finished", hosts=3, findings=7):
+    from scans.models import Scan, ScanImport
+
+    scan = Scan.objects.create(
+        title=filename, kind="import", type="vulnerability", network=network, status=status
+    )
+    ScanImport.objects.create(
+        scan=scan,
+        format="nessus",
+        filename=filename,
+        size=1,
+        sha256=f"{scan.pk:064d}",
+        hosts=hosts,
+        findings=findings,
+    )
+    return scan
+
+
+def _connector(name, status=None, error=""):
+    from assets.models import Connector, ConnectorRun
+
+    connector = Connector.objects.create(name=name, kind="aws_ec2", scopes=["eu-west-1"])
+    if status:
+        run = ConnectorRun.objects.create(
+            connector=connector, status=status, counts={"seen": 12, "new": 2}, error=error
+        )
+        connector.last_run = run
+        connector.save(update_fields=["last_run"])
+    return connector
+
+
+def test_last_imports_tile_lists_the_networks_the_user_sees(client, twins):
+    from networks.services import network_access_set
+    from tests.factories import UserFactory
+
+    acme, globex, a, b = twins
+    mine = _import(acme, "acme-weekly.nessus")
+    _import(globex, "globex-secret.nessus", status="error")
+    _connector("aws-prod", status="finished")
+    reader = UserFactory(username="acme-reader", role="reader")
+    network_access_set(actor=None, user=reader, networks=[acme])
+    client.force_login(reader)
+    page = client.get(reverse("insights:dashboard")).content.decode()
+    tile = page[page.index('id="runs-tile"') :]
+    assert f'href="{reverse("scans:import_list")}"' in tile  # the list behind the tile
+    assert f'href="{mine.get_absolute_url()}"' in tile and "acme-weekly.nessus" in tile
+    assert "3 · 7" in tile  # hosts · findings
+    assert "globex-secret.nessus" not in page  # another network's import
+    # Connectors are Managers' pages: not shown, not even their names.
+    assert "aws-prod" not in page and reverse("assets:connector_list") not in page
+
+
+def test_managers_see_each_connectors_last_run_without_its_error(client_as, twins):
+    acme, globex, a, b = twins
+    _import(globex, "globex.nessus")
+    failing = _connector(
+        "azure-eu", status="error", error="AADSTS7000215: Invalid client secret for app 1234"
+    )
+    fine = _connector("aws-prod", status="finished")
+    never = _connector("aws-lab")
+    page = client_as("manager").get(reverse("insights:dashboard")).content.decode()
+    tile = page[page.index('id="runs-tile"') :]
+    assert f'href="{reverse("assets:connector_list")}"' in tile
+    for connector in (failing, fine, never):
+        assert f'href="{connector.get_absolute_url()}"' in tile
+    assert 'class="badge run-error"' in tile and 'class="badge run-finished"' in tile
+    assert "never run" in tile and "12 read, 2 new" in tile
+    assert "AADSTS" not in page  # the run's message stays on the connector's page
+    assert "globex.nessus" in tile
+    # The latest run first, a connector never run last.
+    assert tile.index("aws-prod") < tile.index("aws-lab")
+
+
+def test_dashboard_queries_stay_bounded_with_imports_and_connectors(
+    client_as, twins, django_assert_max_num_queries
+):
+    acme, globex, a, b = twins
+    client = client_as("manager")
+    _import(acme, "first.nessus")
+    _connector("first", status="finished")
+    with django_assert_max_num_queries(16) as first:
+        client.get(reverse("insights:dashboard"))
+    for i in range(8):
+        _import(globex, f"more-{i}.nessus")
+        _connector(f"more-{i}", status="finished")
+    with django_assert_max_num_queries(len(first.captured_queries)):
+        page = client.get(reverse("insights:dashboard")).content.decode()
+    assert "more-7.nessus" in page
