@@ -219,7 +219,7 @@ def test_last_imports_tile_lists_the_networks_the_user_sees(client, twins):
     network_access_set(actor=None, user=reader, networks=[acme])
     client.force_login(reader)
     page = client.get(reverse("insights:dashboard")).content.decode()
-    tile = page[page.index('id="runs-tile"') :]
+    tile = page[page.index('id="imports-tile"') :]
     assert f'href="{reverse("scans:import_list")}"' in tile  # the list behind the tile
     assert f'href="{mine.get_absolute_url()}"' in tile and "acme-weekly.nessus" in tile
     assert "3 · 7" in tile  # hosts · findings
@@ -237,7 +237,7 @@ def test_managers_see_each_connectors_last_run_without_its_error(client_as, twin
     fine = _connector("aws-prod", status="finished")
     never = _connector("aws-lab")
     page = client_as("manager").get(reverse("insights:dashboard")).content.decode()
-    tile = page[page.index('id="runs-tile"') :]
+    tile = page[page.index('id="imports-tile"') :]
     assert f'href="{reverse("assets:connector_list")}"' in tile
     for connector in (failing, fine, never):
         assert f'href="{connector.get_absolute_url()}"' in tile
