@@ -51,7 +51,13 @@ class DashboardView(RoleRequiredMixin, NetworkScopeMixin, TemplateView):
         )
         severities = selectors.open_by_severity(networks=networks)
         findings_in = reverse("insights:vulnerability_list") + "?network={0}"
-        points = selectors.trend_series(networks=networks, days=days)
+        # Trend rows are days of the server's zone (beat and the workers take
+        # them); a user in Tokyo past midnight must not ask for a day not taken yet.
+        points = selectors.trend_series(
+            networks=networks,
+            days=days,
+            today=timezone.localdate(timezone=timezone.get_default_timezone()),
+        )
         context.update(
             severities=severities,
             open_total=sum(s.total for s in severities),

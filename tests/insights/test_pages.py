@@ -264,3 +264,22 @@ def test_dashboard_queries_stay_bounded_with_imports_and_connectors(
     with django_assert_max_num_queries(len(first.captured_queries)):
         page = client.get(reverse("insights:dashboard")).content.decode()
     assert "more-7.nessus" in page
+
+
+@pytest.mark.parametrize("zone", ["Pacific/Kiritimati", "Etc/GMT+12"])
+def test_the_trend_chart_ends_on_the_days_the_trend_rows_are_taken(client, twins, zone):
+    # Rows are days of the server's zone (UTC here). At any moment one of these
+    # two zones (UTC+14, UTC-12) is on another date: the chart still ends today
+    # in UTC, on the row just taken, not on a day with no row yet.
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from tests.factories import UserFactory
+
+    client.force_login(UserFactory(username="far", timezone=zone))
+    page = client.get(reverse("insights:dashboard")).content.decode()
+    utc_today = timezone.localdate(timezone=ZoneInfo("UTC"))
+    assert f">{utc_today:%Y-%m-%d}</text>" in page
+    theirs = datetime.now(ZoneInfo(zone)).date()
+    if theirs > utc_today:
+        assert f">{theirs:%Y-%m-%d}</text>" not in page
