@@ -41,7 +41,6 @@ from scans.models import (
     ScanHost,
     ScanImport,
     Schedule,
-    Vulnerability,
 )
 from tests.factories import UserFactory, VulnerabilityFactory
 from tests.test_role_matrix import ARGUMENTS, project_url_names
@@ -594,5 +593,3 @@ def test_the_user_page_shows_and_edits_the_grant(client, world):
     response = client.post(reverse("networks:user_access", args=[reader.pk]), {"scope": "all"})
     reader.network_access.refresh_from_db()
     assert reader.network_access.all_networks
-
-

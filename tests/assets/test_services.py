@@ -269,12 +269,14 @@ def test_overlaps_refresh_for_one_network_recounts_only_its_pairs(acme, globex):
     HostFactory(network=globex, ip="10.0.0.9")
     HostFactory(network=initech, ip="10.0.0.9")
     figures = {
-        (o.network_a.name, o.network_b.name): o.hosts_in_both for o in selectors.network_overlaps(user=None)
+        (o.network_a.name, o.network_b.name): o.hosts_in_both
+        for o in selectors.network_overlaps(user=None)
     }
     assert set(figures.values()) == {0}
     assert services.overlaps_refresh(network=globex) == 2
     figures = {
-        (o.network_a.name, o.network_b.name): o.hosts_in_both for o in selectors.network_overlaps(user=None)
+        (o.network_a.name, o.network_b.name): o.hosts_in_both
+        for o in selectors.network_overlaps(user=None)
     }
     assert figures == {("Acme", "Globex"): 1, ("Acme", "Initech"): 0, ("Globex", "Initech"): 1}
     from assets.tasks import refresh_overlaps
