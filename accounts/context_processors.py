@@ -17,6 +17,7 @@ TABS = [
     ("Scans", "Schedules", "scans:schedule_list", "reader"),
     ("Scans", "Option Profiles", "scans:option_profile_list", "reader"),
     ("Scans", "KnowledgeBase", "scans:kb_list", "reader"),
+    ("Scans", "Feeds", "scans:feed_list", "manager"),
     ("Reports", "Reports", "reports:report_list", "reader"),
     ("Reports", "Templates", "reports:template_list", "reader"),
     ("Dashboard", "Search", "insights:search", "reader"),

@@ -16,6 +16,8 @@ from . import selectors, services
 from .filters import DetectionFilterSet, VulnerabilityFilterSet
 from .models import (
     Detection,
+    FeedImport,
+    FeedKind,
     HostService,
     ImportFormat,
     KbSource,
@@ -28,6 +30,7 @@ from .models import (
     TcpPortSet,
     Vulnerability,
 )
+from .services.feeds import feed_import_create
 from .services.imports import import_create
 
 # --- Option profiles --------------------------------------------------------------------
@@ -546,6 +549,85 @@ class ImportViewSet(
         return Response(self.get_serializer(scan).data, status=status.HTTP_201_CREATED)
 
 
+# --- Feeds -------------------------------------------------------------------------------------
+
+
+class FeedImportSerializer(serializers.ModelSerializer):
+    """A feed file imported: NVD CVEs, CISA KEV or EPSS scores."""
+
+    kind = serializers.ChoiceField(choices=FeedKind.choices, read_only=True)
+    status = serializers.ChoiceField(choices=ScanStatus.choices, read_only=True)
+    changed = serializers.DictField(
+        child=serializers.IntegerField(),
+        read_only=True,
+        help_text='What the import changed: {"added", "updated", "unchanged", "rejected"} '
+        '(NVD records) or {"added", "updated", "unchanged"} (KEV entries, EPSS scores).',
+    )
+    created_by = serializers.CharField(
+        source="created_by.username", read_only=True, default=None, allow_null=True
+    )
+    created = serializers.DateTimeField(source="created_at", read_only=True)
+    runs = serializers.SerializerMethodField(
+        help_text="The re-evaluation runs (scans of kind feed) it started, one per network."
+    )
+
+    class Meta:
+        model = FeedImport
+        fields = [
+            "id",
+            "kind",
+            "filename",
+            "size",
+            "sha256",
+            "status",
+            "error",
+            "progress",
+            "records",
+            "changed",
+            "duplicate_of",
+            "created_by",
+            "created",
+            "started",
+            "finished",
+            "runs",
+        ]
+        read_only_fields = fields
+
+    def get_runs(self, feed) -> list[int]:
+        return [run.pk for run in feed.runs.all()]
+
+
+class FeedUploadSerializer(serializers.Serializer):
+    """POST multipart: the feed file (its kind is told by its content)."""
+
+    file = serializers.FileField(required=False)
+
+
+class FeedImportViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """Feed files (Managers only): POST stores the file and answers at once; the import
+    runs in the background (``status``, ``progress``), then the re-evaluation runs."""
+
+    serializer_class = FeedImportSerializer
+    read_role = write_role = Role.MANAGER
+    lookup_value_regex = LOOKUP_ANY
+
+    def get_queryset(self):
+        return selectors.feed_import_list().prefetch_related("runs")
+
+    @extend_schema(request=FeedUploadSerializer, responses={201: FeedImportSerializer})
+    def create(self, request, *args, **kwargs):
+        upload = FeedUploadSerializer(data=request.data)
+        upload.is_valid(raise_exception=True)
+        feed = feed_import_create(actor=request.user, file=upload.validated_data.get("file"))
+        feed = self.get_queryset().get(pk=feed.pk)
+        return Response(self.get_serializer(feed).data, status=status.HTTP_201_CREATED)
+
+
 def register(router) -> None:
     """Registers this app's REST resources (API.md) on the /api/v1/ router."""
     router.register("hosts", HostViewSet, basename="host")
@@ -555,3 +637,4 @@ def register(router) -> None:
     router.register("detections", DetectionViewSet, basename="detection")
     router.register("kb", KnowledgeBaseViewSet, basename="kb")
     router.register("imports", ImportViewSet, basename="import")
+    router.register("feeds", FeedImportViewSet, basename="feed")

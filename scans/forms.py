@@ -127,3 +127,13 @@ class ImportForm(forms.Form):
         self.fields["network"].queryset = networks
         if not settings.ENCLAVE_NETWORKS_ENABLED:
             self.fields["network"].initial = networks.first()
+
+
+class FeedForm(forms.Form):
+    """Upload of a feed file (its kind is told by its content)."""
+
+    file = forms.FileField(
+        label="Feed file",
+        help_text="NVD CVE JSON 2.0 (yearly or modified feed, .json or .json.gz), the CISA "
+        "Known Exploited Vulnerabilities catalog (JSON), or FIRST EPSS scores (CSV, .csv.gz).",
+    )

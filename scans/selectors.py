@@ -15,6 +15,7 @@ from .models import (
     OPEN_STATUSES,
     Detection,
     DetectionStatus,
+    FeedImport,
     HostService,
     Scan,
     ScanHost,
@@ -215,3 +216,17 @@ def kb_search(*, q: str = "") -> QuerySet[Vulnerability]:
     if q.isdigit():
         cond |= Q(qid=int(q))
     return qs.filter(cond)
+
+
+def feed_import_list() -> QuerySet[FeedImport]:
+    """Feed imports, newest first (Managers only: feeds are global knowledge)."""
+    return FeedImport.objects.select_related("created_by", "duplicate_of").order_by("-id")
+
+
+def feed_runs(*, feed: FeedImport) -> list[Scan]:
+    """The re-evaluation runs a feed import started, one per network."""
+    return list(
+        Scan.objects.filter(feed=feed, kind=ScanKind.FEED)
+        .select_related("network")
+        .order_by("network__name")
+    )

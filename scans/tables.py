@@ -7,6 +7,7 @@ from console.severity import SEVERITIES, severity_badge
 from console.tables import FastBodyTable, WhenColumn, when
 
 from .models import (
+    FeedImport,
     OptionProfile,
     Scan,
     ScanHost,
@@ -371,3 +372,41 @@ class ImportTable(tables.Table):
 
     def render_skipped(self, value):
         return len(value or [])
+
+
+class FeedImportTable(tables.Table):
+    filename = tables.Column(verbose_name="File", linkify=lambda record: record.get_absolute_url())
+    kind = tables.Column(verbose_name="Kind")
+    status = tables.Column()
+    progress = tables.Column(orderable=False)
+    records = tables.Column()
+    changed = tables.Column(empty_values=(), orderable=False, verbose_name="Changed")
+    created_by = tables.Column(verbose_name="By", default="—")
+    created_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Imported")
+
+    class Meta:
+        empty_text = "No feed imported yet."
+        model = FeedImport
+        fields = ()
+        sequence = (
+            "filename",
+            "kind",
+            "status",
+            "progress",
+            "records",
+            "changed",
+            "created_by",
+            "created_at",
+        )
+
+    def render_status(self, record):
+        return format_html(
+            '<span class="badge scan-{}">{}</span>', record.status, record.get_status_display()
+        )
+
+    def render_changed(self, record):
+        if record.duplicate_of_id:
+            return "nothing (same file as before)"
+        if not record.changed:
+            return "—"
+        return ", ".join(f"{n:,} {what}" for what, n in record.changed.items() if n) or "nothing"

@@ -39,6 +39,9 @@ urlpatterns = [
     path("imports/", views.ImportListView.as_view(), name="import_list"),
     path("imports/new/", views.ImportCreateView.as_view(), name="import_create"),
     path("imports/<int:pk>/", views.ImportDetailView.as_view(), name="import_detail"),
+    path("feeds/", views.FeedListView.as_view(), name="feed_list"),
+    path("feeds/new/", views.FeedCreateView.as_view(), name="feed_create"),
+    path("feeds/<int:pk>/", views.FeedDetailView.as_view(), name="feed_detail"),
     path("kb/", views.KnowledgeBaseListView.as_view(), name="kb_list"),
     path("kb/<int:qid>/", views.KnowledgeBaseDetailView.as_view(), name="kb_detail"),
 ]

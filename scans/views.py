@@ -22,13 +22,15 @@ from networks.selectors import appliances_visible, networks_visible
 
 from . import selectors, services
 from .filters import ScanFilterSet, VulnerabilityFilterSet
-from .forms import ImportForm, OptionProfileForm, ScanForm, ScheduleForm
+from .forms import FeedForm, ImportForm, OptionProfileForm, ScanForm, ScheduleForm
 from .models import OptionProfile, SliceStatus, Vulnerability
+from .services.feeds import feed_import_create
 from .services.imports import import_create
 from .services.launch import launch_warning
 from .services.profiles import option_profile_default
 from .tables import (
     ApplianceSliceTable,
+    FeedImportTable,
     ImportTable,
     OptionProfileTable,
     ScanHostTable,
@@ -512,4 +514,59 @@ class ImportDetailView(RoleRequiredMixin, PartialTemplateMixin, DetailView):
         by_severity = selectors.scan_findings_by_severity(scan=self.object)
         context["by_severity"] = [(s, by_severity.get(str(s), 0)) for s in range(5, 0, -1)]
         context["record"] = self.object.import_file
+        return context
+
+
+# --- Feeds -----------------------------------------------------------------------------------
+
+
+class FeedListView(RoleRequiredMixin, ListPageView):
+    """Feed files imported (Managers): what each was and changed; polls while one runs."""
+
+    required_role = Role.MANAGER
+    table_class = FeedImportTable
+    template_name = "scans/feed_list.html"
+
+    def get_queryset(self):
+        return selectors.feed_import_list()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        page = context["table"].page
+        rows = page.object_list.data if page else []
+        context["live"] = any(not row.is_done for row in rows)
+        return context
+
+
+class FeedCreateView(RoleRequiredMixin, FormView):
+    required_role = write_role = Role.MANAGER
+    form_class = FeedForm
+    template_name = "scans/feed_form.html"
+
+    def form_valid(self, form):
+        try:
+            feed = feed_import_create(actor=self.request.user, **form.cleaned_data)
+        except ValidationError as error:
+            apply_validation_error(form, error)
+            return self.form_invalid(form)
+        messages.success(self.request, f"“{feed.filename}” uploaded; importing.")
+        return redirect(feed)
+
+
+class FeedDetailView(RoleRequiredMixin, PartialTemplateMixin, DetailView):
+    """A feed import: progress while it runs (htmx), what it changed, and the
+    re-evaluation runs it started, one per network, with theirs."""
+
+    required_role = Role.MANAGER
+    template_name = "scans/feed_detail.html"
+    partial_name = "summary"
+    context_object_name = "feed"
+
+    def get_queryset(self):
+        return selectors.feed_import_list()
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        context["runs"] = selectors.feed_runs(feed=self.object)
+        context["live"] = not self.object.is_done or any(not r.is_done for r in context["runs"])
         return context

@@ -20,7 +20,7 @@ from reports.models import (
     ReportStatus,
     ReportTemplate,
 )
-from scans.models import OptionProfile, Scan, ScanImport, Schedule, Vulnerability
+from scans.models import FeedImport, OptionProfile, Scan, ScanImport, Schedule, Vulnerability
 from tests.factories import (
     ApplianceFactory,
     AssetGroupFactory,
@@ -98,6 +98,9 @@ PAGES = {
     "scans:import_create": (S, S),
     "scans:import_detail": (R, None),
     "scans:kb_list": (R, None),
+    "scans:feed_list": (M, None),
+    "scans:feed_create": (M, M),
+    "scans:feed_detail": (M, None),
     "scans:kb_detail": (R, None),
     "reports:report_list": (R, None),
     "reports:report_create": (R, R),
@@ -138,6 +141,7 @@ API = {
     "detections": (R, None),
     "kb": (R, None),
     "imports": (R, S),
+    "feeds": (M, M),
     "reports": (R, R),
     "report-schedules": (R, R),
     "trends": (R, None),
@@ -217,6 +221,7 @@ def world(db):
             size=1,
             sha256="0" * 64,
         ).scan,
+        "feed": FeedImport.objects.create(kind="kev", filename="kev.json", size=1, sha256="0" * 64),
         "report": Report.objects.create(
             title="r",
             owner=owner,
@@ -253,6 +258,7 @@ ARGUMENTS = [
     ("scans:option_profile_", "profile"),
     ("scans:kb_", "qid"),
     ("scans:import_", "import"),
+    ("scans:feed_", "feed"),
     ("reports:report_", "report"),
     ("reports:template_", "template"),
     ("reports:schedule_", "report_schedule"),
