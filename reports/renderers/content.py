@@ -154,19 +154,20 @@ def details_html(
 
 
 # Column widths (mm) of the two tables; the remaining width goes to the wide column.
+# QID: ten digits (imported entries count from 1,000,000,000); Status: "Re-Opened".
 HOST_COLUMNS = (
     ("Sev", 7),
-    ("QID", 12),
+    ("QID", 17),
     ("Vulnerability", None),
     ("Port", 15),
-    ("Status", 16),
+    ("Status", 18),
     ("First found", 18),
     ("Last found", 18),
 )
 VULNERABILITY_COLUMNS = (
     ("IP · Network", 44),
     ("Port", 15),
-    ("Status", 16),
+    ("Status", 18),
     ("First found", 18),
     ("Last found", 18),
     ("Evidence", None),
@@ -281,29 +282,34 @@ class Body:
         badge = f'<span class="sv s{f.severity}">{f.severity}</span>'
         size = self.section_sizes.get((f.network_id if self.grouped else None, f.qid), 0)
         more = " (continued)" if continued else f" — {size} finding{'s' if size != 1 else ''}"
-        head = ""
-        if not continued:
-            anchor = f"q{f.network_id}-{f.qid}" if self.grouped else f"q{f.qid}"
-            self.toc.append(
-                TocEntry(
-                    3 if self.grouped else 2,
-                    f"QID {f.qid} · {vulnerability_title(v, f.qid)}",
-                    anchor,
-                )
-            )
-            head = f'<h3 id="{anchor}">{badge} QID {f.qid} · {title}</h3>'
-            if self.report.include_details:
-                if f.qid not in self.details_at:
-                    self.details_at[f.qid] = (f"d{f.qid}", f.network)
-                    head += details_html(v, f.qid, heading=False, anchor=f"d{f.qid}")
-                else:
-                    anchor_d, where = self.details_at[f.qid]
-                    head += (
-                        f'<p class="ref">Details: <a href="{self.ref}{anchor_d}">QID {f.qid} '
-                        f"under {text(where)}</a></p>"
-                    )
         caption = f"{badge} QID {f.qid} · {title}{more}"
-        return head + '<table class="f">' + _table_head(VULNERABILITY_COLUMNS, caption)
+        table = '<table class="f">' + _table_head(VULNERABILITY_COLUMNS, caption)
+        if continued:
+            return table
+        anchor = f"q{f.network_id}-{f.qid}" if self.grouped else f"q{f.qid}"
+        self.toc.append(
+            TocEntry(
+                3 if self.grouped else 2,
+                f"QID {f.qid} · {vulnerability_title(v, f.qid)}",
+                anchor,
+            )
+        )
+        # The table's caption names the QID (and repeats on every page it goes
+        # on to); a heading above it only when the details come first.
+        if self.report.include_details and f.qid not in self.details_at:
+            self.details_at[f.qid] = (f"d{f.qid}", f.network)
+            return (
+                f'<h3 id="{anchor}">{badge} QID {f.qid} · {title}</h3>'
+                + details_html(v, f.qid, heading=False, anchor=f"d{f.qid}")
+                + table
+            )
+        if self.report.include_details:
+            anchor_d, where = self.details_at[f.qid]
+            return (
+                f'<p class="ref" id="{anchor}">Details of QID {f.qid}: '
+                f'<a href="{self.ref}{anchor_d}">under {text(where)}</a></p>' + table
+            )
+        return table.replace('<table class="f">', f'<table class="f" id="{anchor}">', 1)
 
     def _group_open(self, f: Finding, first: bool) -> str:
         self.toc.append(TocEntry(2, f.network, f"g{f.network_id}"))
@@ -319,6 +325,12 @@ class Body:
         rows = max(rows, 1)
         self.toc.append(TocEntry(1, self.part_title, "findings"))
         out = [f'<h1 class="part" id="findings">{self.part_title}</h1>']
+        if self.by_host and self.report.include_details:
+            out.append(
+                '<p class="note">The threat, impact, solution, CVEs and CVSS of each QID are '
+                "printed once, under <i>Vulnerability details</i> after the findings (by "
+                "severity, then QID); the contents give each QID's page.</p>"
+            )
         size = 0
         key = network = None
         open_table = False
