@@ -16,10 +16,12 @@ from datetime import timedelta
 from html import escape
 from urllib.parse import quote
 
+import hypothesis
 import pytest
 from django.core.files.base import ContentFile
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
+from hypothesis import strategies as st
 
 from accounts.models import AuditEntry, Role
 from assets.models import AssetGroup, Connector, Host, Tag
@@ -593,3 +595,84 @@ def test_the_user_page_shows_and_edits_the_grant(client, world):
     response = client.post(reverse("networks:user_access", args=[reader.pk]), {"scope": "all"})
     reader.network_access.refresh_from_db()
     assert reader.network_access.all_networks
+
+
+# --- Property: whatever the grant, a user sees exactly their networks ---------------------
+
+
+@pytest.fixture
+def four_networks(db):
+    """Four networks on the same addresses, each with the host 10.0.0.5 and one finding."""
+    vulnerability = VulnerabilityFactory(qid=38170, title="SSL Certificate Expired", severity=4)
+    networks, hosts = [], []
+    for n in range(4):
+        network = _network(None, f"Net {n}")
+        host = Host.objects.create(network=network, ip="10.0.0.5", dns=f"h{n}.example")
+        Detection.objects.create(
+            network=network,
+            host=host,
+            vulnerability=vulnerability,
+            severity=4,
+            status="active",
+            port=443,
+            protocol="tcp",
+            first_found=timezone.now(),
+            last_found=timezone.now(),
+        )
+        networks.append(network)
+        hosts.append(host)
+    from assets.services import host_counts_refresh
+
+    host_counts_refresh()
+    return networks, hosts
+
+
+@hypothesis.settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[
+        hypothesis.HealthCheck.function_scoped_fixture,
+        hypothesis.HealthCheck.too_slow,
+    ],
+)
+@hypothesis.given(
+    role=st.sampled_from([Role.READER, Role.SCANNER, Role.MANAGER]),
+    grant=st.none() | st.sets(st.integers(0, 3)),
+)
+def test_any_grant_shows_exactly_the_granted_networks(four_networks, role, grant):
+    from rest_framework.test import APIClient
+
+    from assets.selectors import hosts_visible, network_overlaps
+    from networks.selectors import networks_visible
+
+    networks, hosts = four_networks
+    user = UserFactory(username=f"prop-{role}", role=role)
+    network_access_set(
+        actor=None, user=user, networks=None if grant is None else [networks[i] for i in grant]
+    )
+    user = type(user).objects.get(pk=user.pk)  # as a new request would load it
+    everything = grant is None or role == Role.MANAGER
+    expected = {networks[i].pk for i in (range(4) if everything else grant)}
+    # Every network (the built-in ones too), or exactly the granted ones.
+    assert set(networks_visible(user=user).values_list("pk", flat=True)) == (
+        set(Network.objects.values_list("pk", flat=True)) if everything else expected
+    )
+    assert {h.network_id for h in hosts_visible(user=user)} == expected
+    pairs = {frozenset((o.network_a.pk, o.network_b.pk)) for o in network_overlaps(user=user)}
+    assert pairs == {frozenset((a, b)) for a in expected for b in expected if a != b}
+
+    api = APIClient()
+    api.force_authenticate(user)
+    listed = api.get("/api/v1/hosts/?page_size=100").json()
+    assert {row["network"] for row in listed["results"]} == expected
+    assert listed["count"] == len(expected)
+    for host in hosts:
+        status = api.get(f"/api/v1/hosts/{host.pk}/").status_code
+        assert status == (200 if host.network_id in expected else 404)
+    found = api.get("/api/v1/search/?q=10.0.0.5").json()
+    assert {row["network"] for row in found["hosts"]} == expected
+    rows = api.get("/api/v1/vulnerabilities/").json()["results"]
+    assert {row["network"] for row in rows} == expected
+    detections = api.get("/api/v1/detections/?page_size=100").json()["results"]
+    assert {row["network"] for row in detections} <= expected
+    assert len(detections) == len(expected)
