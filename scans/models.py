@@ -681,6 +681,14 @@ class FeedImport(models.Model):
         return self.status in DONE_SCAN_STATUSES
 
     @property
+    def changed_items(self) -> list[tuple[str, int]]:
+        """``changed`` in a fixed order (the database may keep a JSON object's keys
+        in another)."""
+        order = ("added", "updated", "unchanged", "rejected")
+        known = [(key, self.changed[key]) for key in order if key in self.changed]
+        return known + sorted((k, n) for k, n in self.changed.items() if k not in order)
+
+    @property
     def changed_total(self) -> int:
         return sum(n for key, n in self.changed.items() if key != "unchanged")
 

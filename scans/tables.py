@@ -409,4 +409,4 @@ class FeedImportTable(tables.Table):
             return "nothing (same file as before)"
         if not record.changed:
             return "—"
-        return ", ".join(f"{n:,} {what}" for what, n in record.changed.items() if n) or "nothing"
+        return ", ".join(f"{n:,} {what}" for what, n in record.changed_items if n) or "nothing"

@@ -39,6 +39,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 
 from django.conf import settings
@@ -57,6 +58,7 @@ from scans.feeds.nvd import CveRecord
 from scans.imports.base import KbEntry
 
 from ..models import (
+    IMPORTED_QID_BASE,
     CveIntel,
     FeedCve,
     FeedCveProduct,
@@ -66,7 +68,7 @@ from ..models import (
     ScanStatus,
     VulnerabilityKind,
 )
-from .imports import kb_entries_upsert
+from .ingest import _drop_temp, _is_postgres, _stage_rows, _temp_table
 
 logger = logging.getLogger(__name__)
 
@@ -425,17 +427,56 @@ def _existing(model, ids: list[str], *fields: str) -> dict[str, tuple]:
     return found
 
 
+STAGE_CVES = "scans_stage_cve"
+STAGE_PRODUCTS = "scans_stage_cve_product"
+FEED_CVE = FeedCve._meta.db_table
+FEED_PRODUCT = FeedCveProduct._meta.db_table
+CVE_COLUMNS = [
+    "qid", "cve_id", "title", "severity", "category", "cvss", "diagnosis", "consequence",
+    "solution", "fingerprint", "last_modified", "rejected", "record",
+]  # fmt: skip
+
+
+def _qids(cves: list[str]) -> dict[str, int]:
+    """The KB's QIDs of these CVEs, new ones numbered after the highest imported QID
+    (one writer at a time: imports' advisory lock on PostgreSQL)."""
+    with connection.cursor() as cursor:
+        if _is_postgres():
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [IMPORTED_QID_BASE])
+        found: dict[str, int] = {}
+        for start in range(0, len(cves), IN_CHUNK):
+            chunk = cves[start : start + IN_CHUNK]
+            cursor.execute(
+                f"SELECT external_id, qid FROM {VULN} WHERE source = %s"
+                f" AND external_id IN ({', '.join(['%s'] * len(chunk))})",
+                [KbSource.NVD.value, *chunk],
+            )
+            found.update(cursor.fetchall())
+        cursor.execute(f"SELECT MAX(qid) FROM {VULN} WHERE qid >= %s", [IMPORTED_QID_BASE])
+        top = cursor.fetchone()[0]
+    next_qid = max(top + 1 if top is not None else IMPORTED_QID_BASE, IMPORTED_QID_BASE)
+    for cve in cves:
+        if cve not in found:
+            found[cve] = next_qid
+            next_qid += 1
+    return found
+
+
 def nvd_write(records: list[CveRecord], _header: _Header) -> dict[str, int]:
-    """Writes one batch of NVD records; returns the counts it changed."""
-    latest: dict[str, tuple[CveRecord, dict, str]] = {}
+    """Writes one batch of NVD records; returns the counts it changed.
+
+    Set-based, like ingest: the changed records are staged (``COPY`` on
+    PostgreSQL) and moved by one ``INSERT … ON CONFLICT`` each into the KB, the
+    records and their products (Django's bulk_create spent most of an import
+    building its arrays)."""
+    latest: dict[str, tuple[CveRecord, str, str]] = {}
     for record in records:  # a file may hold a CVE twice: the last one counts
-        data = record.to_dict()
-        text = json.dumps(data, sort_keys=True, separators=(",", ":"))
-        latest[record.cve_id] = (record, data, hashlib.sha256(text.encode()).hexdigest())
+        text = json.dumps(record.to_dict(), sort_keys=True, separators=(",", ":"))
+        latest[record.cve_id] = (record, text, hashlib.sha256(text.encode()).hexdigest())
     known = _existing(FeedCve, list(latest), "fingerprint")
     counts = {"added": 0, "updated": 0, "unchanged": 0, "rejected": 0}
     changed = []
-    for cve, (record, data, fingerprint) in latest.items():
+    for cve, (record, text, fingerprint) in latest.items():
         held = known.get(cve)
         if held is not None and held[0] == fingerprint:
             counts["unchanged"] += 1
@@ -443,45 +484,69 @@ def nvd_write(records: list[CveRecord], _header: _Header) -> dict[str, int]:
         counts["added" if held is None else "updated"] += 1
         if record.rejected:
             counts["rejected"] += 1
-        changed.append((record, data, fingerprint))
+        changed.append((record, text, fingerprint))
     if not changed:
         return counts
-    qids = kb_entries_upsert(source=KbSource.NVD, entries=[_kb_entry(r) for r, _d, _f in changed])
-    FeedCve.objects.bulk_create(
-        [
-            FeedCve(
-                cve_id=record.cve_id,
-                vulnerability_id=qids[record.cve_id],
-                fingerprint=fingerprint,
-                last_modified=record.last_modified,
-                rejected=record.rejected,
-                record=data,
+    qids = _qids([record.cve_id for record, _t, _f in changed])
+    rows, products = [], []
+    for record, text, fingerprint in changed:
+        entry = _kb_entry(record)
+        cvss = Decimal(str(round(entry.cvss, 1))) if entry.cvss is not None else None
+        rows.append(
+            (
+                qids[record.cve_id], record.cve_id, entry.title, entry.severity, entry.category,
+                cvss, entry.diagnosis, entry.consequence, entry.solution, fingerprint,
+                record.last_modified, record.rejected, text,
             )
-            for record, data, fingerprint in changed
-        ],
-        update_conflicts=True,
-        unique_fields=["cve_id"],
-        update_fields=["vulnerability", "fingerprint", "last_modified", "rejected", "record"],
-        batch_size=500,
-    )
-    ids = {
-        cve: row[0]
-        for cve, row in _existing(FeedCve, [r.cve_id for r, _d, _f in changed], "id").items()
-    }
-    updated = [ids[r.cve_id] for r, _d, _f in changed if r.cve_id in known]
-    for start in range(0, len(updated), IN_CHUNK):
-        FeedCveProduct.objects.filter(cve_id__in=updated[start : start + IN_CHUNK]).delete()
-    FeedCveProduct.objects.bulk_create(
-        [
-            FeedCveProduct(cve_id=ids[record.cve_id], product=product[:255])
-            for record, _d, _f in changed
-            if not record.rejected
-            for product in sorted(
-                {canonical(f"{c.cpe.vendor}:{c.cpe.product}") for c in record.criteria}
+        )  # fmt: skip
+        if not record.rejected:
+            names = {canonical(f"{c.cpe.vendor}:{c.cpe.product}") for c in record.criteria}
+            products.extend((record.cve_id, name[:255]) for name in sorted(names))
+    postgres = _is_postgres()
+    cves_json = "jsonb_build_array(s.cve_id)" if postgres else "json_array(s.cve_id)"
+    record_json = "s.record::jsonb" if postgres else "s.record"
+    with connection.cursor() as cursor:
+        _temp_table(
+            cursor,
+            STAGE_CVES,
+            "qid bigint, cve_id varchar(32), title varchar(255), severity smallint,"
+            " category varchar(64), cvss numeric(3,1), diagnosis text, consequence text,"
+            " solution text, fingerprint varchar(64), last_modified timestamp with time zone,"
+            " rejected boolean, record text",
+        )
+        _stage_rows(cursor, STAGE_CVES, CVE_COLUMNS, rows)
+        kb_fields = ("title", "severity", "category", "cvss", "cves", "diagnosis")
+        kb_fields += ("consequence", "solution")
+        cursor.execute(
+            f"INSERT INTO {VULN} (qid, source, external_id, title, severity, kind, category,"
+            " cvss, cves, diagnosis, consequence, solution, check_name, known_exploited)"
+            f" SELECT s.qid, %s, s.cve_id, s.title, s.severity, %s, s.category, s.cvss,"
+            f" {cves_json}, s.diagnosis, s.consequence, s.solution, '', false"
+            f" FROM {STAGE_CVES} s WHERE true ORDER BY s.qid ON CONFLICT (qid) DO UPDATE SET "
+            + ", ".join(f"{f} = excluded.{f}" for f in kb_fields),
+            [KbSource.NVD.value, VulnerabilityKind.POTENTIAL.value],
+        )
+        cursor.execute(
+            f"DELETE FROM {FEED_PRODUCT} WHERE cve_id IN (SELECT f.id FROM {FEED_CVE} f"
+            f" JOIN {STAGE_CVES} s ON s.cve_id = f.cve_id)"
+        )
+        cursor.execute(
+            f"INSERT INTO {FEED_CVE} (cve_id, qid, fingerprint, last_modified, rejected, record)"
+            f" SELECT s.cve_id, s.qid, s.fingerprint, s.last_modified, s.rejected, {record_json}"
+            f" FROM {STAGE_CVES} s WHERE true ORDER BY s.cve_id ON CONFLICT (cve_id) DO UPDATE"
+            " SET qid = excluded.qid, fingerprint = excluded.fingerprint,"
+            " last_modified = excluded.last_modified, rejected = excluded.rejected,"
+            " record = excluded.record"
+        )
+        if products:
+            _temp_table(cursor, STAGE_PRODUCTS, "cve_id varchar(32), product varchar(255)")
+            _stage_rows(cursor, STAGE_PRODUCTS, ["cve_id", "product"], products)
+            cursor.execute(
+                f"INSERT INTO {FEED_PRODUCT} (cve_id, product) SELECT f.id, p.product"
+                f" FROM {STAGE_PRODUCTS} p JOIN {FEED_CVE} f ON f.cve_id = p.cve_id"
             )
-        ],
-        batch_size=1000,
-    )
+            _drop_temp(cursor, STAGE_PRODUCTS)
+        _drop_temp(cursor, STAGE_CVES)
     return counts
 
 

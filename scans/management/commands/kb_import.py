@@ -38,7 +38,7 @@ class Command(BaseCommand):
                 failed += 1
                 self.stderr.write(f"{name}: {feed.error} Nothing was changed.")
                 continue
-            changed = ", ".join(f"{n:,} {what}" for what, n in feed.changed.items()) or "nothing"
+            changed = ", ".join(f"{n:,} {what}" for what, n in feed.changed_items) or "nothing"
             note = (
                 f" (same file as feed import #{feed.duplicate_of_id})"
                 if feed.duplicate_of_id
