@@ -343,3 +343,82 @@ def test_api_role_matrix(api_as, world, prefix, read_role, write_role, role):
         assert "detail" not in write.json(), write.json()
     else:
         assert write.status_code == 403
+
+
+# --- The scope dimension: Scanners and Readers granted some networks -------------------------
+
+# URL arguments that name an object of one network.
+SCOPED = {"network", "appliance", "host", "group", "scan", "schedule", "import"}
+
+
+def _argument(name) -> str | None:
+    try:
+        reverse(name)
+    except NoReverseMatch:
+        return next(k for prefix, k in ARGUMENTS if name.startswith(prefix))
+    return None
+
+
+def scoped_page_cases():
+    for name, (get_role, post_role) in PAGES.items():
+        if _argument(name) not in SCOPED:
+            continue
+        for role in (R, S):
+            for scope in ("granted", "elsewhere"):
+                if get_role is not None:
+                    yield name, "get", get_role, role, scope
+                if post_role is not None:
+                    yield name, "post", post_role, role, scope
+
+
+@pytest.mark.parametrize("name, method, least, role, scope", list(scoped_page_cases()))
+def test_page_role_matrix_with_network_grants(client, world, name, method, least, role, scope):
+    """Granted the object's network, a user meets the role matrix; granted only
+    another network, the object does not exist for them (404), whatever the role
+    would allow (a 403 may come first, before the object is looked up)."""
+    from networks.services import network_access_set
+
+    user = world["user"] if role == R else UserFactory(username=f"{role}-user", role=role)
+    granted = world["network"] if scope == "granted" else NetworkFactory(name="Elsewhere")
+    network_access_set(actor=None, user=user, networks=[granted])
+    client.force_login(user)
+    response = getattr(client, method)(url_for(name, world))
+    if scope == "elsewhere":
+        expected = (404,) if allowed(least, role) else (403, 404)
+    else:
+        expected = (200, 302) if allowed(least, role) else (403,)
+    assert response.status_code in expected, response.status_code
+
+
+# API resources whose objects belong to one network, and the world's object of each.
+SCOPED_API = {
+    "networks": "network",
+    "appliances": "appliance",
+    "hosts": "host",
+    "asset-groups": "group",
+    "scans": "scan",
+    "schedules": "schedule",
+    "imports": "import",
+}
+
+
+@pytest.mark.parametrize("prefix", sorted(SCOPED_API))
+@pytest.mark.parametrize("role", [R, S])
+@pytest.mark.parametrize("scope", ["granted", "elsewhere"])
+def test_api_role_matrix_with_network_grants(api_as, world, prefix, role, scope):
+    from networks.services import network_access_set
+    from tests.factories import UserFactory as Users
+
+    user = world["user"] if role == R else Users(username=f"{role}-user", role=role)
+    granted = world["network"] if scope == "granted" else NetworkFactory(name="Elsewhere")
+    network_access_set(actor=None, user=user, networks=[granted])
+    api = api_as(role)
+    pk = world[SCOPED_API[prefix]].pk
+    listed = api.get(f"/api/v1/{prefix}/?page_size=1000")
+    assert listed.status_code == 200
+    ids = {row["id"] for row in listed.json()["results"]}
+    detail = api.get(f"/api/v1/{prefix}/{pk}/")
+    if scope == "granted":
+        assert pk in ids and detail.status_code == 200
+    else:
+        assert pk not in ids and detail.status_code == 404
