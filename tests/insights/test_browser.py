@@ -139,3 +139,8 @@ def test_a_user_changes_their_time_zone_and_every_page_follows(page, login, expo
     assert "Asia/Tokyo" in page.inner_text("header")
     page.goto(b.get_absolute_url())
     assert "2026-12-01 17:30 JST" in page.inner_text("main")
+    # A Manager sets another user's zone on the user form.
+    other = UserFactory(username="uma", role="scanner", timezone="America/New_York")
+    page.goto(f"/accounts/users/{other.pk}/edit/")
+    assert page.input_value("select[name=timezone]") == "America/New_York"
+    shot(page, "7_user_form")
