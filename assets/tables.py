@@ -7,7 +7,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from console.severity import severity_badge
-from console.tables import EMPTY, FastBodyTable, when
+from console.tables import EMPTY, FastBodyTable, WhenColumn, when
 from networks.models import Network
 
 from .models import AssetGroup, Host, Tag
@@ -205,6 +205,7 @@ class TagTable(tables.Table):
         linkify=("assets:tag_update", {"pk": tables.A("pk")}), attrs={"a": LEAVE_TABLE}
     )
     host_total = tables.Column(verbose_name="Hosts")
+    created_at = WhenColumn(verbose_name="Created")
 
     class Meta:
         empty_text = "No tags yet."

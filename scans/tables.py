@@ -382,7 +382,7 @@ class FeedImportTable(tables.Table):
     records = tables.Column()
     changed = tables.Column(empty_values=(), orderable=False, verbose_name="Changed")
     created_by = tables.Column(verbose_name="By", default="—")
-    created_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Imported")
+    created_at = WhenColumn(verbose_name="Imported")
 
     class Meta:
         empty_text = "No feed imported yet."

@@ -126,8 +126,10 @@ def test_migration_stops_on_usernames_that_differ_only_in_case():
         OldUser.objects.filter(username="Alice").delete()
         MigrationExecutor(connection).migrate([after])
         # The model as of that migration: later ones add columns it does not have yet.
-        NewUser = MigrationExecutor(connection).loader.project_state([after]).apps.get_model(
-            "accounts", "User"
+        NewUser = (
+            MigrationExecutor(connection)
+            .loader.project_state([after])
+            .apps.get_model("accounts", "User")
         )
         assert NewUser.objects.get(username__iexact="ALICE").username == "alice"
     finally:
