@@ -103,6 +103,12 @@ class VulnerabilityRowSerializer(serializers.Serializer):
     protocol = serializers.CharField()
     first_found = serializers.DateTimeField()
     last_found = serializers.DateTimeField()
+    known_exploited = serializers.BooleanField(source="vulnerability.known_exploited")
+    kev_due_date = serializers.DateField(source="vulnerability.kev_due_date", allow_null=True)
+    epss = serializers.FloatField(source="vulnerability.epss", allow_null=True)
+    epss_percentile = serializers.FloatField(
+        source="vulnerability.epss_percentile", allow_null=True
+    )
 
 
 @extend_schema_serializer(many=False)  # one page, though the route is a list's
@@ -129,6 +135,8 @@ class QidGroupSerializer(serializers.Serializer):
     reference = serializers.CharField(source="vulnerability.reference")
     title = serializers.CharField(source="vulnerability.title")
     severity = serializers.IntegerField(source="vulnerability.severity")
+    known_exploited = serializers.BooleanField(source="vulnerability.known_exploited")
+    epss = serializers.FloatField(source="vulnerability.epss", allow_null=True)
     hosts = serializers.IntegerField()
     detections = serializers.IntegerField()
     networks = serializers.SerializerMethodField()
@@ -155,7 +163,11 @@ class VulnerabilityViewSet(viewsets.ViewSet):
             OpenApiParameter("kind", str),
             OpenApiParameter("source", str),
             OpenApiParameter("qid", int),
-            OpenApiParameter("cve", str),
+            OpenApiParameter("cve", str, description="A CVE id: entries that name it."),
+            OpenApiParameter(
+                "known_exploited", bool, description="true: only CVEs in CISA's KEV catalog."
+            ),
+            OpenApiParameter("epss_min", float, description="EPSS score at least this (0-1)."),
             OpenApiParameter("port", int),
             OpenApiParameter("tag", int),
             OpenApiParameter("q", str),

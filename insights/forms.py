@@ -40,6 +40,17 @@ class VulnerabilityFilterForm(forms.Form):
         error_messages={"invalid": "A CVE id looks like CVE-2024-6387."},
     )
     port = forms.IntegerField(min_value=0, max_value=65535, required=False)
+    known_exploited = forms.BooleanField(
+        required=False, label="Known exploited only", help_text="In CISA's KEV catalog."
+    )
+    epss_min = forms.FloatField(
+        min_value=0,
+        max_value=1,
+        required=False,
+        label="EPSS ≥",
+        help_text="Exploit prediction score, 0 to 1 (0.1 = 10 % chance in 30 days).",
+        widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "1"}),
+    )
     tag = forms.ModelChoiceField(queryset=Tag.objects.order_by("name"), required=False)
     q = forms.CharField(required=False, max_length=200, label="Text")
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
@@ -68,4 +79,6 @@ class VulnerabilityFilterForm(forms.Form):
             tag=data["tag"].pk if data.get("tag") else None,
             q=(data.get("q") or "").strip(),
             source=data.get("source") or "",
+            known_exploited=bool(data.get("known_exploited")),
+            epss_min=data.get("epss_min"),
         )

@@ -9,6 +9,29 @@ LEAVE_TABLE = {"hx-boost": "false"}
 SEVERITY_WORDS = {s.value: s.label.split(" - ")[1] for s in Severity}
 
 
+def exploitation(vulnerability) -> str:
+    """Known exploited (CISA KEV, with its due date) and EPSS, as badges; — without."""
+    parts = []
+    if vulnerability.known_exploited:
+        due = vulnerability.kev_due_date
+        parts.append(
+            format_html(
+                '<span class="badge kev" title="In CISA\'s Known Exploited Vulnerabilities '
+                'catalog{}">Known exploited</span>',
+                f", due {due.isoformat()}" if due else "",
+            )
+        )
+    if vulnerability.epss is not None:
+        parts.append(
+            format_html(
+                '<span class="epss" title="EPSS percentile {}">EPSS {}</span>',
+                f"{(vulnerability.epss_percentile or 0) * 100:.0f}%",
+                f"{vulnerability.epss:.2f}",
+            )
+        )
+    return format_html(" ".join(["{}"] * len(parts)), *parts) if parts else EMPTY
+
+
 class VulnerabilityTable(FastBodyTable):
     """One row per (host, QID, port): IP · network, the KB entry, where and when."""
 
@@ -16,6 +39,7 @@ class VulnerabilityTable(FastBodyTable):
     qid = tables.Column(verbose_name="QID", accessor="vulnerability_id")
     title = tables.Column(verbose_name="Title", accessor="vulnerability__title", orderable=False)
     severity = tables.Column()
+    priority = tables.Column(verbose_name="Exploitation", orderable=False, empty_values=())
     status = tables.Column(orderable=False)
     port = tables.Column(orderable=False)
     first_found = tables.Column(verbose_name="First found")
@@ -49,6 +73,9 @@ class VulnerabilityTable(FastBodyTable):
             record.severity,
             SEVERITY_WORDS.get(record.severity, ""),
         )
+
+    def cell_priority(self, record) -> str:
+        return exploitation(record.vulnerability)
 
     def cell_status(self, record) -> str:
         return format_html(

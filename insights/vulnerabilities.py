@@ -49,6 +49,9 @@ class Criteria:
     tag: int | None = None
     q: str = ""
     source: str = ""
+    # Prioritisation (feeds): only CVEs in CISA's KEV catalog; EPSS at least this.
+    known_exploited: bool = False
+    epss_min: float | None = None
 
 
 def matching_qids(criteria: Criteria) -> QuerySet[Vulnerability] | None:
@@ -59,6 +62,10 @@ def matching_qids(criteria: Criteria) -> QuerySet[Vulnerability] | None:
         kb, narrowed = kb.filter(kind=criteria.kind), True
     if criteria.source:
         kb, narrowed = kb.filter(source=criteria.source), True
+    if criteria.known_exploited:
+        kb, narrowed = kb.filter(known_exploited=True), True
+    if criteria.epss_min is not None:
+        kb, narrowed = kb.filter(epss__gte=criteria.epss_min), True
     if criteria.cve:
         # A text match on the JSON list of CVE ids: works on SQLite and PostgreSQL.
         kb, narrowed = kb.filter(cves__icontains=f'"{criteria.cve.upper()}"'), True
@@ -242,6 +249,10 @@ CSV_HEADER = [
     "Port",
     "Protocol",
     "CVEs",
+    "Known exploited (CISA KEV)",
+    "KEV due date",
+    "EPSS",
+    "EPSS percentile",
     "First found (UTC)",
     "Last found (UTC)",
     "Times found",
@@ -268,6 +279,10 @@ def csv_rows(criteria: Criteria):
             "port",
             "protocol",
             "vulnerability__cves",
+            "vulnerability__known_exploited",
+            "vulnerability__kev_due_date",
+            "vulnerability__epss",
+            "vulnerability__epss_percentile",
             "first_found",
             "last_found",
             "times_found",
@@ -287,6 +302,10 @@ def csv_rows(criteria: Criteria):
         port,
         protocol,
         cves,
+        known_exploited,
+        kev_due,
+        epss,
+        percentile,
         first,
         last,
         times,
@@ -304,6 +323,10 @@ def csv_rows(criteria: Criteria):
             port,
             safe(protocol),
             safe(", ".join(cves or [])),
+            "yes" if known_exploited else "",
+            kev_due.isoformat() if kev_due else "",
+            f"{epss:.5f}" if epss is not None else "",
+            f"{percentile:.5f}" if percentile is not None else "",
             first.strftime("%Y-%m-%d %H:%M:%S") if first else "",
             last.strftime("%Y-%m-%d %H:%M:%S") if last else "",
             times,

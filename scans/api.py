@@ -284,7 +284,16 @@ class ScheduleViewSet(viewsets.ModelViewSet):
 # --- Hosts with their findings -----------------------------------------------------------
 
 
-class HostDetectionSerializer(serializers.ModelSerializer):
+class ExploitationFields(serializers.Serializer):
+    """Known exploited (CISA KEV) and EPSS of the detection's KB entry (feeds)."""
+
+    known_exploited = serializers.BooleanField(
+        source="vulnerability.known_exploited", read_only=True
+    )
+    epss = serializers.FloatField(source="vulnerability.epss", read_only=True, allow_null=True)
+
+
+class HostDetectionSerializer(ExploitationFields, serializers.ModelSerializer):
     qid = serializers.IntegerField(source="vulnerability_id")
     title = serializers.CharField(source="vulnerability.title")
     source = serializers.CharField(source="vulnerability.source", read_only=True)
@@ -361,7 +370,7 @@ class HostViewSet(assets_api.HostViewSet):
 # --- Detections and the KB ---------------------------------------------------------------
 
 
-class DetectionSerializer(serializers.ModelSerializer):
+class DetectionSerializer(ExploitationFields, serializers.ModelSerializer):
     network_name = serializers.CharField(source="network.name", read_only=True)
     ip = serializers.CharField(source="host.ip", read_only=True)
     qid = serializers.IntegerField(source="vulnerability_id", read_only=True)
@@ -396,6 +405,8 @@ class DetectionSerializer(serializers.ModelSerializer):
             "times_found",
             "fixed_at",
             "results",
+            "known_exploited",
+            "epss",
         ]
 
 
@@ -425,6 +436,11 @@ class VulnerabilitySerializer(serializers.ModelSerializer):
             "kind",
             "cvss",
             "cves",
+            "known_exploited",
+            "kev_date_added",
+            "kev_due_date",
+            "epss",
+            "epss_percentile",
             "category",
             "diagnosis",
             "consequence",
