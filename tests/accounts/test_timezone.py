@@ -192,3 +192,19 @@ def _tables():
                     and issubclass(value, tables.Table)
                     and value.__module__ == loaded.__name__
                 )
+
+
+def test_a_time_typed_in_a_form_is_read_in_the_users_zone(client):
+    from scans.models import Schedule
+    from tests.scans.test_schedules import form_data
+
+    lab = NetworkFactory(name="Lab", space="127.0.0.0/8")
+    client.force_login(UserFactory(username="pierre", role="scanner", timezone="Europe/Paris"))
+    form = client.get(reverse("scans:schedule_create")).content.decode()
+    assert "read in your time zone, Europe/Paris" in form
+    answer = client.post(reverse("scans:schedule_create"), form_data(lab, start="2026-12-10T09:00"))
+    assert answer.status_code == 302, answer.content
+    schedule = Schedule.objects.get(title="From the form")
+    assert schedule.start == datetime(2026, 12, 10, 8, 0, tzinfo=UTC)
+    page = client.get(schedule.get_absolute_url()).content.decode()
+    assert "2026-12-10 09:00 CET" in page
