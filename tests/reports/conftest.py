@@ -8,6 +8,7 @@ from tests.factories import (
     VulnerabilityFactory,
 )
 from tests.reports.factories import asset_group_with_ranges
+from tests.reports.smtp import smtp_down, smtp_server  # noqa: F401 - fixtures of this folder
 
 
 @pytest.fixture(autouse=True)
