@@ -404,6 +404,9 @@ class FeedImportTable(tables.Table):
             '<span class="badge scan-{}">{}</span>', record.status, record.get_status_display()
         )
 
+    def render_progress(self, record):
+        return f"{record.progress}%"
+
     def render_changed(self, record):
         if record.duplicate_of_id:
             return "nothing (same file as before)"
