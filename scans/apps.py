@@ -36,6 +36,16 @@ class ScansConfig(AppConfig):
         appliance_moved.connect(_appliance_moved, dispatch_uid="scans_appliance_moved")
         hosts_deleting.connect(_hosts_deleting, dispatch_uid="scans_hosts_deleting")
         network_access_lost.connect(_access_lost, dispatch_uid="scans_access_lost")
+        from .signals import scan_finished
+
+        scan_finished.connect(_feeds_after_scan, dispatch_uid="scans_feeds_after_scan")
+
+
+def _feeds_after_scan(sender, scan_id, network_id, **kwargs) -> None:
+    """A scan's new inventory is matched against the feeds' knowledge too."""
+    from .services.evaluation import feed_evaluation_after_scan
+
+    feed_evaluation_after_scan(scan_id=scan_id, network_id=network_id)
 
 
 def _appliance_moved(sender, appliance, old_network, **kwargs) -> None:

@@ -62,7 +62,7 @@ IN_CHUNK = 900
 
 
 def feed_evaluation_queue(
-    *, feed: FeedImport | None, networks=None, queue: bool = True
+    *, feed: FeedImport | None, networks=None, queue: bool = True, title: str = ""
 ) -> list[Scan]:
     """Makes a run of kind "feed" per network with a service inventory (or per
     network of ``networks``) and queues its evaluation; returns the runs."""
@@ -75,7 +75,7 @@ def feed_evaluation_queue(
             label = f"Feed {feed.filename}" if feed is not None else "Feed knowledge"
             runs.append(
                 Scan.objects.create(
-                    title=f"{label}: re-evaluation"[:200],
+                    title=(title or f"{label}: re-evaluation")[:200],
                     kind=ScanKind.FEED,
                     type=ScanType.VULNERABILITY,
                     network=network,
@@ -87,6 +87,25 @@ def feed_evaluation_queue(
         if queue:
             transaction.on_commit(lambda: _queue(ids))
     return runs
+
+
+def feed_evaluation_after_scan(*, scan_id: int, network_id: int) -> list[Scan]:
+    """After a vulnerability scan or an import ended: when NVD knowledge was
+    imported and the network holds services, its inventory is matched again (the
+    scan may have seen new versions), as a run of kind "feed"."""
+    scan = Scan.objects.filter(pk=scan_id).only("kind", "type", "title").first()
+    if scan is None or scan.kind == ScanKind.FEED or scan.type != ScanType.VULNERABILITY:
+        return []
+    if (
+        not FeedCve.objects.exists()
+        or not HostService.objects.filter(network_id=network_id).exists()
+    ):
+        return []
+    return feed_evaluation_queue(
+        feed=None,
+        networks=Network.objects.filter(pk=network_id),
+        title=f"After {scan.title}: feed knowledge matched",
+    )
 
 
 def _queue(scan_ids: list[int]) -> None:

@@ -60,6 +60,7 @@ from ..models import (
     ScanType,
     Vulnerability,
 )
+from ..signals import scan_finished
 from .ingest import (
     BatchOutcome,
     IngestHost,
@@ -582,6 +583,10 @@ def _end(
         if not error:
             # Once an import: a full recount heals any drift.
             network_counters_refresh(network=network)
+            scan_id, network_id = scan.pk, scan.network_id
+            transaction.on_commit(
+                lambda: scan_finished.send(sender=Scan, scan_id=scan_id, network_id=network_id)
+            )
     if path is not None:
         path.unlink(missing_ok=True)
     if error:

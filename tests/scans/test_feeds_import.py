@@ -233,3 +233,20 @@ def test_feed_import_file_records_who_and_what(tmp_path, django_user_model):
     assert (feed.kind, feed.status, feed.records, feed.created_by) == ("kev", "finished", 2, user)
     assert feed.changed == {"added": 2, "updated": 0, "unchanged": 0}
     assert feed.started and feed.finished and feed.progress == 100
+
+
+def test_a_scan_that_sees_an_upgrade_fixes_the_feed_finding_after_it_ends(
+    tmp_path, lab, online, sent, django_capture_on_commit_callbacks, monkeypatch
+):
+    from scans.services import evaluation
+
+    monkeypatch.setattr(evaluation, "_queue", lambda ids: [feed_evaluate(scan_id=i) for i in ids])
+    online("lab-a")
+    scan(lab, {"127.0.0.2": [openssh("9.6p1")]})
+    kb_import(samples.write(tmp_path / "nvd.json", samples.nvd_bytes()))
+    assert nvd_detections() == {("127.0.0.2", "CVE-2024-6387", 22): DetectionStatus.NEW}
+    with django_capture_on_commit_callbacks(execute=True):
+        scan(lab, {"127.0.0.2": [openssh("9.8p1")]})  # upgraded
+    assert nvd_detections() == {("127.0.0.2", "CVE-2024-6387", 22): DetectionStatus.FIXED}
+    after = Scan.objects.filter(kind=ScanKind.FEED).latest("pk")
+    assert after.title.startswith("After t: feed knowledge matched") and after.feed is None
