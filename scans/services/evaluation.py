@@ -27,6 +27,7 @@ import logging
 from collections.abc import Iterator
 
 from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from networks.models import Network
@@ -34,6 +35,7 @@ from scans.feeds.matcher import InventoryItem, MatchIndex, identify
 from scans.feeds.nvd import CveRecord
 
 from ..models import (
+    IMPORTED_QID_BASE,
     OPEN_STATUSES,
     Detection,
     DetectionStatus,
@@ -115,26 +117,27 @@ def _queue(scan_ids: list[int]) -> None:
         feed_evaluate.delay(scan_id)
 
 
-def match_index(*, products: set[str]) -> MatchIndex:
-    """The CVEs of these products (canonical names), as a match index."""
+def match_index(*, products: set[str]) -> tuple[MatchIndex, dict[str, tuple[int, int]]]:
+    """The CVEs of these products (canonical names), as a match index, and each
+    indexed CVE's KB entry: {CVE id: (QID, severity)}."""
     index = MatchIndex(products=products)
+    entries: dict[str, tuple[int, int]] = {}
     if not products:
-        return index
+        return index, entries
     wanted = sorted(products)
-    seen: set[int] = set()
     for start in range(0, len(wanted), IN_CHUNK):
         rows = (
             FeedCve.objects.filter(products__product__in=wanted[start : start + IN_CHUNK])
             .filter(rejected=False)
-            .values_list("id", "record")
+            .values_list("cve_id", "vulnerability_id", "vulnerability__severity", "record")
             .order_by()
             .iterator(chunk_size=2000)
         )
-        for pk, record in rows:
-            if pk not in seen:
-                seen.add(pk)
+        for cve, qid, severity, record in rows:
+            if cve not in entries:
+                entries[cve] = (qid, severity)
                 index.add(CveRecord.from_dict(record))
-    return index
+    return index, entries
 
 
 def _inventory(network: Network) -> Iterator[tuple[int, list[InventoryItem]]]:
@@ -182,24 +185,21 @@ def _batches(pairs: Iterator, size: int) -> Iterator[list]:
 
 
 class _Knowledge:
-    """The KB's NVD entries by CVE, and which CVEs other sources' entries name."""
+    """The KB's NVD entries of the indexed CVEs, and which of those CVEs other
+    sources' entries (Enclave's checks, imports) name."""
 
-    def __init__(self, cves: set[str]):
-        self.qids: dict[str, int] = {}
-        self.severity: dict[int, int] = {}
-        wanted = sorted(cves)
-        for start in range(0, len(wanted), IN_CHUNK):
-            for qid, cve, severity in Vulnerability.objects.filter(
-                source=KbSource.NVD, external_id__in=wanted[start : start + IN_CHUNK]
-            ).values_list("qid", "external_id", "severity"):
-                self.qids[cve] = qid
-                self.severity[qid] = severity
-        # Other sources' entries (Enclave's checks, imports) naming these CVEs.
+    def __init__(self, entries: dict[str, tuple[int, int]]):
+        self.qids = {cve: qid for cve, (qid, _severity) in entries.items()}
+        self.severity = dict(entries.values())
         self.confirming: dict[int, set[str]] = {}
-        for qid, names in Vulnerability.objects.exclude(source=KbSource.NVD).values_list(
-            "qid", "cves"
-        ):
-            named = {c.upper() for c in names or [] if isinstance(c, str)} & cves
+        others = Vulnerability.objects.filter(
+            Q(qid__lt=IMPORTED_QID_BASE)
+            | Q(
+                source__in=[s for s in KbSource.values if s not in (KbSource.NVD, KbSource.ENCLAVE)]
+            )
+        )
+        for qid, names in others.values_list("qid", "cves"):
+            named = {c.upper() for c in names or [] if isinstance(c, str)} & self.qids.keys()
             if named:
                 self.confirming[qid] = named
 
@@ -225,16 +225,11 @@ def feed_evaluate(*, scan_id: int) -> None:
         scan.save(update_fields=["status", "started", "hosts_total"])
     network = scan.network
     try:
-        index = match_index(products=_products(network))
-        knowledge = None
+        index, entries = match_index(products=_products(network))
+        knowledge = _Knowledge(entries)
         done = 0
         for batch in _batches(_inventory(network), BATCH_HOSTS):
             matched = {host: index.match_host(items) for host, items in batch}
-            if knowledge is None or any(
-                m.cve_id not in knowledge.qids for ms in matched.values() for m in ms
-            ):
-                cves = {m.cve_id for ms in matched.values() for m in ms}
-                knowledge = _Knowledge(cves | (set(knowledge.qids) if knowledge else set()))
             done += len(batch)
             with transaction.atomic():
                 locked = Scan.objects.select_for_update().get(pk=scan.pk)
