@@ -111,14 +111,44 @@ class QidExposure:
     detections: int
 
 
-def top_vulnerabilities(*, networks: list[Network], limit: int = 10) -> list[QidExposure]:
-    """The QIDs open on the most hosts of ``networks``, with their KB entries."""
-    rows = list(
-        Exposure.objects.filter(network__in=networks)
-        .values("qid")
+TOP_ORDERS = {
+    "hosts": "affected hosts",
+    "exploited": "known exploited, by affected hosts",
+    "epss": "EPSS",
+}
+
+
+def top_vulnerabilities(
+    *, networks: list[Network], limit: int = 10, order: str = "hosts"
+) -> list[QidExposure]:
+    """The QIDs open on the most hosts of ``networks``, with their KB entries;
+    ``order`` "exploited": only those in CISA's KEV catalog; "epss": the highest
+    EPSS scores first (then affected hosts)."""
+    exposure = Exposure.objects.filter(network__in=networks)
+    if order == "exploited":
+        exposure = exposure.filter(
+            qid__in=Vulnerability.objects.filter(known_exploited=True).values("qid")
+        )
+    elif order == "epss":
+        exposure = exposure.filter(
+            qid__in=Vulnerability.objects.filter(epss__isnull=False).values("qid")
+        )
+    grouped = (
+        exposure.values("qid")
         .annotate(hosts=Sum("hosts"), detections=Sum("detections"))
-        .order_by("-hosts", "qid")[:limit]
+        .order_by("-hosts", "qid")
     )
+    if order == "epss":
+        rows = list(grouped)
+        scores = dict(
+            Vulnerability.objects.filter(qid__in=[r["qid"] for r in rows]).values_list(
+                "qid", "epss"
+            )
+        )
+        rows.sort(key=lambda r: (-(scores.get(r["qid"]) or 0), -r["hosts"], r["qid"]))
+        rows = rows[:limit]
+    else:
+        rows = list(grouped[:limit])
     kb = Vulnerability.objects.in_bulk([r["qid"] for r in rows])
     return [QidExposure(kb[r["qid"]], r["hosts"], r["detections"]) for r in rows if r["qid"] in kb]
 

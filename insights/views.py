@@ -41,6 +41,8 @@ class DashboardView(RoleRequiredMixin, NetworkScopeMixin, TemplateView):
         network, networks = self.scope()
         days = self.request.GET.get("days", "30")
         days = int(days) if days in {str(p) for p in selectors.PERIODS} else 30
+        top = self.request.GET.get("top", "hosts")
+        top = top if top in selectors.TOP_ORDERS else "hosts"
         context = super().get_context_data(**kwargs)
         context.update(
             network=network,
@@ -76,7 +78,10 @@ class DashboardView(RoleRequiredMixin, NetworkScopeMixin, TemplateView):
             ),
             has_trend=any(p.new or p.fixed or p.open for p in points),
             top_hosts=selectors.top_hosts(networks=networks),
-            top_vulnerabilities=selectors.top_vulnerabilities(networks=networks),
+            top_vulnerabilities=selectors.top_vulnerabilities(networks=networks, order=top),
+            top_order=top,
+            top_label=selectors.TOP_ORDERS[top],
+            top_orders=selectors.TOP_ORDERS,
             appliances=selectors.appliance_health(networks=networks),
             imports=selectors.recent_imports(networks=networks),
             # Connectors are Managers' (their pages too): a run reads cloud

@@ -94,3 +94,21 @@ def test_the_page_csv_host_findings_and_kb_show_exploitation(client_as, estate):
     assert "Known exploited" in fragment and "EPSS 0.97" in fragment
     kb = client.get(reverse("scans:kb_detail", args=[detection.vulnerability_id])).content
     assert b"remediation due 2021-11-17" in kb
+
+
+def test_the_dashboards_top_vulnerabilities_sort_by_known_exploited_and_epss(client_as, estate):
+    from insights.services import trends_snapshot
+
+    trends_snapshot(network=estate)
+    client = client_as("reader")
+
+    def top(order):
+        html = client.get(reverse("insights:dashboard"), {"top": order}).content.decode()
+        tile = html.split("Top vulnerabilities by")[1].split("</table>")[0]
+        return [c for c in ("CVE-2021-41773", "CVE-2024-6387", "CVE-2021-23017") if c in tile], tile
+
+    found, tile = top("exploited")
+    assert found == ["CVE-2021-41773"] and "known exploited" in tile
+    found, tile = top("epss")
+    assert sorted(found, key=tile.index) == ["CVE-2021-41773", "CVE-2024-6387", "CVE-2021-23017"]
+    assert len(top("hosts")[0]) == 3 and len(top("nonsense")[0]) == 3
