@@ -15,7 +15,8 @@ someone edits it.
 import calendar
 import logging
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -45,6 +46,20 @@ def _add_months(moment: datetime, months: int) -> datetime:
     return moment.replace(year=year, month=month, day=day)
 
 
+def schedule_zone(schedule) -> tzinfo:
+    """The wall clock a schedule keeps: its owner's time zone (the one they typed
+    the start in), so a daily 09:00 in Paris stays 09:00 in Paris across daylight
+    saving whether the form or beat (in UTC) computes the next run; the server's
+    without an owner or zone. Report schedules use it too."""
+    name = getattr(getattr(schedule, "owner", None), "timezone", "") or ""
+    if name:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return timezone.get_default_timezone()
+
+
 def _occurrence(schedule: Schedule, number: int) -> datetime:
     """The schedule's ``number``-th run (0: ``start``), on the local wall clock.
 
@@ -52,7 +67,7 @@ def _occurrence(schedule: Schedule, number: int) -> datetime:
     the later ones off the 31st, and a daily 02:00 run stays at 02:00 across
     daylight-saving changes.
     """
-    zone = timezone.get_current_timezone()
+    zone = schedule_zone(schedule)
     wall = timezone.localtime(schedule.start, zone).replace(tzinfo=None)
     if schedule.recurrence == Recurrence.MONTHLY:
         wall = _add_months(wall, number)
@@ -71,8 +86,9 @@ def next_run_after(schedule: Schedule, now: datetime) -> datetime | None:
         return schedule.start
     if schedule.recurrence == Recurrence.ONCE:
         return None
-    local_start = timezone.localtime(schedule.start)
-    local_now = timezone.localtime(now)
+    zone = schedule_zone(schedule)
+    local_start = timezone.localtime(schedule.start, zone)
+    local_now = timezone.localtime(now, zone)
     if schedule.recurrence == Recurrence.MONTHLY:
         elapsed = (local_now.year - local_start.year) * 12 + local_now.month - local_start.month
     else:

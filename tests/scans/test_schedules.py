@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from accounts.models import AuditEntry, Role
+from accounts.models import AuditEntry, Role, User
 from core import iprange
 from scans import services, tasks
 from scans.models import Recurrence, Scan, ScanSlice, Schedule
@@ -76,13 +76,24 @@ def test_once_has_no_run_after_its_start():
     assert services.next_run_after(plan("once", start), at(2026, 7, 1)) is None
 
 
-def test_daily_runs_keep_the_local_time_across_daylight_saving():
+@pytest.mark.parametrize("active", ["Europe/Berlin", "UTC"])  # the owner's form, or beat
+def test_daily_runs_keep_the_owners_local_time_across_daylight_saving(active):
+    """The wall clock is the owner's time zone, whichever zone computes the next run."""
     berlin = ZoneInfo("Europe/Berlin")
     start = datetime(2026, 3, 27, 9, 0, tzinfo=berlin)  # CET; summer time starts Mar 29
-    with timezone.override(berlin):
-        nxt = services.next_run_after(plan("daily", start), datetime(2026, 3, 30, 8, tzinfo=berlin))
+    schedule = Schedule(recurrence="daily", start=start, owner=User(timezone="Europe/Berlin"))
+    with timezone.override(ZoneInfo(active)):
+        nxt = services.next_run_after(schedule, datetime(2026, 3, 30, 8, tzinfo=berlin))
     assert nxt.astimezone(berlin).hour == 9 and nxt.astimezone(berlin).day == 30
     assert nxt == at(2026, 3, 30, 7, 0)  # 09:00 CEST
+
+
+def test_without_an_owner_the_servers_zone_keeps_the_wall_clock(settings):
+    settings.TIME_ZONE = "Europe/Berlin"
+    berlin = ZoneInfo("Europe/Berlin")
+    start = datetime(2026, 3, 27, 9, 0, tzinfo=berlin)
+    nxt = services.next_run_after(plan("daily", start), datetime(2026, 3, 30, 8, tzinfo=berlin))
+    assert nxt == at(2026, 3, 30, 7, 0)
 
 
 # --- Services ---------------------------------------------------------------------------
