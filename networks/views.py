@@ -16,7 +16,7 @@ from console.listing import ListPageView
 
 from . import selectors, services
 from .forms import NetworkAccessForm, NetworkForm, ScannerApplianceForm
-from .models import Network, ScannerAppliance
+from .selectors import networks_visible
 from .tables import NetworkTable, ScannerApplianceTable
 
 
@@ -83,7 +83,7 @@ class NetworkCreateView(NetworkFormView):
 
 class NetworkUpdateView(NetworkFormView):
     def dispatch(self, request, *args, **kwargs):
-        self.network = get_object_or_404(Network, pk=kwargs["pk"])
+        self.network = get_object_or_404(networks_visible(user=request.user), pk=kwargs["pk"])
         return super().dispatch(request, *args, **kwargs)
 
     def get_initial(self):
@@ -105,7 +105,7 @@ class NetworkDeleteView(NetworksEnabledMixin, RoleRequiredMixin, TemplateView):
     template_name = "includes/confirm_delete.html"
 
     def dispatch(self, request, *args, **kwargs):
-        self.network = get_object_or_404(Network, pk=kwargs["pk"])
+        self.network = get_object_or_404(networks_visible(user=request.user), pk=kwargs["pk"])
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):
@@ -220,7 +220,9 @@ class ApplianceCreateView(ApplianceFormView):
 
 class ApplianceUpdateView(ApplianceFormView):
     def dispatch(self, request, *args, **kwargs):
-        self.appliance = get_object_or_404(ScannerAppliance, pk=kwargs["pk"])
+        self.appliance = get_object_or_404(
+            selectors.appliances_visible(user=request.user), pk=kwargs["pk"]
+        )
         return super().dispatch(request, *args, **kwargs)
 
     def get_initial(self):
@@ -239,7 +241,9 @@ class ApplianceDeleteView(RoleRequiredMixin, TemplateView):
     template_name = "includes/confirm_delete.html"
 
     def dispatch(self, request, *args, **kwargs):
-        self.appliance = get_object_or_404(ScannerAppliance, pk=kwargs["pk"])
+        self.appliance = get_object_or_404(
+            selectors.appliances_visible(user=request.user), pk=kwargs["pk"]
+        )
         return super().dispatch(request, *args, **kwargs)
 
     def get_context_data(self, **kwargs):

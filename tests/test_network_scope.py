@@ -14,6 +14,7 @@ A URL added later joins the walk by itself; an API route too.
 import re
 from datetime import timedelta
 from html import escape
+from types import SimpleNamespace
 from urllib.parse import quote
 
 import hypothesis
@@ -55,6 +56,7 @@ B_IDS = 5_550_000
 B_ID = re.compile(
     r"(?<!\d)(" + "|".join(str(B_IDS + 1000 * n + 7) for n in range(1, 11)) + r")(?!\d)"
 )
+NOWHERE = 9_876_543
 # Long enough that no random token (CSRF) holds one by chance.
 B_WORDS = ("bravo-zqx", "BRAVO-ZQX", "Bravo Holdings", "bravo", "Bravo")
 
@@ -242,6 +244,14 @@ def leaks(body: str, asked: str = "") -> list[str]:
     return found
 
 
+def nowhere(objects) -> dict:
+    """``objects`` with every id replaced by one that names nothing."""
+    return {
+        key: value if key == "qid" else SimpleNamespace(pk=NOWHERE)
+        for key, value in objects.items()
+    }
+
+
 def url_for(name, objects):
     try:
         return reverse(name)
@@ -292,8 +302,11 @@ def test_no_page_shows_anything_of_another_network(client, world, role):
                 checked += 1
                 uses_b = url != url_for(name, world["a"])
                 if side == "b" and uses_b:
-                    # B's object does not exist for this user (or the page is not theirs).
+                    # B's object does not exist for this user: answered as an id
+                    # that names nothing is (404; 403 where the role is refused first).
                     assert response.status_code in (403, 404), (name, url, response.status_code)
+                    unknown = client.get(url_for(name, nowhere(world["b"])), **headers)
+                    assert response.status_code == unknown.status_code, (name, url)
         if "<" not in name and reverse_takes_no_argument(name):
             for probe in PROBES:
                 url = url_for(name, world["a"]) + probe.format(b=b_id)
@@ -321,8 +334,11 @@ def test_posts_to_another_networks_objects_answer_404_and_change_nothing(client,
         url_b = url_for(name, b)
         if url_a == url_b:
             continue
-        response = client.post(url_b, {"title": "x", "name": "x", "network": b["network"].pk})
+        data = {"title": "x", "name": "x", "network": b["network"].pk}
+        response = client.post(url_b, data)
         assert response.status_code in (403, 404, 405), (name, response.status_code)
+        unknown = client.post(url_for(name, nowhere(b)), data)
+        assert response.status_code == unknown.status_code, name
     assert AssetGroup.objects.filter(pk=b["group"].pk).exists()
     assert Schedule.objects.filter(pk=b["schedule"].pk, active=True).exists()
     assert Scan.objects.get(pk=b["scan"].pk).status == "finished"
@@ -388,6 +404,8 @@ def test_no_api_answer_shows_anything_of_another_network(world, role):
             assert not leaks(body, url), (url, leaks(body, url))
             if side == "b" and url != _api_url(name, kwargs, world["a"]):
                 assert response.status_code in (403, 404, 405), (url, response.status_code)
+                unknown = api.get(_api_url(name, kwargs, nowhere(world["b"])))
+                assert response.status_code == unknown.status_code, url
         if not kwargs:
             for query in (
                 f"?network={b_id}",
