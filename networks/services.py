@@ -397,7 +397,9 @@ def network_access_set(
             instance=user,
             changes={"networks": [old_text, new_text]},
         )
-    if not all_networks:
+    # A Manager sees every network whatever the grant: nothing is lost (until a
+    # demotion, which the schedules' own run-time check catches).
+    if not all_networks and not user.is_manager:
         if before_all:
             lost = set(Network.objects.exclude(pk__in=list(chosen)).values_list("pk", flat=True))
         else:

@@ -558,6 +558,8 @@ def test_losing_a_network_stops_the_users_schedules_with_the_reason(world):
 def test_managers_see_every_network_whatever_their_grant(client, world):
     manager = world["manager"]
     network_access_set(actor=None, user=manager, networks=[world["a"]["network"]])
+    # Their schedules in B go on.
+    assert Schedule.objects.get(pk=world["b"]["schedule"].pk).active
     client.force_login(manager)
     body = client.get(reverse("assets:overlap_list")).content.decode()
     assert "Bravo Holdings" in body and "Alpha Corp" in body
