@@ -119,3 +119,23 @@ def ranges_outside_space(
     if network.accepts_any_address:
         return []
     return iprange.subtract(ranges, network_ranges(network=network))
+
+
+def network_access_labels(users) -> dict[int, str]:
+    """{user id: what they see} for a page of users, in two queries: "All
+    networks" (Managers, users never narrowed, users granted all), or the names
+    of their networks ("No network" for none)."""
+    users = list(users)
+    access = {
+        a.user_id: a
+        for a in NetworkAccess.objects.filter(user__in=users).prefetch_related("networks")
+    }
+    labels = {}
+    for user in users:
+        grant = access.get(user.pk)
+        if user.is_manager or grant is None or grant.all_networks:
+            labels[user.pk] = "All networks"
+        else:
+            names = sorted((n.name for n in grant.networks.all()), key=str.lower)
+            labels[user.pk] = ", ".join(names) if names else "No network"
+    return labels

@@ -704,3 +704,30 @@ def test_any_grant_shows_exactly_the_granted_networks(four_networks, role, grant
     detections = api.get("/api/v1/detections/?page_size=100").json()["results"]
     assert {row["network"] for row in detections} <= expected
     assert len(detections) == len(expected)
+
+
+def test_the_users_list_says_what_each_user_sees(client, world, django_assert_max_num_queries):
+    client.force_login(world["manager"])
+    UserFactory(username="nobody-granted", role=Role.READER)
+    network_access_set(
+        actor=None,
+        user=UserFactory(username="seeing-both", role=Role.SCANNER),
+        networks=[world["b"]["network"], world["a"]["network"]],
+    )
+    network_access_set(
+        actor=None, user=UserFactory(username="seeing-none", role=Role.READER), networks=[]
+    )
+    with django_assert_max_num_queries(12):
+        page = client.get(reverse("accounts:user_list")).content.decode()
+    rows = {}
+    for row in re.findall(r"<tr[^>]*>(.*?)</tr>", page, re.S):
+        cells = [
+            re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        ]
+        if cells:
+            rows[cells[0]] = cells[3]  # username, e-mail, role, networks
+    assert rows["boss"] == "All networks"
+    assert rows["nobody-granted"] == "All networks"
+    assert rows["a-reader"] == "Alpha Corp"
+    assert rows["seeing-both"] == "Alpha Corp, Bravo Holdings"
+    assert rows["seeing-none"] == "No network"
