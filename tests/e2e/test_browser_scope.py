@@ -42,6 +42,9 @@ def test_a_reader_granted_one_network_sees_only_it(page, login, browser, live_se
     page.wait_for_url(f"**/accounts/users/{reader.pk}/edit/")
     page.locator("#network-access").wait_for()
     assert "sees only: Acme" in page.locator("#network-access").inner_text()
+    page.goto("/accounts/users/")
+    assert "Acme" in page.locator("tr", has_text="rita").inner_text()
+    shot(page, "users-list")
 
     # The Reader, in a browser of their own.
     context = browser.new_context(base_url=live_server.url)
