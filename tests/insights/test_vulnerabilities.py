@@ -94,6 +94,22 @@ def test_each_filter(api_as, estate, query, expected):
     assert ids(api_as("reader").get(URL, query)) == {rows[k].pk for k in expected}
 
 
+@pytest.mark.parametrize("as_values", [500, 1, 0])
+def test_a_text_filter_keeps_the_same_rows_however_its_qids_are_passed(
+    api_as, estate, monkeypatch, as_values
+):
+    """The KB's QIDs go to the detections as one value, a list, or (past the
+    limit) a subquery: the rows are the same."""
+    from insights import vulnerabilities
+
+    monkeypatch.setattr(vulnerabilities, "QIDS_AS_VALUES", as_values)
+    rows = estate[2]
+    api = api_as("reader")
+    # "open" is in two titles: two QIDs.
+    assert ids(api.get(URL, {"q": "open"})) == {rows["b_telnet"].pk, rows["c_banner"].pk}
+    assert ids(api.get(URL, {"q": "telnet"})) == {rows["b_telnet"].pk}
+
+
 def test_network_and_tag_filters(api_as, estate):
     acme, globex, rows = estate
     api = api_as("reader")
