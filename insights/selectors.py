@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from django.db.models import F, Q, QuerySet, Sum
-from django.db.models.functions import Lower
+from django.db import connection
+from django.db.models import F, QuerySet, Sum
+from django.db.models.functions import Collate, Lower, Upper
 from django.utils import timezone
 
 from assets.models import Connector, Host
@@ -264,9 +265,32 @@ def search(*, q: str, user) -> SearchResults:
             )
             return results
     results.kind = "name"
-    results.hosts, results.more = _hosts(
-        hosts.filter(Q(dns__istartswith=q) | Q(netbios__istartswith=q)).order_by(
-            "dns", "network_id"
-        )
-    )
+    results.hosts, results.more = _hosts_named(hosts, q)
     return results
+
+
+def _name_key(column: str) -> Collate:
+    """A name upper-cased, in byte order: what the host name indexes hold
+    (assets' migration 0006), so a prefix is one ordered index range in any
+    database collation, "h" as fast as "h12345"."""
+    return Collate(Upper(column), "C" if connection.vendor == "postgresql" else "BINARY")
+
+
+def _hosts_named(hosts: QuerySet[Host], q: str) -> tuple[list[Host], bool]:
+    """Hosts whose DNS or NetBIOS name begins with ``q`` (either case), by name
+    then network: the first of each kind, read in index order, merged."""
+    prefix = q.upper()
+    found: dict[int, tuple[str, int, Host]] = {}
+    for column in ("dns", "netbios"):
+        rows = (
+            hosts.alias(name_key=_name_key(column))
+            .filter(name_key__startswith=prefix)
+            .select_related("network")
+            .order_by("name_key", "network_id")[: SEARCH_LIMIT + 1]
+        )
+        for host in rows:
+            name = getattr(host, column).upper()
+            if host.pk not in found or name < found[host.pk][0]:
+                found[host.pk] = (name, host.network_id, host)
+    ranked = [host for _, _, host in sorted(found.values(), key=lambda t: (t[0], t[1], t[2].pk))]
+    return ranked[:SEARCH_LIMIT], len(ranked) > SEARCH_LIMIT

@@ -283,3 +283,35 @@ def test_the_trend_chart_ends_on_the_days_the_trend_rows_are_taken(client, twins
     theirs = datetime.now(ZoneInfo(zone)).date()
     if theirs > utc_today:
         assert f">{theirs:%Y-%m-%d}</text>" not in page
+
+
+def test_name_search_reads_dns_and_netbios_by_name_then_network(db):
+    from accounts.models import Role
+    from insights import selectors
+    from tests.factories import UserFactory
+
+    manager = UserFactory(role=Role.MANAGER)
+    acme = NetworkFactory(name="Acme", space="10.0.0.0/16")
+    globex = NetworkFactory(name="Globex", space="10.0.0.0/16")
+    HostFactory(network=globex, ip="10.0.0.1", dns="srv-b.globex.test")
+    HostFactory(network=acme, ip="10.0.0.1", dns="SRV-B.acme.test", netbios="SRV-B")
+    HostFactory(network=acme, ip="10.0.0.2", netbios="srv-a")
+    HostFactory(network=acme, ip="10.0.0.3", dns="srv_x.acme.test")
+    HostFactory(network=acme, ip="10.0.0.4", dns="other.acme.test", netbios="SRVXYZ")
+    found = selectors.search(user=manager, q="Srv-")
+    # Either name, either case; a host named twice listed once; name, then network.
+    assert [(h.ip, h.network.name) for h in found.hosts] == [
+        ("10.0.0.2", "Acme"),
+        ("10.0.0.1", "Acme"),
+        ("10.0.0.1", "Globex"),
+    ]
+    # "_" and "%" are the user's characters, not wildcards.
+    assert [h.ip for h in selectors.search(user=manager, q="srv_").hosts] == ["10.0.0.3"]
+    assert selectors.search(user=manager, q="srv%").hosts == []
+    for i in range(selectors.SEARCH_LIMIT):
+        HostFactory(network=globex, ip=f"10.0.1.{i}", dns=f"bulk{i:03d}.globex.test")
+    assert not selectors.search(user=manager, q="bulk").more
+    HostFactory(network=globex, ip="10.0.2.1", netbios="BULK")
+    many = selectors.search(user=manager, q="bulk")
+    assert many.more and len(many.hosts) == selectors.SEARCH_LIMIT
+    assert many.hosts[0].netbios == "BULK"  # "BULK" sorts before "BULK000..."
