@@ -197,8 +197,14 @@ def test_grouped_by_qid_gives_affected_hosts_per_network(client_as, api_as, esta
         ("Globex", 1),
     ]
     assert groups[0]["qid"] == 993001  # most affected hosts first
+    acme.name = "Acme <b>&</b>"
+    acme.save()
     page = client_as("reader").get(reverse("insights:vulnerability_list"), {"group": "qid"})
-    assert "Acme</a>: 1" in page.content.decode()
+    html = page.content.decode()
+    # Each network's count links to that QID's findings there; names escaped.
+    link = f'<a href="{reverse("insights:vulnerability_list")}?network={acme.pk}&amp;qid=993001">'
+    assert f"{link}Acme &lt;b&gt;&amp;&lt;/b&gt;</a>: 1" in html and "</a>: 1 · <a" in html
+    assert "<b>&</b>" not in html
 
 
 def test_csv_export_streams_the_filtered_rows_spreadsheet_safe(client_as, estate):
