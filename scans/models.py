@@ -175,6 +175,41 @@ class Detection(models.Model):
         indexes = [
             models.Index(fields=["network", "status", "severity"]),
             models.Index(fields=["vulnerability", "status"]),
+            # The Vulnerabilities list's default order (worst first, newest
+            # first) at any depth: across networks, in one network, and for
+            # one QID (a CVE filter); open findings only, the list's default.
+            models.Index(
+                fields=["-severity", "-id"],
+                condition=models.Q(status__in=["new", "active", "reopened"]),
+                name="detection_open_by_severity",
+            ),
+            # On PostgreSQL it also holds each one's QID, host and status, so
+            # the trend snapshot counts a network's open findings by status,
+            # QID and host from the index alone (no row reads).
+            models.Index(
+                fields=["network", "-severity", "-id"],
+                include=["vulnerability", "host", "status"],
+                condition=models.Q(status__in=["new", "active", "reopened"]),
+                name="detection_open_by_network",
+            ),
+            models.Index(
+                fields=["vulnerability", "-severity", "-id"],
+                condition=models.Q(status__in=["new", "active", "reopened"]),
+                name="detection_open_by_qid",
+            ),
+            # One network's open findings by last found (newest first).
+            models.Index(
+                fields=["network", "-last_found", "-id"],
+                condition=models.Q(status__in=["new", "active", "reopened"]),
+                name="detection_open_by_last_found",
+            ),
+            # The trend snapshot's "found that day" and "fixed that day".
+            models.Index(fields=["network", "first_found"], name="detection_found_by_network"),
+            models.Index(
+                fields=["network", "fixed_at"],
+                condition=models.Q(fixed_at__isnull=False),
+                name="detection_fixed_by_network",
+            ),
         ]
 
     def __str__(self) -> str:

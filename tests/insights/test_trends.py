@@ -131,3 +131,26 @@ def test_a_finished_scan_takes_its_networks_snapshot(
             )
         )
     assert taken == [{"network_id": lab.pk}]
+
+
+def test_trend_series_sums_the_networks_day_by_day(acme):
+    from insights.selectors import trend_series
+
+    globex = NetworkFactory(name="Globex", space="10.0.0.0/16")
+    yesterday = TODAY - timedelta(days=1)
+    for network, day, new, fixed, open_by_severity in [
+        (acme, yesterday, 3, 1, {"5": 2, "1": 4}),
+        (globex, yesterday, 2, 0, {"3": 1}),  # severities absent count 0
+        (acme, TODAY, 1, 2, {}),
+    ]:
+        NetworkTrend.objects.create(
+            network=network, date=day, new=new, fixed=fixed, open_by_severity=open_by_severity
+        )
+    points = trend_series(networks=[acme, globex], days=3, today=TODAY)
+    assert [(p.date, p.new, p.fixed, p.open) for p in points] == [
+        (TODAY - timedelta(days=2), 0, 0, 0),
+        (yesterday, 5, 1, 7),
+        (TODAY, 1, 2, 0),
+    ]
+    only = trend_series(networks=[globex], days=2, today=TODAY)
+    assert [(p.new, p.open) for p in only] == [(2, 1), (0, 0)]
