@@ -128,6 +128,7 @@ def insight_pages(network: Network, host: Host) -> list[tuple[str, str, dict]]:
         ("Vulnerabilities, first page", vulns, {}),
         ("Vulnerabilities, deep page (1,000,000 rows in)", f"{vulns}?after={deep}", {}),
         ("Vulnerabilities, filtered by CVE", f"{vulns}?cve={cve}", {}),
+        ("Vulnerabilities, one network (dashboard's link)", f"{vulns}?network={network.pk}", {}),
         (
             "Vulnerabilities, one network by last found",
             f"{vulns}?network={network.pk}&sort=-last_found",
@@ -137,6 +138,7 @@ def insight_pages(network: Network, host: Host) -> list[tuple[str, str, dict]]:
         ("Vulnerabilities API, first page", "/api/v1/vulnerabilities/", {}),
         ("search, an IP in many networks", f"{reverse('insights:search')}?q={host.ip}", {}),
         ("search, a DNS name's beginning", f"{reverse('insights:search')}?q={dns}", {}),
+        ("search, a name's first two letters", f"{reverse('insights:search')}?q={dns[:2]}", {}),
         ("search, a /24", f"{reverse('insights:search')}?q={host.ip}/24", {}),
         ("search, a CVE", f"{reverse('insights:search')}?q={cve}", {}),
     ]
@@ -175,6 +177,28 @@ def measure(client: Client, url: str, headers: dict, runs: int):
     return walls, cpus, sqls, len(queries), len(response.content)
 
 
+def snapshot_timing(*, runs: int) -> None:
+    """The trend snapshot of one network (its day's row and stored exposure),
+    as the hourly beat task and every finished scan take it; rolled back."""
+    from insights import services as insight_services
+
+    network = Network.objects.custom().order_by("name")[10]
+    times, queries = [], 0
+    for _ in range(max(runs, 1)):
+        with transaction.atomic(), CaptureQueriesContext(connection) as captured:
+            start = time.perf_counter()
+            insight_services.trends_snapshot(network=network)
+            times.append((time.perf_counter() - start) * 1000)
+            transaction.set_rollback(True)
+        queries = len(captured)
+    open_total = sum((network.open_findings or {}).values())
+    name = f"trend snapshot, one network ({open_total:,} open)"
+    print(
+        f"{name:<52} {statistics.median(times):6.1f}ms {max(times):6.1f}ms "
+        f"{'':>7} {'':>7} {queries:7d}      (not a page: every network hourly; max, not p95)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description="Host Assets page timings")
     parser.add_argument("--runs", type=int, default=30)
@@ -211,6 +235,7 @@ def main() -> None:
             f"{name:<52} {median:6.1f}ms {p95:6.1f}ms {statistics.median(cpus):5.1f}ms "
             f"{statistics.median(sqls):5.1f}ms {queries:7d} {size / 1024:4.0f}{flag}"
         )
+    snapshot_timing(runs=min(args.runs, 5))
     print(
         "\nmedian: wall time of the whole request in this process; cpu: this process's "
         "CPU time;\nsql: wall time inside the database driver. Budget: median < 150 ms for "

@@ -97,12 +97,16 @@ def trend_rows(
 
 def top_hosts(*, networks: list[Network], limit: int = 10) -> list[HostExposure]:
     """The most vulnerable hosts of ``networks`` (each network's stored top ones,
-    merged: the overall top ten are among them)."""
-    rows = list(HostExposure.objects.filter(network__in=networks).select_related("host", "network"))
-    rows.sort(
-        key=lambda r: tuple(r.open_by_severity.get(str(s), 0) for s in SEVERITIES), reverse=True
-    )
-    return rows[:limit]
+    merged: the overall top ten are among them). Ranked on the stored counts
+    alone; only the ten shown are read with their host and network."""
+
+    def rank(row: tuple[int, dict]) -> tuple[int, ...]:
+        return tuple(int((row[1] or {}).get(str(s), 0)) for s in SEVERITIES)
+
+    stored = HostExposure.objects.filter(network__in=networks).values_list("pk", "open_by_severity")
+    top = [pk for pk, _ in sorted(stored, key=rank, reverse=True)[:limit]]
+    rows = HostExposure.objects.select_related("host", "network").in_bulk(top)
+    return [rows[pk] for pk in top if pk in rows]
 
 
 @dataclass
