@@ -7,7 +7,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('networks', '0003_appliance_name_rule'),
-        ('scans', '0008_slice_appliance_index'),
+        ('scans', '0010_feeds'),
     ]
 
     operations = [
