@@ -38,3 +38,15 @@ def test_seed_demo_fills_the_first_screen_with_marked_made_up_findings(db, clien
     assert "10.0.0.5" in page  # among the most vulnerable hosts
     call_command("seed_demo")  # again: nothing doubled
     assert Host.objects.count() == demo.count()
+
+
+def test_seed_demo_has_a_reader_of_the_acquired_network_only(db, client):
+    from django.urls import reverse
+
+    call_command("seed_demo")
+    call_command("seed_demo")
+    globex = User.objects.get(username="globex")
+    assert [n.name for n in globex.network_access.networks.all()] == ["Globex (acquired)"]
+    client.force_login(globex)
+    page = client.get(reverse("assets:host_list")).content.decode()
+    assert "Globex (acquired)" in page and "Acme Corp" not in page

@@ -29,7 +29,11 @@ DEMO_USERS = [
     ("manager", Role.MANAGER, "manager-demo-pass"),
     ("scanner", Role.SCANNER, "scanner-demo-pass"),
     ("reader", Role.READER, "reader-demo-pass"),
+    # The acquired company's own team: sees Globex and nothing else.
+    ("globex", Role.READER, "globex-demo-pass"),
 ]
+# Demo users who see only some networks (network access); the others see all.
+DEMO_GRANTS = {"globex": ["Globex (acquired)"]}
 
 # The Lab network is loopback only: the one appliance `make run` starts lives
 # there, so nothing the demo does reaches beyond this machine. The two company
@@ -93,6 +97,13 @@ class Command(BaseCommand):
             for appliance in appliances:
                 if not ScannerAppliance.objects.filter(name=appliance).exists():
                     network_services.appliance_create(actor=None, name=appliance, network=network)
+        for username, names in DEMO_GRANTS.items():
+            user = User.objects.get(username=username)
+            if not hasattr(user, "network_access"):
+                network_services.network_access_set(
+                    actor=None, user=user, networks=[networks[n] for n in names]
+                )
+                self.stdout.write(f"user {username} sees only {', '.join(names)}")
         if not Tag.objects.filter(name=DEMO_TAG).exists():
             self._findings(networks)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
