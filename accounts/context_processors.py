@@ -33,6 +33,7 @@ TABS = [
 PAGE_TABS = {
     "assets:network_hosts": "assets:host_list",
     "scans:host_detections": "assets:host_list",
+    "insights:host_history": "assets:host_list",
     "assets:overlap_list": "networks:network_list",
     "scans:appliance_slices": "networks:appliance_list",
 }

@@ -66,7 +66,12 @@ def severity_bars(rows: list[tuple[str, str, dict[int, int]]], *, width: int = 1
 
 
 def trend_lines(
-    points: list, *, series: tuple[tuple[str, str, str], ...], width: int = 1100, height: int = 260
+    points: list,
+    *,
+    series: tuple[tuple[str, str, str], ...],
+    width: int = 1100,
+    height: int = 260,
+    label: str = "Findings over time",
 ) -> SafeString:
     """Lines over days: ``points`` have ``.date`` and the attributes named in
     ``series`` ((attribute, label, colour), ...)."""
@@ -94,11 +99,11 @@ def trend_lines(
                 f'<text x="{left + plot_w * index / n:.1f}" y="{height - 8}" font-size="11" '
                 f'text-anchor="{anchor}" {FONT}>{points[index].date:%Y-%m-%d}</text>'
             )
-    for k, (attr, label, colour) in enumerate(series):
+    for k, (attr, name, colour) in enumerate(series):
         coords = " ".join(xy(i, getattr(p, attr)) for i, p in enumerate(points))
         body.append(
             f'<polyline fill="none" stroke="{colour}" stroke-width="2" points="{coords}"/>'
-            f'<rect x="{left + k * 110}" y="4" width="12" height="12" fill="{colour}"/>'
-            f'<text x="{left + k * 110 + 16}" y="14" font-size="11" {FONT}>{escape(label)}</text>'
+            f'<rect x="{left + k * 150}" y="4" width="12" height="12" fill="{colour}"/>'
+            f'<text x="{left + k * 150 + 16}" y="14" font-size="11" {FONT}>{escape(name)}</text>'
         )
-    return _svg(width, height, "Findings over time", body)
+    return _svg(width, height, label, body)

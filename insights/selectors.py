@@ -20,7 +20,14 @@ from assets.selectors import hosts_visible, ip_ranges_q
 from core import iprange
 from networks.models import Network, ScannerAppliance
 from networks.selectors import networks_visible
-from scans.models import DONE_SCAN_STATUSES, Scan, ScanKind, Vulnerability
+from scans.models import (
+    DONE_SCAN_STATUSES,
+    Detection,
+    DetectionStatus,
+    Scan,
+    ScanKind,
+    Vulnerability,
+)
 
 from .models import Exposure, HostExposure, NetworkTrend
 
@@ -82,6 +89,59 @@ def trend_series(
         point.fixed += fixed
         point.open += sum((by_severity or {}).values())
     return list(points.values())
+
+
+@dataclass
+class HostPoint:
+    date: date
+    open: int = 0
+    serious: int = 0  # open findings of severity 4 and 5
+    new: int = 0
+    fixed: int = 0
+
+
+def host_history(*, host: Host, days: int = 90, today: date | None = None) -> list[HostPoint]:
+    """A host's findings per day over the last ``days`` (days of the server's
+    zone, as the trend table's), from its detections' dates: a finding counts as
+    open from the day it was first found until the day it was fixed. One query
+    over that host's detections (those fixed before the period are not read);
+    the days are summed by a sweep, not a query each."""
+    today = today or timezone.localdate()
+    since = today - timedelta(days=days - 1)
+    zone = timezone.get_default_timezone()
+    open_delta, serious_delta = [0] * (days + 1), [0] * (days + 1)
+    points = [HostPoint(since + timedelta(days=i)) for i in range(days)]
+    rows = (
+        Detection.objects.filter(host=host)
+        .exclude(status=DetectionStatus.FIXED, fixed_at__date__lt=since)
+        .values_list("first_found", "fixed_at", "status", "severity")
+    )
+    for first_found, fixed_at, status, severity in rows:
+        start = timezone.localtime(first_found, zone).date()
+        end = (
+            timezone.localtime(fixed_at, zone).date()
+            if status == DetectionStatus.FIXED and fixed_at
+            else None
+        )
+        if start > today or (end is not None and end <= since):
+            continue
+        first = max((start - since).days, 0)
+        last = days if end is None else min((end - since).days, days)
+        open_delta[first] += 1
+        open_delta[last] -= 1
+        if severity >= 4:
+            serious_delta[first] += 1
+            serious_delta[last] -= 1
+        if start >= since:
+            points[(start - since).days].new += 1
+        if end is not None and end <= today:
+            points[(end - since).days].fixed += 1
+    running = serious = 0
+    for i, point in enumerate(points):
+        running += open_delta[i]
+        serious += serious_delta[i]
+        point.open, point.serious = running, serious
+    return points
 
 
 def trend_rows(

@@ -14,4 +14,5 @@ urlpatterns = [
         name="vulnerability_export",
     ),
     path("search/", views.SearchView.as_view(), name="search"),
+    path("hosts/<int:pk>/history/", views.HostHistoryView.as_view(), name="host_history"),
 ]

@@ -4,12 +4,13 @@ import csv
 from urllib.parse import urlencode
 
 from django.http import HttpResponseBadRequest, StreamingHttpResponse
-from django.shortcuts import redirect
+from django.shortcuts import get_object_or_404, redirect
 from django.urls import reverse
 from django.utils import timezone
 from django.views.generic import TemplateView, View
 
 from accounts.permissions import RoleRequiredMixin
+from assets.selectors import hosts_visible
 from console.htmx import PartialTemplateMixin, htmx_partial
 from networks.selectors import networks_visible
 
@@ -109,6 +110,35 @@ class DashboardScansView(RoleRequiredMixin, NetworkScopeMixin, PartialTemplateMi
         network, networks = self.scope()
         return super().get_context_data(
             network=network, scans=selectors.scans_in_progress(networks=networks), **kwargs
+        )
+
+
+class HostHistoryView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
+    """A host's findings over the last 90 days. The host page (assets) loads the
+    ``history`` partial with htmx; without JavaScript its link opens this page."""
+
+    template_name = "insights/host_history.html"
+    partial_name = "history"
+
+    def get_context_data(self, **kwargs):
+        host = get_object_or_404(
+            hosts_visible(user=self.request.user).select_related("network"), pk=self.kwargs["pk"]
+        )
+        points = selectors.host_history(host=host)
+        return super().get_context_data(
+            host=host,
+            has_history=any(p.open or p.fixed for p in points),
+            chart=charts.trend_lines(
+                points,
+                series=(
+                    ("open", "Open", "#0969da"),
+                    ("serious", "Open, severity 4-5", "#cf222e"),
+                    ("fixed", "Fixed that day", "#1a7f37"),
+                ),
+                label=f"Findings of {host.ip} over time",
+            ),
+            first=points[0].date,
+            **kwargs,
         )
 
 
