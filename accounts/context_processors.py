@@ -20,6 +20,7 @@ TABS = [
     ("Scans", "Feeds", "scans:feed_list", "manager"),
     ("Reports", "Reports", "reports:report_list", "reader"),
     ("Reports", "Templates", "reports:template_list", "reader"),
+    ("Reports", "Schedules", "reports:schedule_list", "reader"),
     ("Dashboard", "Search", "insights:search", "reader"),
     ("Users", "Users", "accounts:user_list", "manager"),
     ("Users", "Audit Log", "accounts:audit_list", "manager"),

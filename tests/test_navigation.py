@@ -42,7 +42,6 @@ OWNED_ELSEWHERE = {
     "scans:appliance_slices": "Scanner Appliances",
     "insights:search": "Search",
     "accounts:profile": "Your settings",
-    "reports:schedule_list": "Reports",
 }
 
 
