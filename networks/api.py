@@ -103,6 +103,8 @@ class ApplianceSerializer(TypedJSONMixin, serializers.ModelSerializer):
 
 
 class ApplianceFilterSet(filters.FilterSet):
+    network = filters.ModelChoiceFilter(queryset=visible_networks_for)
+
     class Meta:
         model = ScannerAppliance
         fields = ["network"]

@@ -396,6 +396,9 @@ def test_no_api_answer_shows_anything_of_another_network(world, role):
     for name, kwargs in routes:
         for side in ("a", "b"):
             url = _api_url(name, kwargs, world[side])
+            if side == "a":  # the browsable API's page of A's object: its edit form
+                body = text_of(api.get(url, HTTP_ACCEPT="text/html"))
+                assert not leaks(body, url), (url, "html", leaks(body, url))
             response = api.get(url)
             if kwargs and name.rsplit("-", 1)[0] not in API_OBJECT:
                 # A kind this world lacks may only be the Managers' (feeds).
@@ -407,6 +410,10 @@ def test_no_api_answer_shows_anything_of_another_network(world, role):
                 unknown = api.get(_api_url(name, kwargs, nowhere(world["b"])))
                 assert response.status_code == unknown.status_code, url
         if not kwargs:
+            # The browsable API too: its forms offer related objects to pick.
+            url = reverse(name)
+            body = text_of(api.get(url, HTTP_ACCEPT="text/html"))
+            assert not leaks(body, url), (url, "html", leaks(body, url))
             for query in (
                 f"?network={b_id}",
                 "?q=10.0.0.5",
