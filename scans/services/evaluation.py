@@ -191,6 +191,9 @@ class _Knowledge:
     def __init__(self, entries: dict[str, tuple[int, int]]):
         self.qids = {cve: qid for cve, (qid, _severity) in entries.items()}
         self.severity = dict(entries.values())
+        # Imported QIDs known to be NVD's (``nvd``) or another source's.
+        self.nvd: set[int] = set(self.severity)
+        self.other: set[int] = set()
         self.confirming: dict[int, set[str]] = {}
         others = Vulnerability.objects.filter(
             Q(qid__lt=IMPORTED_QID_BASE)
@@ -202,6 +205,19 @@ class _Knowledge:
             named = {c.upper() for c in names or [] if isinstance(c, str)} & self.qids.keys()
             if named:
                 self.confirming[qid] = named
+
+    def learn(self, qids: set[int]) -> None:
+        """Looks up which of these imported QIDs are NVD entries (once each)."""
+        unknown = sorted(qids - self.nvd - self.other)
+        for start in range(0, len(unknown), IN_CHUNK):
+            chunk = unknown[start : start + IN_CHUNK]
+            nvd = set(
+                Vulnerability.objects.filter(qid__in=chunk, source=KbSource.NVD).values_list(
+                    "qid", flat=True
+                )
+            )
+            self.nvd |= nvd
+            self.other |= set(chunk) - nvd
 
 
 def feed_evaluate(*, scan_id: int) -> None:
@@ -252,12 +268,17 @@ def _write(scan: Scan, network: Network, matched: dict, knowledge: _Knowledge, *
     confirmed: set[tuple[int, int, str]] = set()  # (host, port, CVE) a check confirmed
     for start in range(0, len(hosts), IN_CHUNK):
         chunk = hosts[start : start + IN_CHUNK]
-        for pk, host, qid, port, protocol, status in (
-            Detection.objects.filter(host_id__in=chunk, vulnerability__source=KbSource.NVD)
+        # Imported QIDs only (a key range, no join with a KB of 250,000 rows per
+        # chunk); which of them are NVD's is known or looked up once.
+        rows = list(
+            Detection.objects.filter(host_id__in=chunk, vulnerability_id__gte=IMPORTED_QID_BASE)
             .values_list("id", "host_id", "vulnerability_id", "port", "protocol", "status")
             .order_by()
-        ):
-            current[(host, qid, port, protocol)] = (pk, status)
+        )
+        knowledge.learn({row[2] for row in rows})
+        for pk, host, qid, port, protocol, status in rows:
+            if qid in knowledge.nvd:
+                current[(host, qid, port, protocol)] = (pk, status)
         if knowledge.confirming:
             for host, qid, port in (
                 Detection.objects.filter(
