@@ -485,16 +485,22 @@ def test_api_writes_to_another_network_are_refused_without_naming_it(world):
 
 def test_a_report_on_all_networks_holds_only_the_owners(world):
     from reports.services import report_create, report_generate
+    from tests.reports.helpers import pdf_pages
 
     user = world["users"][Role.READER]
-    report = report_create(
-        actor=user, title="all of it", format="csv", network="all", targets="10.0.0.0/16"
-    )
-    report_generate(report=report)
-    report.refresh_from_db()
-    text = report.file.read().decode()
-    assert "Alpha Corp" in text and "10.0.0.5" in text
-    assert not leaks(text)
+    for format in ("csv", "html", "pdf"):
+        report = report_create(
+            actor=user, title="all of it", format=format, network="all", targets="10.0.0.0/16"
+        )
+        report_generate(report=report)
+        report.refresh_from_db()
+        if format == "pdf":
+            text = "\n".join(pdf_pages(report.file.path))
+        else:
+            text = report.file.read().decode()
+        assert "Alpha Corp" in text and "10.0.0.5" in text, format
+        assert "db.alpha.example" in text, format
+        assert not leaks(text), (format, leaks(text))
     # The Manager's report about B is not theirs to download: it does not exist for them.
     from django.test import Client
 
