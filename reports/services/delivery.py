@@ -88,21 +88,30 @@ def report_deliver(*, report: Report) -> bool:
     if schedule.delivery == ReportDelivery.ATTACH and not attach:
         limit = filesizeformat(_mail_max_bytes())
         why_link = f" (it is {filesizeformat(report.size)}, over the {limit} limit)"
-    content = report.file.read() if attach else None
-    report.file.close()
     body = _message_body(report, attached=attach, why_link=why_link)
-    messages = []
-    for user in recipients:
-        message = EmailMessage(subject=f"[Enclave] {report.title}", body=body, to=[user.email])
-        if attach:
-            message.attach(report.download_filename, content, report.content_type.split(";")[0])
-        messages.append(message)
     try:
+        content = None
+        if attach:
+            with report.file.open("rb") as file:
+                content = file.read()
+        messages = []
+        for user in recipients:
+            message = EmailMessage(subject=f"[Enclave] {report.title}", body=body, to=[user.email])
+            if attach:
+                message.attach(report.download_filename, content, report.content_type.split(";")[0])
+            messages.append(message)
         with get_connection() as connection:
             connection.send_messages(messages)
-    except (smtplib.SMTPException, OSError) as error:
+    except (smtplib.SMTPException, OSError) as error:  # refused, down, file gone
         logger.warning("Report %s: e-mail not sent: %s", report.pk, error)
         _record(schedule, f"The report of {when} was made but not e-mailed: {error}")
+        return False
+    except Exception as error:  # e.g. broken EMAIL_* settings: said on the schedule, too
+        logger.exception("Report %s: e-mail not sent", report.pk)
+        _record(
+            schedule,
+            f"The report of {when} was made but not e-mailed: {type(error).__name__}: {error}",
+        )
         return False
     with transaction.atomic():
         report.shared_with.add(*recipients)

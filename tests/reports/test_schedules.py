@@ -283,3 +283,30 @@ def test_schedules_refuse_bad_values_naming_each(twin_networks, people):
         "delivery": ["'fax' is not a delivery; use attach or link."],
     }
     assert not ReportSchedule.objects.exists()
+
+
+def test_a_report_file_gone_before_sending_is_recorded(
+    twin_networks, people, smtp_server, django_capture_on_commit_callbacks
+):
+    schedule = schedule_for(people, twin_networks)
+    with django_capture_on_commit_callbacks():
+        services.report_schedules_run_due(now=schedule.next_run)
+    schedule.refresh_from_db()
+    report = services.report_generate(report=schedule.last_report)
+    report.file.storage.delete(report.file.name)
+    tasks.report_generate(report.pk)  # made already: only the delivery runs
+    schedule.refresh_from_db()
+    assert "was made but not e-mailed" in schedule.last_error
+    assert smtp_server.messages == []
+
+
+def test_broken_mail_settings_are_recorded(
+    twin_networks, people, settings, django_capture_on_commit_callbacks
+):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", "not-a-port"
+    schedule = schedule_for(people, twin_networks)
+    run_due(schedule.next_run, django_capture_on_commit_callbacks)
+    schedule.refresh_from_db()
+    assert schedule.last_error.startswith("The report of ")
+    assert "was made but not e-mailed" in schedule.last_error
