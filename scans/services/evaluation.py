@@ -60,6 +60,8 @@ from .ingest import (
 logger = logging.getLogger(__name__)
 
 BATCH_HOSTS = 5_000
+# New detections after which the table's statistics are taken again (see _analyze).
+ANALYZE_AFTER = 250_000
 IN_CHUNK = 900
 
 
@@ -243,7 +245,8 @@ def feed_evaluate(*, scan_id: int) -> None:
     try:
         index, entries = match_index(products=_products(network))
         knowledge = _Knowledge(entries)
-        done = 0
+        done = written = 0
+        _analyze()
         for batch in _batches(_inventory(network), BATCH_HOSTS):
             matched = {host: index.match_host(items) for host, items in batch}
             done += len(batch)
@@ -253,13 +256,27 @@ def feed_evaluate(*, scan_id: int) -> None:
                     return
                 network = Network.objects.select_for_update().get(pk=scan.network_id)
                 outcome = _write(scan, network, matched, knowledge, now=timezone.now())
+                written += outcome.detections
                 Scan.objects.filter(pk=scan.pk).update(hosts_done=done, progress_points=100 * done)
                 network_counters_after(network=network, outcome=outcome, done=False)
+            if written >= ANALYZE_AFTER:
+                _analyze()
+                written = 0
     except Exception as error:  # noqa: BLE001 - the run ends in error with the reason
         logger.exception("Feed re-evaluation %s failed", scan.pk)
         _end(scan, error=f"The re-evaluation failed: {error}")
         return
     _end(scan)
+
+
+def _analyze() -> None:
+    """Fresh statistics of the detection table (PostgreSQL): a batch reads
+    detections by host ids, and with statistics taken while the table was small
+    (a first feed adds millions of rows) the planner reads the whole table for
+    each batch instead of the key's index (1.2 s a batch at 1.6 million rows)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {Detection._meta.db_table}")
 
 
 def _write(scan: Scan, network: Network, matched: dict, knowledge: _Knowledge, *, now):
@@ -268,13 +285,17 @@ def _write(scan: Scan, network: Network, matched: dict, knowledge: _Knowledge, *
     confirmed: set[tuple[int, int, str]] = set()  # (host, port, CVE) a check confirmed
     for start in range(0, len(hosts), IN_CHUNK):
         chunk = hosts[start : start + IN_CHUNK]
-        # Imported QIDs only (a key range, no join with a KB of 250,000 rows per
-        # chunk); which of them are NVD's is known or looked up once.
-        rows = list(
-            Detection.objects.filter(host_id__in=chunk, vulnerability_id__gte=IMPORTED_QID_BASE)
+        # By host ids alone: the detection key's index. A condition on the QID (a
+        # range, or a join with a KB of 250,000 rows) lets PostgreSQL read every
+        # feed detection of the table per chunk instead (1.6 s a chunk at 1.6
+        # million). Which imported QIDs are NVD's is known or looked up once.
+        rows = [
+            row
+            for row in Detection.objects.filter(host_id__in=chunk)
             .values_list("id", "host_id", "vulnerability_id", "port", "protocol", "status")
             .order_by()
-        )
+            if row[2] >= IMPORTED_QID_BASE
+        ]
         knowledge.learn({row[2] for row in rows})
         for pk, host, qid, port, protocol, status in rows:
             if qid in knowledge.nvd:
