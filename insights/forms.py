@@ -56,6 +56,16 @@ class VulnerabilityFilterForm(forms.Form):
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
     after = forms.CharField(required=False, widget=forms.HiddenInput, max_length=400)
 
+    # What a checkbox sends ("on") and what the API documents (true/false, 1/0);
+    # BooleanField alone would read any other word as "yes".
+    BOOLEAN_WORDS = {"": False, "on": True, "true": True, "1": True, "false": False, "0": False}
+
+    def clean_known_exploited(self) -> bool:
+        raw = str(self.data.get("known_exploited", "")).strip().lower()
+        if raw not in self.BOOLEAN_WORDS:
+            raise forms.ValidationError(f"'{raw[:20]}' is not true or false.", code="invalid")
+        return self.BOOLEAN_WORDS[raw]
+
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)
         self.user = user

@@ -60,6 +60,11 @@ def test_api_filters_known_exploited_epss_and_cve(api_as, estate):
     api = api_as("reader")
     assert cves(api) == {"CVE-2021-41773", "CVE-2021-23017", "CVE-2024-6387"}
     assert cves(api, known_exploited="true") == {"CVE-2021-41773"}
+    assert cves(api, known_exploited="false") == cves(api)
+    assert cves(api, known_exploited="1") == {"CVE-2021-41773"}
+    # Another word is neither: refused, not read as "yes".
+    refused = api.get("/api/v1/vulnerabilities/", {"known_exploited": "-58800"})
+    assert refused.status_code == 400 and "is not true or false" in str(refused.json())
     assert cves(api, epss_min="0.9") == {"CVE-2021-41773", "CVE-2024-6387"}
     assert cves(api, epss_min="0.95") == {"CVE-2021-41773"}
     assert cves(api, cve="cve-2021-23017") == {"CVE-2021-23017"}
