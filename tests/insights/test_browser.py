@@ -84,14 +84,14 @@ def test_dashboard_to_vulnerability_to_host_to_kb_entry(page, login, exposure):
     top = page.locator("section.tile", has_text="Top vulnerabilities by affected hosts")
     row = top.locator("tbody tr").first
     assert "Weak TLS protocols (POODLE)" in row.inner_text()
-    assert row.locator("td").nth(2).inner_text() == "2"
+    assert row.locator("td").nth(3).inner_text() == "2"  # QID, title, exploitation, hosts
     runs = page.inner_text("main")
     assert "acme-weekly.nessus" in runs and "aws-prod" not in runs  # Readers: imports only
     assert page.locator("#connectors-tile").count() == 0
     shot(page, "1_dashboard")
 
     # Its affected hosts: one row per network, the same IP twice.
-    row.locator("td").nth(2).locator("a").click()
+    row.locator("td").nth(3).locator("a").click()
     page.wait_for_url(re.compile(r"/vulnerabilities/\?qid=992001"))
     assert current_link(page) == "Vulnerabilities"
     table = page.inner_text("main table")
