@@ -5,6 +5,7 @@ from django import forms
 
 from assets.models import Tag
 from console.filters import MAX_ID
+from console.widgets import FastSelect
 from networks.models import Network
 from networks.selectors import networks_visible
 from scans.models import KbSource, Severity, VulnerabilityKind
@@ -24,7 +25,10 @@ SORT_CHOICES = [(f"{d}{k}", k) for k in SORTS for d in ("-", "")]
 
 class VulnerabilityFilterForm(forms.Form):
     network = forms.ModelChoiceField(
-        queryset=Network.objects.none(), required=False, empty_label="All networks"
+        queryset=Network.objects.none(),
+        required=False,
+        empty_label="All networks",
+        widget=FastSelect,
     )
     severity = forms.TypedMultipleChoiceField(
         choices=Severity.choices, coerce=int, required=False, widget=forms.CheckboxSelectMultiple
@@ -51,7 +55,9 @@ class VulnerabilityFilterForm(forms.Form):
         help_text="Exploit prediction score, 0 to 1 (0.1 = 10 % chance in 30 days).",
         widget=forms.NumberInput(attrs={"step": "0.01", "min": "0", "max": "1"}),
     )
-    tag = forms.ModelChoiceField(queryset=Tag.objects.order_by("name"), required=False)
+    tag = forms.ModelChoiceField(
+        queryset=Tag.objects.order_by("name"), required=False, widget=FastSelect
+    )
     q = forms.CharField(required=False, max_length=200, label="Text")
     sort = forms.ChoiceField(choices=SORT_CHOICES, required=False)
     after = forms.CharField(required=False, widget=forms.HiddenInput, max_length=400)
