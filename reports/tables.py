@@ -1,9 +1,10 @@
 import django_tables2 as tables
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
-from django.utils import timezone
-from django.utils.dateformat import format as date_format
 from django.utils.html import format_html
+
+from console.tables import WhenColumn
+from console.times import when
 
 from .models import Report, ReportSchedule, ReportTemplate
 
@@ -13,7 +14,7 @@ class ReportTable(tables.Table):
     owner = tables.Column(accessor="owner__username", verbose_name="Owner")
     status = tables.Column()
     size = tables.Column(verbose_name="Size")
-    created_at = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Created")
+    created_at = WhenColumn(verbose_name="Created")
     download = tables.Column(empty_values=(), orderable=False, verbose_name="")
 
     class Meta:
@@ -87,8 +88,8 @@ class ReportScheduleTable(tables.Table):
     title = tables.Column(linkify=True)
     template = tables.Column()
     owner = tables.Column(accessor="owner__username", verbose_name="Owner")
-    next_run = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Next run")
-    last_run = tables.DateTimeColumn(format="Y-m-d H:i", verbose_name="Last run")
+    next_run = WhenColumn(verbose_name="Next run")
+    last_run = WhenColumn(verbose_name="Last run")
     last_error = tables.Column(verbose_name="Last error", orderable=False)
 
     class Meta:
@@ -107,7 +108,7 @@ class ReportScheduleTable(tables.Table):
     def render_next_run(self, record, value):
         if not record.active:
             return "— (paused)"
-        return date_format(timezone.localtime(value), "Y-m-d H:i") if value else "—"
+        return when(value)
 
     def render_last_error(self, value):
         return format_html('<span class="errors">{}</span>', value) if value else "—"
