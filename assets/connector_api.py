@@ -144,7 +144,7 @@ class ConnectorViewSet(viewsets.ModelViewSet):
 
     def get_object(self):
         pk = self.kwargs["pk"]
-        if not str(pk).isdigit() or int(pk) > 2**63 - 1:
+        if not (str(pk).isascii() and str(pk).isdigit()) or int(pk) > 2**63 - 1:
             raise Http404
         return super().get_object()
 

@@ -173,7 +173,11 @@ def check_mappings(connector_kind: str, mappings: Iterable[dict]) -> list[tuple[
             errors.append(f"Mapping {index}: choose the network for {cloud}.")
             continue
         if not isinstance(network, Network):
-            network = Network.objects.filter(pk=network).first() if str(network).isdigit() else None
+            network = (
+                Network.objects.filter(pk=network).first()
+                if str(network).isascii() and str(network).isdigit()
+                else None
+            )
         if network is None:
             errors.append(f"Mapping {index}: no network with id {mapping.get('network')!r}.")
             continue

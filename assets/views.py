@@ -69,7 +69,7 @@ class HostAssetsView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         networks = list(selectors.host_networks(user=self.request.user))
-        open_ids = {int(v) for v in self.request.GET.getlist("open") if v.isdigit()}
+        open_ids = {int(v) for v in self.request.GET.getlist("open") if v.isascii() and v.isdigit()}
         for network in networks:
             network.expansion = (
                 _network_hosts_context(self.request, network) if network.pk in open_ids else None
@@ -217,7 +217,7 @@ class AssetGroupFormView(RoleRequiredMixin, FormView):
 class AssetGroupCreateView(AssetGroupFormView):
     def get_initial(self):
         network = self.request.GET.get("network")
-        return {"network": network} if network and network.isdigit() else {}
+        return {"network": network} if network and network.isascii() and network.isdigit() else {}
 
     def save(self, data):
         return services.asset_group_create(actor=self.request.user, **data)

@@ -213,7 +213,7 @@ def kb_search(*, q: str = "") -> QuerySet[Vulnerability]:
     if not q:
         return qs
     cond = Q(title__icontains=q) | Q(category__icontains=q) | Q(cves__icontains=q)
-    if q.isdigit():
+    if q.isascii() and q.isdigit():
         cond |= Q(qid=int(q))
     return qs.filter(cond)
 

@@ -72,7 +72,7 @@ class NetworkChoiceMixin:
         if not settings.ENCLAVE_NETWORKS_ENABLED:
             return Network.objects.global_default()
         value = self.request.POST.get("network") or self.request.GET.get("network")
-        if value and str(value).isdigit() and len(value) < 19:
+        if value and str(value).isascii() and str(value).isdigit() and len(value) < 19:
             return networks_visible(user=self.request.user).filter(pk=value).first()
         return self.default_network()
 
@@ -87,7 +87,7 @@ class NetworkChoiceMixin:
 
     def chosen_appliance(self, network: Network | None) -> ScannerAppliance | None:
         value = self.request.POST.get("appliance") or self.request.GET.get("appliance")
-        if network is None or not (value and str(value).isdigit()):
+        if network is None or not (value and str(value).isascii() and str(value).isdigit()):
             return None
         return network.appliances.filter(pk=value).first()
 

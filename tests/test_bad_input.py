@@ -99,3 +99,24 @@ def test_a_report_whose_file_is_gone_is_not_found_on_the_page_and_the_api(
     response = api_as("manager").get(f"/api/v1/reports/{report.pk}/download/")
     assert response.status_code == 404
     assert "missing" in response.json()["detail"]
+
+
+# "¹".isdigit() is True and int("¹") raises: a digit test must also ask isascii().
+SUPERSCRIPT = "¹"
+
+
+@pytest.mark.parametrize(
+    "role, url",
+    [
+        ("scanner", f"/scans/new/?network={SUPERSCRIPT}&appliance={SUPERSCRIPT}"),
+        ("scanner", f"/assets/groups/new/?network={SUPERSCRIPT}"),
+        ("reader", f"/assets/hosts/?open={SUPERSCRIPT}"),
+        ("reader", f"/scans/kb/?q={SUPERSCRIPT}"),
+    ],
+)
+def test_pages_take_a_superscript_digit_as_no_number(client_as, host, role, url):
+    assert client_as(role).get(url).status_code == 200
+
+
+def test_the_connectors_api_takes_a_superscript_id_as_not_found(api_as):
+    assert api_as("manager").get(f"/api/v1/connectors/{SUPERSCRIPT}/").status_code == 404

@@ -175,7 +175,7 @@ def port_number(value: str, where: str) -> int:
     value = (value or "").strip()
     if value in ("", "general", "0"):
         return 0
-    if not value.isdigit() or int(value) > 65535:
+    if not (value.isascii() and value.isdigit()) or int(value) > 65535:
         raise ImportFormatError(f"{where}: port '{value}' is not a port number (0-65535).")
     return int(value)
 

@@ -77,7 +77,7 @@ def _tags(raw: str) -> dict[str, str]:
 
 def _port(raw: str, where: str) -> tuple[int, str]:
     number, _sep, protocol = (raw or "").strip().partition("/")
-    if not number.isdigit():  # "general/tcp", "package", ""
+    if not (number.isascii() and number.isdigit()):  # "general/tcp", "package", ""
         return 0, ""
     return port_number(number, where), protocol.lower()[:8]
 
@@ -139,7 +139,7 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
             host.dns = text(host_element, "hostname")[:255]
         port, protocol = _port(text(node, "port"), where)
         qod_text = text(node, "qod/value")
-        qod = int(qod_text) if qod_text.isdigit() else None
+        qod = int(qod_text) if qod_text.isascii() and qod_text.isdigit() else None
         if oid not in known:
             nvt_value = score(text(nvt, "cvss_base"), f"{where}, <cvss_base>")
             severities = nvt.find("severities")

@@ -60,7 +60,7 @@ KIND = {
 
 def _qid(raw: str, where: str) -> str:
     raw = (raw or "").strip()
-    if not raw.isdigit():
+    if not (raw.isascii() and raw.isdigit()):
         raise ImportFormatError(f"{where}: QID '{raw}' is not a number.")
     return str(int(raw))
 

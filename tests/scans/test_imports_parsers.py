@@ -330,3 +330,11 @@ def test_a_parser_refuses_another_format():
         ImportFormatError, match=r"Not a Nessus .nessus v2 file: the root element is <nmaprun>"
     ):
         parse("nessus", samples.nmap_xml([]))
+
+
+@pytest.mark.parametrize("value", ["²", "٨٠", "８０"])
+def test_a_port_of_non_ascii_digits_is_named_not_a_crash(value):
+    from scans.imports.base import port_number
+
+    with pytest.raises(ImportFormatError, match=f"port '{value}' is not a port number"):
+        port_number(value, "<ReportItem> 1")

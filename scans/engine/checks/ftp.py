@@ -31,7 +31,7 @@ def read_reply(sock: socket.socket) -> tuple[int, str]:
         if not complete:
             continue
         code = complete[0][:3]
-        if not code.isdigit():
+        if not (code.isascii() and code.isdigit()):
             raise CheckError(f"not an FTP reply: {printable(data)!r}")
         if any(line.rstrip(b"\r") == code or line.startswith(code + b" ") for line in complete):
             return int(code), printable(data)
