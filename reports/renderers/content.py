@@ -138,9 +138,18 @@ def details_html(
         return "".join(parts)
     cves = ", ".join(text(c) for c in v.cves or []) or "none"
     cvss = f"{v.cvss}" if v.cvss is not None else "-"
+    exploitation = ""
+    if v.known_exploited:
+        due = f", remediation due {v.kev_due_date:%Y-%m-%d}" if v.kev_due_date else ""
+        exploitation += f" · <strong>Known exploited</strong> (CISA KEV{due})"
+    if v.epss is not None:
+        percentile = (
+            f", percentile {v.epss_percentile:.2f}" if v.epss_percentile is not None else ""
+        )
+        exploitation += f" · EPSS: {v.epss:.3f}{percentile}"
     parts.append(
         f'<p class="facts">Type: {text(KIND_LABELS.get(v.kind, v.kind))} · Category: '
-        f"{text(v.category) or '-'} · CVSS: {cvss} · CVEs: {cves}</p>"
+        f"{text(v.category) or '-'} · CVSS: {cvss}{exploitation} · CVEs: {cves}</p>"
     )
     for label, value in (
         ("Threat", v.diagnosis),

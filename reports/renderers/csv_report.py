@@ -76,7 +76,7 @@ HEADER = [
     "Results",
 ]
 # Columns of the report options: the evidence ("Results", above) and the details.
-DETAIL_HEADER = ["CVSS", "Threat", "Impact", "Solution"]
+DETAIL_HEADER = ["CVSS", "Known exploited", "EPSS", "Threat", "Impact", "Solution"]
 FETCH_ROWS = 10_000
 PROGRESS_EVERY = 50_000
 
@@ -191,7 +191,7 @@ def _copy_out(
     if report.include_evidence:
         columns.append("csv_results")
     if report.include_details:
-        columns += ["csv_cvss", "csv_threat", "csv_impact", "csv_solution"]
+        columns += ["csv_cvss", "csv_kev", "csv_epss", "csv_threat", "csv_impact", "csv_solution"]
     query = detections.annotate(
         csv_network=safe(F("network__name")),
         csv_ip=safe(F("host__ip")),
@@ -209,6 +209,12 @@ def _copy_out(
         csv_last=Func(F("last_found"), template=_UTC_TEXT, output_field=CharField()),
         csv_results=safe(F("results")),
         csv_cvss=Cast("vulnerability__cvss", CharField()),
+        csv_kev=Case(
+            When(vulnerability__known_exploited=True, then=Value("yes")),
+            default=Value(None),
+            output_field=CharField(),
+        ),
+        csv_epss=Cast("vulnerability__epss", CharField()),
         csv_threat=safe(F("vulnerability__diagnosis")),
         csv_impact=safe(F("vulnerability__consequence")),
         csv_solution=safe(F("vulnerability__solution")),
@@ -294,17 +300,20 @@ def _write_rows(
     }
     unknown = ("", "", "", "")
     evidence = report.include_evidence
-    # CVSS, threat, impact and solution per QID, or nothing when the report omits them.
+    # CVSS, known exploited (CISA KEV), EPSS, threat, impact and solution per QID,
+    # or nothing when the report omits them.
     details = {
         v.qid: (
             "" if v.cvss is None else str(v.cvss),
+            "yes" if v.known_exploited else "",
+            "" if v.epss is None else str(v.epss),
             safe(v.diagnosis),
             safe(v.consequence),
             safe(v.solution),
         )
         for v in (vulnerabilities if report.include_details else ())
     }
-    no_details = ("", "", "", "") if report.include_details else ()
+    no_details = ("",) * len(DETAIL_HEADER) if report.include_details else ()
     statuses = {status: safe(label) for status, label in STATUS_LABELS.items()}
     rows_query = detections.annotate(
         # Text from the database ("YYYY-MM-DD HH:MM:SS..." in UTC on both

@@ -244,3 +244,24 @@ def test_grouped_pdf_heads_each_network_and_lists_it_in_the_contents(detailed, r
     assert body.count("Disable telnet.") == 1
     assert body.index("Disable telnet.") < beta
     assert "Details of QID 38001: under Alpha Corp" in body[beta:]
+
+
+# --- prioritisation from the feeds ------------------------------------------------------
+
+
+@pytest.mark.parametrize("fmt", ["pdf", "html", "csv"])
+def test_known_exploited_and_epss_are_printed_with_the_details(detailed, reader, fmt):
+    from datetime import date
+
+    ssl = detailed["ssl"]
+    ssl.known_exploited, ssl.kev_due_date = True, date(2026, 1, 15)
+    ssl.epss, ssl.epss_percentile = 0.97471, 0.99
+    ssl.save()
+    report = run(reader, format=fmt, sort="vulnerability", targets="10.0.0.0/24", statuses=ALL)
+    if fmt == "csv":
+        rows = [r for r in csv_rows(report.file.path) if r["QID"] == str(ssl.qid)]
+        assert rows and {(r["Known exploited"], r["EPSS"]) for r in rows} == {("yes", "0.97471")}
+        return
+    text = " ".join(text_of(report).split())
+    assert "Known exploited (CISA KEV, remediation due 2026-01-15)" in text
+    assert "EPSS: 0.975, percentile 0.99" in text

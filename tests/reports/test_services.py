@@ -115,6 +115,7 @@ def test_postgresql_copy_writes_what_the_row_by_row_path_writes(
     monkeypatch.setattr(csv_report, "PROGRESS_EVERY", 1)
     t = twin_networks
     t["ssl"].cves = ["CVE-2024-0001", "CVE-2024-0002"]
+    t["ssl"].known_exploited, t["ssl"].epss = True, 0.97471  # the feeds' columns too
     t["ssl"].save()
     t["alpha5"].detections.update(results='Expired "2024-01-01",\nsecond line')
     kwargs = {"format": "csv", "targets": "10.0.0.0/16", "statuses": ALL}
