@@ -20,13 +20,12 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from accounts.models import AuditEntry, Role, User
-from accounts.services import audit_record
+from accounts.models import Role, User
 from assets.models import AssetGroup, Tag
 from core import iprange
 from networks.models import Network
 from networks.selectors import network_is_visible
-from scans.services.schedules import next_run_after
+from scans.services.schedules import next_run_after, schedule_stop
 
 from ..models import (
     ReportDelivery,
@@ -243,15 +242,7 @@ def _stop(schedule: ReportSchedule, lost: list[Network]) -> None:
         f"Stopped: its owner '{schedule.owner.get_username()}' no longer has access to "
         f"network {names}. Edit it to take it over."
     )
-    schedule.active = False
-    schedule.last_error = reason
-    schedule.save(update_fields=["active", "last_error", "updated_at"])
-    audit_record(
-        actor=None,
-        action=AuditEntry.Action.UPDATE,
-        instance=schedule,
-        changes={"active": [True, False], "reason": reason},
-    )
+    schedule_stop(schedule, reason)
 
 
 @transaction.atomic

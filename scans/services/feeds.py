@@ -35,7 +35,6 @@ import hashlib
 import io
 import json
 import logging
-import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -68,6 +67,7 @@ from ..models import (
     ScanStatus,
     VulnerabilityKind,
 )
+from .imports import upload_store
 from .ingest import _drop_temp, _is_postgres, _stage_rows, _temp_table
 
 logger = logging.getLogger(__name__)
@@ -82,20 +82,6 @@ INTEL = CveIntel._meta.db_table
 
 
 # --- Upload ----------------------------------------------------------------------------------
-
-
-def _store(upload: UploadedFile) -> tuple[Path, int, str]:
-    folder = Path(settings.MEDIA_ROOT) / "feeds"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex}.feed"
-    digest = hashlib.sha256()
-    size = 0
-    with open(path, "wb") as out:
-        for chunk in upload.chunks(CHUNK):
-            digest.update(chunk)
-            size += len(chunk)
-            out.write(chunk)
-    return path, size, digest.hexdigest()
 
 
 def _digest(path: Path) -> tuple[int, str]:
@@ -140,7 +126,7 @@ def feed_import_create(*, actor: User | None, file: UploadedFile | None) -> Feed
                 ]
             }
         )
-    path, size, sha256 = _store(file)
+    path, size, sha256 = upload_store(file, folder="feeds", suffix=".feed")
     try:
         kind = _detect(path)
         filename = Path(file.name or "feed").name[:255]

@@ -86,11 +86,14 @@ def _is_postgres() -> bool:
 # --- Upload ---------------------------------------------------------------------------
 
 
-def _store(upload: UploadedFile) -> tuple[Path, int, str]:
-    """Copies the upload under MEDIA_ROOT/imports/ chunk by chunk: (path, size, sha256)."""
-    folder = Path(settings.MEDIA_ROOT) / "imports"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{uuid.uuid4().hex}.xml"
+def upload_store(
+    upload: UploadedFile, *, folder: str = "imports", suffix: str = ".xml"
+) -> tuple[Path, int, str]:
+    """Copies an upload under MEDIA_ROOT/<folder>/ chunk by chunk: (path, size,
+    sha256). Imports and feed files alike."""
+    directory = Path(settings.MEDIA_ROOT) / folder
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{uuid.uuid4().hex}{suffix}"
     digest = hashlib.sha256()
     size = 0
     with open(path, "wb") as out:
@@ -135,7 +138,7 @@ def import_create(
             ]
     if errors:
         raise ValidationError(errors)
-    path, size, sha256 = _store(file)
+    path, size, sha256 = upload_store(file)
     try:
         with open(path, "rb") as stream:
             detected = detect_format(stream)

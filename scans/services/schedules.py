@@ -352,8 +352,9 @@ def _lost_network_reason(owner: User, network: Network) -> str:
     )
 
 
-def _stop(schedule: Schedule, reason: str) -> None:
-    """Deactivates a schedule whose owner lost its network, saying why (audited)."""
+def schedule_stop(schedule, reason: str) -> None:
+    """Deactivates a schedule (scan or report: both keep active, last_error and
+    updated_at) whose owner lost its network, saying why (audited)."""
     schedule.active = False
     schedule.last_error = reason
     schedule.save(update_fields=["active", "last_error", "updated_at"])
@@ -375,7 +376,7 @@ def schedules_stop_for_lost_networks(*, user: User, network_ids: list[int]) -> i
         .select_related("network")
         .filter(owner=user, network_id__in=network_ids, active=True)
     ):
-        _stop(schedule, _lost_network_reason(user, schedule.network))
+        schedule_stop(schedule, _lost_network_reason(user, schedule.network))
         stopped += 1
     return stopped
 
@@ -388,7 +389,7 @@ def _run_one(schedule: Schedule, now: datetime) -> bool:
     scan = None
     error = _owner_refusal(schedule.owner)
     if not error and not network_is_visible(user=schedule.owner, network=schedule.network):
-        _stop(schedule, _lost_network_reason(schedule.owner, schedule.network))
+        schedule_stop(schedule, _lost_network_reason(schedule.owner, schedule.network))
         return False
     if not error:
         try:
