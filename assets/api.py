@@ -9,9 +9,8 @@ from rest_framework.exceptions import ValidationError
 from accounts.models import Role
 from console.api import LOOKUP_ANY, TypedJSONMixin
 from console.filters import MAX_ID
-from networks.api import ScopedPrimaryKeyField
+from networks.api import CountedByNetworks, ScopedPrimaryKeyField
 from networks.models import Network
-from networks.selectors import networks_visible
 
 from . import connector_api, selectors, services
 from .filters import HostAPIFilterSet
@@ -43,7 +42,7 @@ class HostSerializer(serializers.ModelSerializer):
         return [tag.name for tag in host.tags.all()]
 
 
-class HostViewSet(viewsets.ReadOnlyModelViewSet):
+class HostViewSet(CountedByNetworks, viewsets.ReadOnlyModelViewSet):
     """Hosts, one per (network, IP). Filters: network, ip, range, tag, os, dns, q.
 
     Registered by the scans app, whose subclass adds each host's detections to
@@ -54,20 +53,7 @@ class HostViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = HostSerializer
     read_role = Role.READER
     lookup_value_regex = LOOKUP_ANY
-
-    # Query parameters that leave the list whole (or one network's hosts).
-    COUNTED_PARAMETERS = {"page", "page_size", "network", "format"}
-
-    def known_count(self) -> int | None:
-        """Every visible host, or one network's: the networks' kept host counters
-        say how many, so a page needs no COUNT over a million rows."""
-        params = self.request.query_params
-        if set(params) - self.COUNTED_PARAMETERS:
-            return None
-        networks = networks_visible(user=self.request.user)
-        if params.get("network"):
-            networks = networks.filter(pk=params["network"])
-        return sum(networks.values_list("host_count", flat=True))
+    network_counter = "host_count"
 
     def get_queryset(self):
         return (

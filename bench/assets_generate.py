@@ -69,7 +69,9 @@ def wipe() -> None:
         )
     Network.objects.custom().delete()
     for network_id in Network.objects.values_list("pk", flat=True):
-        network_services.network_counters_set(network_id=network_id, hosts=0, open_findings={})
+        network_services.network_counters_set(
+            network_id=network_id, hosts=0, open_findings={}, detections=0
+        )
 
 
 def make_networks() -> list[Network]:
@@ -134,9 +136,9 @@ def add_tags_and_findings(rng: random.Random) -> None:
         for qid in BENCH_QIDS:
             cursor.execute(
                 "INSERT INTO scans_vulnerability (qid, source, external_id, title, severity, kind,"
-                " category, cves, check_name, diagnosis, consequence, solution) VALUES (%s,"
-                " 'enclave', '', %s, %s, 'confirmed', 'Bench', %s, '', 'Bench finding.', '',"
-                " 'Fix it.') ON CONFLICT (qid) DO NOTHING",
+                " category, cves, check_name, diagnosis, consequence, solution, known_exploited)"
+                " VALUES (%s, 'enclave', '', %s, %s, 'confirmed', 'Bench', %s, '',"
+                " 'Bench finding.', '', 'Fix it.', false) ON CONFLICT (qid) DO NOTHING",
                 [qid, f"Bench vulnerability {qid}", 1 + qid % 5, f'["CVE-2099-{qid}"]'],
             )
         # 10 findings on every 500th host (2,000 hosts, 20,000 detections).

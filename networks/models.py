@@ -39,6 +39,9 @@ class Network(models.Model):
     # Open (new, active, re-opened) findings by severity, {"1": n, ... "5": n},
     # kept by ingest for the same reason.
     open_findings = models.JSONField(default=dict, blank=True)
+    # Every detection, whatever its status (the API's detections list): counting
+    # them per request takes 1.5-1.9 s at 30,000,000 rows.
+    detection_count = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

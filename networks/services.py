@@ -312,9 +312,10 @@ def appliance_heartbeat(
 
 
 # --- Counters ---------------------------------------------------------------------------
-# Network.host_count and Network.open_findings are kept, not counted per page view
-# (~110 ms at a million hosts, MEASURED.md). These two functions are their only
-# writers: host services and ingest move them, recounts set them.
+# Network.host_count, .open_findings and .detection_count are kept, not counted
+# per page view (~110 ms at a million hosts, 1.5-1.9 s at 30,000,000 detections,
+# MEASURED.md). These two functions are their only writers: host services and
+# ingest move them, recounts set them.
 
 
 def _by_severity(counts: dict | None) -> dict[str, int]:
@@ -323,29 +324,41 @@ def _by_severity(counts: dict | None) -> dict[str, int]:
 
 @transaction.atomic
 def network_counters_add(
-    *, network_id: int, hosts: int = 0, open_findings: dict[str, int] | None = None
+    *,
+    network_id: int,
+    hosts: int = 0,
+    open_findings: dict[str, int] | None = None,
+    detections: int = 0,
 ) -> None:
     """Moves a network's counters by deltas: ``hosts`` added (or removed, when
-    negative) and open findings by severity (``{"4": +2, "2": -1}``).
+    negative), open findings by severity (``{"4": +2, "2": -1}``) and
+    ``detections`` of any status added or removed.
 
     Locks the network's row for the read-modify-write, so concurrent writers
     add up; a counter never goes below zero.
     """
-    if not hosts and not any((open_findings or {}).values()):
+    if not hosts and not detections and not any((open_findings or {}).values()):
         return
     network = (
-        Network.objects.select_for_update().only("host_count", "open_findings").get(pk=network_id)
+        Network.objects.select_for_update()
+        .only("host_count", "open_findings", "detection_count")
+        .get(pk=network_id)
     )
     counts = _by_severity(network.open_findings)
     for severity, delta in (open_findings or {}).items():
         counts[str(severity)] = max(0, counts.get(str(severity), 0) + delta)
     network.host_count = max(0, network.host_count + hosts)
     network.open_findings = counts
-    network.save(update_fields=["host_count", "open_findings"])
+    network.detection_count = max(0, network.detection_count + detections)
+    network.save(update_fields=["host_count", "open_findings", "detection_count"])
 
 
 def network_counters_set(
-    *, network_id: int, hosts: int | None = None, open_findings: dict[str, int] | None = None
+    *,
+    network_id: int,
+    hosts: int | None = None,
+    open_findings: dict[str, int] | None = None,
+    detections: int | None = None,
 ) -> None:
     """Sets a network's counters to recounted figures (one given as None is
     left as it is)."""
@@ -354,6 +367,8 @@ def network_counters_set(
         values["host_count"] = hosts
     if open_findings is not None:
         values["open_findings"] = _by_severity(open_findings)
+    if detections is not None:
+        values["detection_count"] = detections
     if values:
         Network.objects.filter(pk=network_id).update(**values)
 

@@ -9,7 +9,7 @@ from accounts.models import Role
 from assets import api as assets_api
 from assets.models import AssetGroup
 from console.api import LOOKUP_ANY, TypedJSONMixin
-from networks.api import ScopedPrimaryKeyField
+from networks.api import CountedByNetworks, ScopedPrimaryKeyField
 from networks.models import Network, ScannerAppliance
 
 from . import selectors, services
@@ -410,11 +410,15 @@ class DetectionSerializer(ExploitationFields, serializers.ModelSerializer):
         ]
 
 
-class DetectionViewSet(viewsets.ReadOnlyModelViewSet):
+class DetectionViewSet(CountedByNetworks, viewsets.ReadOnlyModelViewSet):
+    """Detections of every status. The whole list, or one network's, is counted
+    by the networks' detection counters (ingest and host deletions move them)."""
+
     serializer_class = DetectionSerializer
     filterset_class = DetectionFilterSet
     read_role = Role.READER
     lookup_value_regex = LOOKUP_ANY
+    network_counter = "detection_count"
 
     def get_queryset(self):
         return selectors.detection_list(user=self.request.user).order_by("id")

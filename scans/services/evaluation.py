@@ -330,7 +330,7 @@ def _write(scan: Scan, network: Network, matched: dict, knowledge: _Knowledge, *
             counts[str(knowledge.severity[qid])] += 1
     outcome = BatchOutcome(hosts=len(hosts))
     if findings:
-        outcome.detections, outcome.open_delta = detections_upsert(
+        outcome.detections, outcome.new_detections, outcome.open_delta = detections_upsert(
             network=network, findings=findings, covered=[], now=now
         )
     cve_of = {qid: cve for cve, qid in knowledge.qids.items()}

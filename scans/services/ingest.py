@@ -24,6 +24,7 @@ import json
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.db.models import Count
@@ -107,7 +108,17 @@ class BatchOutcome:
     hosts: int = 0
     new_hosts: int = 0
     detections: int = 0
+    new_detections: int = 0
     open_delta: dict[str, int] = field(default_factory=dict)
+
+
+class DetectionsWritten(NamedTuple):
+    """What one batch of detections did: findings written, rows inserted, and
+    the change in open detections by severity ({"2": +3, "4": -1})."""
+
+    written: int
+    created: int
+    open_delta: dict[str, int]
 
 
 def _is_postgres() -> bool:
@@ -228,7 +239,7 @@ def detections_upsert(
     findings: list[tuple[int, int, int, str, str, datetime | None, datetime | None]],
     covered: list[tuple[int, str, str]],
     now,
-) -> tuple[int, dict[str, int]]:
+) -> DetectionsWritten:
     """Writes one batch of detections and moves their statuses.
 
     ``findings``: (host id, qid, port, protocol, results, first found, last
@@ -236,8 +247,7 @@ def detections_upsert(
     import may say when its source first and last saw a finding).
     ``covered``: (host id, KB source, check name) for everything that looked at
     a host; its open detections of that source and check that were not seen
-    become Fixed. Returns the number of findings written and the change in open
-    detections by severity ({"2": +3, "4": -1}) the batch made.
+    become Fixed. Returns what the batch did, for the network's counters.
     """
     # One row per detection key: ON CONFLICT may not touch a row twice.
     unique = {(h, q, p, pr): (r, ff, lf) for h, q, p, pr, r, ff, lf in findings}
@@ -255,9 +265,10 @@ def detections_upsert(
             [(*key, *rest) for key, rest in unique.items()],
         )
         delta: dict[str, int] = {}
+        created = 0
         if unique:
             # Rows left New were inserted, Re-Opened were fixed: both newly open.
-            opened = _counted(
+            left = _counted(
                 cursor,
                 f"INSERT INTO {DETECTION} (network_id, host_id, qid, port, protocol, severity,"
                 " status, first_found, last_found, times_found, fixed_at, results)"
@@ -280,15 +291,17 @@ def detections_upsert(
                     DetectionStatus.REOPENED.value,
                     DetectionStatus.ACTIVE.value,
                 ],
-                statuses=(DetectionStatus.NEW.value, DetectionStatus.REOPENED.value),
             )
-            for severity, n in opened.items():
-                delta[severity] = delta.get(severity, 0) + n
+            for (status, severity), n in left.items():
+                if status in (DetectionStatus.NEW, DetectionStatus.REOPENED):
+                    delta[severity] = delta.get(severity, 0) + n
+                if status == DetectionStatus.NEW:  # on conflict a row is never left New
+                    created += n
         fixed = _fix_unseen(cursor, unique=unique, covered=covered, now=now) if covered else {}
         for severity, n in fixed.items():
             delta[severity] = delta.get(severity, 0) - n
         _drop_temp(cursor, STAGE)
-    return len(unique), {s: n for s, n in delta.items() if n}
+    return DetectionsWritten(len(unique), created, {s: n for s, n in delta.items() if n})
 
 
 def _fix_unseen(cursor, *, unique: dict, covered: list[tuple[int, str, str]], now) -> dict:
@@ -356,26 +369,25 @@ def _chunks(values: list, size: int = 900):
         yield values[start : start + size]
 
 
-def _counted(cursor, sql: str, params: list, *, statuses: tuple[str, ...]) -> dict[str, int]:
-    """Runs an INSERT/UPDATE and counts the rows it left in ``statuses``, by severity.
+def _counted(cursor, sql: str, params: list) -> dict[tuple[str, str], int]:
+    """Runs an INSERT/UPDATE and counts the rows it wrote by the (status,
+    severity) it left them in.
 
     PostgreSQL counts inside the statement (a data-modifying CTE); SQLite, the
     small-scale path, returns the rows.
     """
-    marks = ", ".join(f"'{status}'" for status in statuses)
-    returning = f"RETURNING {DETECTION}.severity, {DETECTION}.status"
+    returning = f"RETURNING {DETECTION}.status, {DETECTION}.severity"
     if _is_postgres():
         cursor.execute(
-            f"WITH changed AS ({sql} {returning}) SELECT severity, COUNT(*)"
-            f" FROM changed WHERE status IN ({marks}) GROUP BY severity",
+            f"WITH changed AS ({sql} {returning}) SELECT status, severity, COUNT(*)"
+            " FROM changed GROUP BY status, severity",
             params,
         )
-        return {str(severity): n for severity, n in cursor.fetchall()}
+        return {(status, str(severity)): n for status, severity, n in cursor.fetchall()}
     cursor.execute(f"{sql} {returning}", params)
-    counts: dict[str, int] = {}
-    for severity, status in cursor.fetchall():
-        if status in statuses:
-            counts[str(severity)] = counts.get(str(severity), 0) + 1
+    counts: dict[tuple[str, str], int] = {}
+    for status, severity in cursor.fetchall():
+        counts[(status, str(severity))] = counts.get((status, str(severity)), 0) + 1
     return counts
 
 
@@ -387,18 +399,25 @@ def _hosts_known(*, network: Network, keys: list[str]) -> int:
 
 
 def network_counters_refresh(*, network: Network) -> None:
-    """Recounts the network's hosts and open findings by severity, the figures
-    its counters keep (a full count: once a scan, not per page view)."""
-    open_by_severity = dict(
-        Detection.objects.filter(network=network, status__in=OPEN_STATUSES)
-        .values_list("severity")
+    """Recounts the network's hosts, its detections and its open ones by
+    severity, the figures its counters keep (a full count, from the (network,
+    status, severity) index: once a scan, not per page view)."""
+    open_by_severity: dict[int, int] = {}
+    detections = 0
+    for status, severity, n in (
+        Detection.objects.filter(network=network)
+        .values_list("status", "severity")
         .annotate(n=Count("pk"))
         .order_by()
-    )
+    ):
+        detections += n
+        if status in OPEN_STATUSES:
+            open_by_severity[severity] = open_by_severity.get(severity, 0) + n
     network_counters_set(
         network_id=network.pk,
         hosts=Host.objects.filter(network=network).count(),
         open_findings=open_by_severity,
+        detections=detections,
     )
 
 
@@ -445,7 +464,7 @@ def hosts_ingest(
             for key, h in by_key.items()
             for source, check in h.covered
         ]
-        outcome.detections, outcome.open_delta = detections_upsert(
+        outcome.detections, outcome.new_detections, outcome.open_delta = detections_upsert(
             network=network, findings=findings, covered=covered, now=now
         )
     scan_hosts = []
@@ -482,7 +501,10 @@ def network_counters_after(*, network: Network, outcome: BatchOutcome, done: boo
         network_counters_refresh(network=network)
     else:
         network_counters_add(
-            network_id=network.pk, hosts=outcome.new_hosts, open_findings=outcome.open_delta
+            network_id=network.pk,
+            hosts=outcome.new_hosts,
+            open_findings=outcome.open_delta,
+            detections=outcome.new_detections,
         )
     if outcome.new_hosts and network.kind == NetworkKind.CUSTOM:
         # New hosts may be twins of hosts in overlapping networks: recount

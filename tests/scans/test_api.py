@@ -107,7 +107,9 @@ def test_option_profiles(api_as):
     assert "Initial Options" in names and "Web" in names
 
 
-def test_detections_and_filters(api_as, lab, online, sent, kb):
+@pytest.fixture
+def found_in_two_networks(lab, online, sent, kb):
+    """The same finding on 127.0.0.2 in the lab and in its twin, ingested from scans."""
     online("lab-a")
     twin = NetworkFactory(name="Twin", space="127.0.0.0/8")
     online("twin-a", network=twin)
@@ -130,6 +132,10 @@ def test_detections_and_filters(api_as, lab, online, sent, kb):
         services.slice_ingest(
             result=SliceResult(scan.pk, piece.pk, piece.appliance.name, "", "", hosts=hosts)
         )
+    return twin
+
+
+def test_detections_and_filters(api_as, lab, found_in_two_networks):
     api = api_as("reader")
     everything = api.get("/api/v1/detections/").json()
     assert everything["count"] == 2
@@ -147,6 +153,29 @@ def test_detections_and_filters(api_as, lab, online, sent, kb):
     assert api.get("/api/v1/detections/", {"ip": "not-an-ip"}).json()["count"] == 0
     assert api.get("/api/v1/detections/", {"severity": 5}).json()["count"] == 0
     assert api.get("/api/v1/detections/", {"status": "fixed"}).json()["count"] == 0
+
+
+def test_detection_list_counts_from_the_network_counters_unless_filtered(
+    api_as, lab, found_in_two_networks
+):
+    """No COUNT over the detections for the whole list or one network's (1.5-1.9 s
+    at 30,000,000 rows): the networks' kept counters give it; a filter counts."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = api_as("reader")
+
+    def counting(queries):
+        return any("COUNT(" in q["sql"].upper() and "scans_detection" in q["sql"] for q in queries)
+
+    for params in ({}, {"network": lab.pk}, {"network": lab.pk, "page_size": 1}):
+        with CaptureQueriesContext(connection) as queries:
+            answer = api.get("/api/v1/detections/", params).json()
+        assert answer["count"] == (2 if not params else 1) and not counting(queries), params
+        assert set(answer) == {"count", "next", "previous", "results"}
+    with CaptureQueriesContext(connection) as queries:
+        assert api.get("/api/v1/detections/", {"status": "new"}).json()["count"] == 2
+    assert counting(queries)
 
 
 def test_kb(api_as, kb):

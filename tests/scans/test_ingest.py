@@ -238,3 +238,57 @@ def test_a_slice_delivered_twice_while_another_is_open_is_ingested_once(lab, onl
     second.refresh_from_db()
     assert scan.status == ScanStatus.RUNNING and second.ingested_at is None
     assert Host.objects.filter(network=lab).count() == 1
+
+
+def test_the_detection_counter_follows_ingest_fixes_deletions_and_recounts(
+    lab, online, sent, kb, api_as
+):
+    """The API's detections list takes its count from Network.detection_count
+    (every status): slice by slice while a scan runs (added), at its end
+    (recounted), after a re-scan that fixes and finds, after a host is deleted,
+    and a recount heals a counter that drifted."""
+    from assets.signals import hosts_deleting
+    from networks.services import network_counters_set
+    from scans.services.ingest import network_counters_refresh
+
+    online("lab-a")
+    online("lab-b")
+    api = api_as("reader")
+
+    def counted():
+        lab.refresh_from_db()
+        whole = api.get("/api/v1/detections/").json()["count"]
+        assert whole == api.get("/api/v1/detections/", {"network": lab.pk}).json()["count"]
+        assert lab.detection_count == whole
+        return whole
+
+    def scan_in_two_slices(first_hosts, second_hosts):
+        scan = launch(lab, targets="127.0.0.1-127.0.0.4")
+        first, second = scan.slices.order_by("number")
+        for piece, hosts in ((first, first_hosts), (second, second_hosts)):
+            services.slice_ingest(
+                result=SliceResult(scan.pk, piece.pk, piece.appliance.name, "", "", hosts=hosts)
+            )
+            if piece == first:  # mid-scan: the counter was moved, not recounted
+                assert counted() == Detection.objects.count()
+
+    proto = Finding(qid=938002, port=8443, protocol="tcp", results="TLS 1.0")
+    scan_in_two_slices(
+        [tls_host("127.0.0.1", cert(), cert(9443)), tls_host("127.0.0.2", cert())],
+        [tls_host("127.0.0.3", cert())],
+    )
+    assert counted() == Detection.objects.count() == 4
+    # Re-scan: .1 loses cert 9443 and gains proto, .2's cert is fixed, .3's seen again.
+    scan_in_two_slices(
+        [tls_host("127.0.0.1", cert(), proto), tls_host("127.0.0.2")],
+        [tls_host("127.0.0.3", cert())],
+    )
+    assert Detection.objects.filter(status=DetectionStatus.FIXED).count() == 2
+    assert counted() == Detection.objects.count() == 5
+    gone = list(Host.objects.filter(network=lab, ip="127.0.0.1").values_list("pk", flat=True))
+    hosts_deleting.send(sender=Host, host_ids=gone)  # as assets.cloud_sync deletes hosts
+    Host.objects.filter(pk__in=gone).delete()
+    assert counted() == Detection.objects.count() == 2
+    network_counters_set(network_id=lab.pk, detections=40)  # drifted
+    network_counters_refresh(network=lab)
+    assert counted() == 2
