@@ -68,7 +68,7 @@ from ..models import (
     VulnerabilityKind,
 )
 from .imports import upload_store
-from .ingest import _drop_temp, _is_postgres, _stage_rows, _temp_table
+from .ingest import _drop_temp, _is_postgres, _temp_table, _write_rows
 
 logger = logging.getLogger(__name__)
 
@@ -500,7 +500,7 @@ def nvd_write(records: list[CveRecord], _header: _Header) -> dict[str, int]:
             " solution text, fingerprint varchar(64), last_modified timestamp with time zone,"
             " rejected boolean, record text",
         )
-        _stage_rows(cursor, STAGE_CVES, CVE_COLUMNS, rows)
+        _write_rows(cursor, STAGE_CVES, CVE_COLUMNS, rows)
         kb_fields = ("title", "severity", "category", "cvss", "cves", "diagnosis")
         kb_fields += ("consequence", "solution")
         cursor.execute(
@@ -526,7 +526,7 @@ def nvd_write(records: list[CveRecord], _header: _Header) -> dict[str, int]:
         )
         if products:
             _temp_table(cursor, STAGE_PRODUCTS, "cve_id varchar(32), product varchar(255)")
-            _stage_rows(cursor, STAGE_PRODUCTS, ["cve_id", "product"], products)
+            _write_rows(cursor, STAGE_PRODUCTS, ["cve_id", "product"], products)
             cursor.execute(
                 f"INSERT INTO {FEED_PRODUCT} (cve_id, product) SELECT f.id, p.product"
                 f" FROM {STAGE_PRODUCTS} p JOIN {FEED_CVE} f ON f.cve_id = p.cve_id"

@@ -5,12 +5,16 @@ Idempotent: the first result of a slice is recorded (``ingested_at``) under a
 row lock and every repeat is ignored, so redelivery (``acks_late``), retries
 and a slice run twice after a failover change nothing.
 
-Detections are written in one set-based pass per batch: the batch goes into a
-temporary staging table (``COPY`` on PostgreSQL, ``executemany`` elsewhere),
-then one ``INSERT … SELECT … ON CONFLICT`` moves statuses (New on first
-sight, Active when seen again, Re-Opened when seen after Fixed) and one
-``UPDATE`` marks Fixed what was looked for on a host and no longer seen.
-MEASURED.md: this is ~5x faster than Django's bulk_create on PostgreSQL.
+Detections are written set-based, per batch, under the network's row lock
+(which every writer of detections takes): one read of the batch's hosts'
+detections splits what was seen into new keys, which go straight in (binary
+``COPY`` on PostgreSQL, ``executemany`` elsewhere) as New, and known ones,
+staged and updated by primary key in one ``UPDATE … FROM`` (Active, or
+Re-Opened after Fixed); one ``UPDATE`` marks Fixed what was looked for on a
+host and no longer seen. No ``ON CONFLICT`` probe per row, no ``RETURNING``:
+the read already knows each row's status and severity. The detection table's
+indexes (the pages need them) cost more than all of that: bench_ingest.py
+prints a raw ``COPY`` into a table with all of them beside the bare key's.
 
 "Looked for" is a coverage row (host, KB source, check name) joined with the
 KB: for Enclave's scans, a check that ran on the host covers the QIDs whose
@@ -74,7 +78,36 @@ SERVICE_COLUMNS = [
     "cpes",
     "banner",
 ]
-OPEN_SQL = ", ".join(f"'{s.value}'" for s in OPEN_STATUSES)
+# A new detection's columns and their types (binary COPY needs them);
+# ``fixed_at`` stays NULL.
+NEW_COLUMNS = {
+    "network_id": "int8",
+    "host_id": "int8",
+    "qid": "int4",
+    "port": "int4",
+    "protocol": "varchar",
+    "severity": "int2",
+    "status": "varchar",
+    "first_found": "timestamptz",
+    "last_found": "timestamptz",
+    "times_found": "int4",
+    "results": "text",
+}
+# A seen detection's staged changes, by primary key.
+SEEN_COLUMNS = {
+    "id": "int8",
+    "status": "varchar",
+    "severity": "int2",
+    "last_found": "timestamptz",
+    "results": "text",
+}
+NEW, ACTIVE, FIXED, REOPENED = (
+    DetectionStatus.NEW.value,
+    DetectionStatus.ACTIVE.value,
+    DetectionStatus.FIXED.value,
+    DetectionStatus.REOPENED.value,
+)
+OPEN = {s.value for s in OPEN_STATUSES}
 
 
 @dataclass
@@ -145,7 +178,7 @@ def hosts_upsert(*, network: Network, hosts: list[HostResult], now) -> dict[str,
             "ip varchar(45), ip_key varchar(32), dns varchar(255), netbios varchar(64),"
             " os varchar(255)",
         )
-        _stage_rows(cursor, STAGE_HOSTS, ["ip", "ip_key", "dns", "netbios", "os"], rows.values())
+        _write_rows(cursor, STAGE_HOSTS, ["ip", "ip_key", "dns", "netbios", "os"], rows.values())
         cursor.execute(
             f"INSERT INTO {HOST} (network_id, ip, ip_key, dns, netbios, os, first_found,"
             f" last_scanned) SELECT %s, ip, ip_key, dns, netbios, os, %s, %s FROM {STAGE_HOSTS}"
@@ -172,9 +205,16 @@ def _drop_temp(cursor, name: str) -> None:
         cursor.execute(f"DROP TABLE {name}")
 
 
-def _stage_rows(cursor, table: str, columns: list[str], rows: list[tuple]) -> None:
+def _write_rows(cursor, table: str, columns: list[str], rows, *, types=None) -> None:
+    """Writes ``rows`` into ``table``: ``COPY`` on PostgreSQL (binary when the
+    columns' ``types`` are given: less work on both sides), ``executemany``
+    elsewhere."""
     if _is_postgres():
-        with cursor.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        binary = " (FORMAT BINARY)" if types else ""
+        statement = f"COPY {table} ({', '.join(columns)}) FROM STDIN{binary}"
+        with cursor.cursor.copy(statement) as copy:
+            if types:
+                copy.set_types(types)
             for row in rows:
                 copy.write_row(row)
     else:
@@ -211,7 +251,7 @@ def services_upsert(*, network: Network, services: dict[int, list[Service]], now
             " product varchar(255), version varchar(255), extra varchar(255),"
             " tunnel varchar(16), cpes text, banner text",
         )
-        _stage_rows(cursor, STAGE_SERVICES, SERVICE_COLUMNS, [(*k, *v) for k, v in rows.items()])
+        _write_rows(cursor, STAGE_SERVICES, SERVICE_COLUMNS, [(*k, *v) for k, v in rows.items()])
         updated = ", ".join(f"{c} = excluded.{c}" for c in SERVICE_COLUMNS[3:] + ["last_seen"])
         cursor.execute(
             f"INSERT INTO {SERVICE} (network_id, host_id, port, protocol, name, product,"
@@ -244,122 +284,148 @@ def detections_upsert(
 
     ``findings``: (host id, qid, port, protocol, results, first found, last
     found), one per detection seen now; the two times are None for "now" (an
-    import may say when its source first and last saw a finding).
-    ``covered``: (host id, KB source, check name) for everything that looked at
-    a host; its open detections of that source and check that were not seen
-    become Fixed. Returns what the batch did, for the network's counters.
+    import may say when its source first and last saw a finding). QIDs not in
+    the KB are skipped. ``covered``: (host id, KB source, check name) for
+    everything that looked at a host; its open detections of that source and
+    check that were not seen become Fixed. Returns what the batch did, for the
+    network's counters.
+
+    The caller holds the network's row lock, which every writer of detections
+    takes, so what one read of the hosts' detections finds stays true until
+    commit: new keys go in with plain inserts (``COPY`` on PostgreSQL) and seen
+    ones are updated by primary key, with no ``ON CONFLICT`` probe per row.
     """
-    # One row per detection key: ON CONFLICT may not touch a row twice.
+    # One row per detection key: the last one given wins.
     unique = {(h, q, p, pr): (r, ff, lf) for h, q, p, pr, r, ff, lf in findings}
+    severities = _severities({key[1] for key in unique})
+    hosts = {key[0] for key in unique} | {h for h, _s, _c in covered}
     with connection.cursor() as cursor:
-        _temp_table(
-            cursor,
-            STAGE,
-            "host_id bigint, qid integer, port integer, protocol varchar(8), results text,"
-            " first_found timestamp with time zone, last_found timestamp with time zone",
+        existing = _detections_of(cursor, sorted(hosts))
+        new, seen, delta = _split(network, unique, existing, severities, now)
+        # New keys straight into the table: the cheapest way in.
+        _write_rows(cursor, DETECTION, list(NEW_COLUMNS), new, types=list(NEW_COLUMNS.values()))
+        _update_seen(cursor, seen)
+        if covered:
+            for severity, n in _fix_unseen(cursor, unique, existing, covered, now).items():
+                delta[severity] = delta.get(severity, 0) - n
+    return DetectionsWritten(len(new) + len(seen), len(new), {s: n for s, n in delta.items() if n})
+
+
+# What ingest reads of a detection it may change: (id, status, severity) by key.
+Existing = dict[tuple[int, int, int, str], tuple[int, str, int]]
+
+
+def _severities(qids: set[int]) -> dict[int, int]:
+    """{QID: severity} of the KB entries among ``qids``."""
+    found: dict[int, int] = {}
+    for chunk in _chunks(sorted(qids)):
+        found.update(Vulnerability.objects.filter(qid__in=chunk).values_list("qid", "severity"))
+    return found
+
+
+def _detections_of(cursor, hosts: list[int]) -> Existing:
+    """Every detection of ``hosts``: one read through the key's index (host id
+    leads it), never a join the planner could turn into a scan of the table."""
+    existing: Existing = {}
+    for chunk in _chunks(hosts):
+        cursor.execute(
+            f"SELECT host_id, qid, port, protocol, id, status, severity FROM {DETECTION}"
+            f" WHERE host_id IN ({', '.join(['%s'] * len(chunk))})",
+            chunk,
         )
-        _stage_rows(
-            cursor,
-            STAGE,
-            ["host_id", "qid", "port", "protocol", "results", "first_found", "last_found"],
-            [(*key, *rest) for key, rest in unique.items()],
-        )
-        delta: dict[str, int] = {}
-        created = 0
-        if unique:
-            # Rows left New were inserted, Re-Opened were fixed: both newly open.
-            left = _counted(
-                cursor,
-                f"INSERT INTO {DETECTION} (network_id, host_id, qid, port, protocol, severity,"
-                " status, first_found, last_found, times_found, fixed_at, results)"
-                f" SELECT %s, s.host_id, s.qid, s.port, s.protocol, v.severity, %s,"
-                " COALESCE(s.first_found, %s), COALESCE(s.last_found, %s), 1,"
-                f" NULL, s.results FROM {STAGE} s JOIN {VULN} v ON v.qid = s.qid"
-                # Key order: the unique index is filled in order, not at random.
-                " WHERE true ORDER BY s.host_id, s.qid, s.port, s.protocol"
-                " ON CONFLICT (host_id, qid, port, protocol) DO UPDATE SET"
-                f" status = CASE WHEN {DETECTION}.status = %s THEN %s ELSE %s END,"
-                " last_found = excluded.last_found,"
-                f" times_found = {DETECTION}.times_found + 1,"
-                " fixed_at = NULL, results = excluded.results, severity = excluded.severity",
-                [
-                    network.pk,
-                    DetectionStatus.NEW.value,
-                    now,
-                    now,
-                    DetectionStatus.FIXED.value,
-                    DetectionStatus.REOPENED.value,
-                    DetectionStatus.ACTIVE.value,
-                ],
+        existing.update((row[:4], row[4:]) for row in cursor.fetchall())
+    return existing
+
+
+def _split(network: Network, unique: dict, existing: Existing, severities: dict, now):
+    """Sorts the batch's findings into rows to insert (New, in NEW_COLUMNS'
+    order) and rows to update (Active, or Re-Opened when they were Fixed, in
+    SEEN_COLUMNS' order), both in key order, and counts the newly open ones
+    (New and Re-Opened) by severity."""
+    new: list[tuple] = []
+    seen: list[tuple] = []
+    opened: dict[str, int] = {}
+    for key, (results, first_found, last_found) in sorted(unique.items()):
+        severity = severities.get(key[1])
+        if severity is None:
+            continue
+        held = existing.get(key)
+        if held is None:
+            status = NEW
+            host, qid, port, protocol = key
+            new.append(
+                (network.pk, host, qid, port, protocol, severity, status)
+                + (first_found or now, last_found or now, 1, results)
             )
-            for (status, severity), n in left.items():
-                if status in (DetectionStatus.NEW, DetectionStatus.REOPENED):
-                    delta[severity] = delta.get(severity, 0) + n
-                if status == DetectionStatus.NEW:  # on conflict a row is never left New
-                    created += n
-        fixed = _fix_unseen(cursor, unique=unique, covered=covered, now=now) if covered else {}
-        for severity, n in fixed.items():
-            delta[severity] = delta.get(severity, 0) - n
-        _drop_temp(cursor, STAGE)
-    return DetectionsWritten(len(unique), created, {s: n for s, n in delta.items() if n})
+        else:
+            status = REOPENED if held[1] == FIXED else ACTIVE
+            seen.append((held[0], status, severity, last_found or now, results))
+        if status != ACTIVE:
+            opened[str(severity)] = opened.get(str(severity), 0) + 1
+    return new, seen, opened
 
 
-def _fix_unseen(cursor, *, unique: dict, covered: list[tuple[int, str, str]], now) -> dict:
+def _update_seen(cursor, rows: list[tuple]) -> None:
+    """Detections seen again, by primary key: the rows are staged and one
+    ``UPDATE … FROM`` writes them. ``last_found`` changes on every one and the
+    Vulnerabilities list's index holds it, so these can never be HOT updates:
+    each writes a new row version into every index, whatever else it sets."""
+    if not rows:
+        return
+    _temp_table(
+        cursor,
+        STAGE,
+        "id bigint, status varchar(16), severity smallint,"
+        " last_found timestamp with time zone, results text",
+    )
+    _write_rows(cursor, STAGE, list(SEEN_COLUMNS), rows, types=list(SEEN_COLUMNS.values()))
+    cursor.execute(
+        f"UPDATE {DETECTION} SET status = s.status, severity = s.severity,"
+        f" last_found = s.last_found, times_found = {DETECTION}.times_found + 1,"
+        f" fixed_at = NULL, results = s.results FROM {STAGE} s WHERE {DETECTION}.id = s.id"
+    )
+    _drop_temp(cursor, STAGE)
+
+
+def _fix_unseen(cursor, unique: dict, existing: Existing, covered: list, now) -> dict:
     """Marks Fixed the open detections of covered hosts that this batch did not
     see, where what covered the host (a check, or an import's whole source) looks
     for that QID. Returns the fixed detections by severity.
 
-    The upsert just set ``last_found`` of every detection seen (to ``now``, or
-    to the date an import's file gives), so only those with another
-    ``last_found`` can be unseen: one indexed read by host ids (an
-    array, never a join PostgreSQL could plan from stale statistics as a scan of
-    every detection per host) finds them, usually none after a rescan. Which of
-    those candidates were looked for is decided here on the few rows.
+    The candidates come from the read the batch already made (usually none
+    after a rescan); which of them were looked for is decided here on those few.
     """
-    hosts = sorted({h for h, _s, _c in covered})
-    candidates = []
-    for chunk in _chunks(hosts):
-        cursor.execute(
-            f"SELECT id, host_id, qid, port, protocol FROM {DETECTION}"
-            f" WHERE host_id IN ({', '.join(['%s'] * len(chunk))})"
-            f" AND status IN ({OPEN_SQL}) AND last_found <> %s",
-            [*chunk, now],
-        )
-        candidates += [
-            row for row in cursor.fetchall() if (row[1], row[2], row[3], row[4]) not in unique
-        ]
-    if not candidates:
-        return {}
     cover: dict[int, set[tuple[str, str]]] = {}
     for host_id, source, check in covered:
         cover.setdefault(host_id, set()).add((source, check))
+    candidates = [
+        (key, pk, severity)
+        for key, (pk, status, severity) in existing.items()
+        if status in OPEN and key[0] in cover and key not in unique
+    ]
+    if not candidates:
+        return {}
     kinds = {}
-    qids = sorted({row[2] for row in candidates})
-    for chunk in _chunks(qids):
+    for chunk in _chunks(sorted({key[1] for key, _pk, _severity in candidates})):
         cursor.execute(
             f"SELECT qid, source, check_name FROM {VULN}"
             f" WHERE qid IN ({', '.join(['%s'] * len(chunk))})",
             chunk,
         )
         kinds.update({qid: (source, check) for qid, source, check in cursor.fetchall()})
-    gone = [
-        row[0]
-        for row in candidates
-        if row[2] in kinds
-        and (
-            kinds[row[2]] in cover.get(row[1], ())
-            or (kinds[row[2]][0], "") in cover.get(row[1], ())
-        )
-    ]
     fixed: dict[str, int] = {}
-    for chunk in _chunks(gone):
+    gone = []
+    for (host, qid, _port, _protocol), pk, severity in candidates:
+        kind = kinds.get(qid)
+        if kind and (kind in cover[host] or (kind[0], "") in cover[host]):
+            gone.append(pk)
+            fixed[str(severity)] = fixed.get(str(severity), 0) + 1
+    for chunk in _chunks(sorted(gone)):
         cursor.execute(
             f"UPDATE {DETECTION} SET status = %s, fixed_at = %s"
-            f" WHERE id IN ({', '.join(['%s'] * len(chunk))}) RETURNING severity",
-            [DetectionStatus.FIXED.value, now, *chunk],
+            f" WHERE id IN ({', '.join(['%s'] * len(chunk))})",
+            [FIXED, now, *chunk],
         )
-        for (severity,) in cursor.fetchall():
-            fixed[str(severity)] = fixed.get(str(severity), 0) + 1
     return fixed
 
 
@@ -367,28 +433,6 @@ def _chunks(values: list, size: int = 900):
     """Slices of at most ``size`` values (SQLite's bound-parameter limit)."""
     for start in range(0, len(values), size):
         yield values[start : start + size]
-
-
-def _counted(cursor, sql: str, params: list) -> dict[tuple[str, str], int]:
-    """Runs an INSERT/UPDATE and counts the rows it wrote by the (status,
-    severity) it left them in.
-
-    PostgreSQL counts inside the statement (a data-modifying CTE); SQLite, the
-    small-scale path, returns the rows.
-    """
-    returning = f"RETURNING {DETECTION}.status, {DETECTION}.severity"
-    if _is_postgres():
-        cursor.execute(
-            f"WITH changed AS ({sql} {returning}) SELECT status, severity, COUNT(*)"
-            " FROM changed GROUP BY status, severity",
-            params,
-        )
-        return {(status, str(severity)): n for status, severity, n in cursor.fetchall()}
-    cursor.execute(f"{sql} {returning}", params)
-    counts: dict[tuple[str, str], int] = {}
-    for status, severity in cursor.fetchall():
-        counts[(status, str(severity))] = counts.get((status, str(severity)), 0) + 1
-    return counts
 
 
 def _hosts_known(*, network: Network, keys: list[str]) -> int:

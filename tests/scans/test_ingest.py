@@ -292,3 +292,42 @@ def test_the_detection_counter_follows_ingest_fixes_deletions_and_recounts(
     network_counters_set(network_id=lab.pk, detections=40)  # drifted
     network_counters_refresh(network=lab)
     assert counted() == 2
+
+
+def test_one_batch_that_inserts_updates_reopens_and_fixes_keeps_counters_exact(
+    lab, online, sent, kb
+):
+    """Ingest splits a batch into new keys (inserted) and known ones (updated by
+    id): in one slice a detection is found, one seen again, one re-opened and one
+    fixed, and the counters it moves mid-scan equal a recount."""
+    online("lab-a")
+    online("lab-b")
+
+    def first_slice(*findings):
+        scan = launch(lab, targets="127.0.0.1-127.0.0.4")
+        first = scan.slices.order_by("number").first()
+        host = tls_host("127.0.0.1", *findings)
+        services.slice_ingest(
+            result=SliceResult(scan.pk, first.pk, first.appliance.name, "", "", hosts=[host])
+        )
+        return scan
+
+    proto = Finding(qid=938002, port=8443, protocol="tcp", results="TLS 1.0")
+    header = Finding(qid=986001, port=80, protocol="tcp", results="no HSTS")
+    first_slice(cert(), cert(9443))
+    first_slice(cert(), proto)  # cert 9443 fixed, proto found
+    scan = first_slice(cert(), cert(9443), header)  # proto fixed
+    scan.refresh_from_db()
+    assert scan.status == ScanStatus.RUNNING  # counters moved by deltas, not recounted
+    found = {
+        (d.vulnerability_id, d.port): (d.status, d.times_found) for d in Detection.objects.all()
+    }
+    assert found == {
+        (938001, 8443): (DetectionStatus.ACTIVE, 3),
+        (938001, 9443): (DetectionStatus.REOPENED, 2),
+        (938002, 8443): (DetectionStatus.FIXED, 1),
+        (986001, 80): (DetectionStatus.NEW, 1),
+    }
+    lab.refresh_from_db()
+    assert lab.open_findings == {"1": 1, "2": 2, "3": 0, "4": 0, "5": 0}
+    assert lab.detection_count == 4
