@@ -9,6 +9,7 @@ Every WeasyPrint document here (and its stylesheet) fetches through
 import html
 import io
 import logging
+from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import DataHandler, Request
 
@@ -66,9 +67,24 @@ class InlineOnlyFetcher(URLFetcher):
         return URLFetcherResponse(url, decoded.read(), dict(decoded.headers.items()))
 
 
+class ReportHTML(HTML):
+    """A report's HTML, styled with ``print-ua.css`` in place of WeasyPrint's own
+    user-agent stylesheet (the reason is in that file).
+
+    ``_ua_stylesheets`` is WeasyPrint's hook for its HTML subclasses (it keeps
+    one for forms); tests/reports/test_pdf_speed.py checks it is still called."""
+
+    user_agent_css = CSS(
+        string=(Path(__file__).with_name("print-ua.css")).read_text(encoding="utf-8")
+    )
+
+    def _ua_stylesheets(self, forms=False):
+        return [self.user_agent_css]
+
+
 def _render(body: str, css: str, body_attributes: str = ""):
     fetcher = InlineOnlyFetcher()
-    return HTML(string=PAGE.format(body_attributes, body), url_fetcher=fetcher).render(
+    return ReportHTML(string=PAGE.format(body_attributes, body), url_fetcher=fetcher).render(
         stylesheets=[CSS(string=css, url_fetcher=fetcher)]
     )
 
