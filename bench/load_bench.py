@@ -360,15 +360,10 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
     return times
 
 
-def cpu_used(before: dict[int, float], after: dict[int, float]) -> float:
-    """CPU seconds between two snapshots; a process gone by the end counts as
-    idle since the first one, one that appeared counts in full."""
-    return sum(max(0.0, after.get(pid, 0.0) - before.get(pid, 0.0)) for pid in after)
-
-
 def server_pids(gunicorn: subprocess.Popen) -> tuple[list[int], list[int]]:
     """gunicorn's workers, and the database backends of this database's other clients
-    (the workers' persistent connections; parallel query workers are not among them)."""
+    (the workers' persistent connections; parallel query workers are not among them).
+    Keeps the calling thread's database connection open."""
     workers = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -382,8 +377,50 @@ def server_pids(gunicorn: subprocess.Popen) -> tuple[list[int], list[int]]:
             "AND backend_type = 'client backend' AND pid <> pg_backend_pid()"
         )
         backends = [pid for (pid,) in cursor.fetchall()]
-    connection.close()
     return workers, backends
+
+
+class CpuWatch:
+    """CPU seconds gunicorn's workers and their database backends use while the
+    clients run, read every half second.
+
+    A worker closes its connection once it is older than DATABASE_CONN_MAX_AGE
+    (60 s, about a run) and opens another: its backend process ends and a new
+    one starts, so readings at the start and the end alone miss what the first
+    used. Each process counts from its reading at the start (or from nothing,
+    when it appeared during the run) to its last reading.
+    """
+
+    def __init__(self, gunicorn: subprocess.Popen):
+        self.gunicorn = gunicorn
+        self.seen: tuple[dict, dict] = ({}, {})  # pid: (CPU at its first reading, at its last)
+        self.started, self.done = threading.Event(), threading.Event()
+        self.thread = threading.Thread(target=self._watch)
+
+    def start(self) -> None:
+        self.thread.start()
+        self.started.wait()
+
+    def stop(self) -> tuple[float, float]:
+        """(workers', backends') CPU seconds between start() and now."""
+        self.done.set()
+        self.thread.join()
+        return tuple(sum(last - first for first, last in seen.values()) for seen in self.seen)
+
+    def _watch(self) -> None:
+        # One thread reads throughout, so its own database backend is the one
+        # server_pids leaves out.
+        self._read(first=True)
+        self.started.set()
+        while not self.done.wait(0.5):
+            self._read()
+        self._read()
+        connection.close()
+
+    def _read(self, *, first: bool = False) -> None:
+        for seen, pids in zip(self.seen, server_pids(self.gunicorn), strict=True):
+            for pid, used in cpu_seconds(pids).items():
+                seen[pid] = (seen[pid][0] if pid in seen else used if first else 0.0, used)
 
 
 def main() -> None:
@@ -417,15 +454,11 @@ def main() -> None:
             thread.start()
         load_before = os.getloadavg()[0]
         start.wait()
-        workers, backends = server_pids(proc)
-        before = cpu_seconds(workers), cpu_seconds(backends)
+        watch = CpuWatch(proc)
+        watch.start()
         time.sleep(args.seconds)
         stop.set()
-        end_workers, end_backends = server_pids(proc)
-        cpu = (
-            cpu_used(before[0], cpu_seconds([*{*workers, *end_workers}])),
-            cpu_used(before[1], cpu_seconds([*{*backends, *end_backends}])),
-        )
+        cpu = watch.stop()
         for thread in threads:
             thread.join()
         load_after = os.getloadavg()
