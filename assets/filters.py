@@ -11,6 +11,7 @@ from django import forms
 from django.db.models import Q, Value
 from django.db.models.functions import StrIndex, Upper
 
+from console.widgets import FastSelect
 from core import iprange
 from networks.api import visible_networks_for
 
@@ -81,7 +82,7 @@ class HostFilterSet(django_filters.FilterSet):
     dns = django_filters.CharFilter(method="filter_contains", label="DNS")
     os = django_filters.CharFilter(method="filter_contains", label="OS")
     tag = django_filters.ModelChoiceFilter(
-        queryset=Tag.objects.order_by("name"), field_name="tags", label="Tag"
+        queryset=Tag.objects.order_by("name"), field_name="tags", label="Tag", widget=FastSelect
     )
 
     class Meta:

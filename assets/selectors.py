@@ -95,10 +95,10 @@ def ip_ranges_q(
 
 
 def hosts_of_network(*, network: Network) -> QuerySet[Host]:
-    """The hosts of one network with what a table row shows, in IP order."""
+    """The hosts of one network with what a table row shows, in IP order (not
+    their network: the page around them names it once)."""
     return (
         Host.objects.filter(network=network)
-        .select_related("network")
         .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
         .order_by("ip_key")
     )

@@ -1,6 +1,7 @@
 import django_filters
 
 from console.filters import IdFilter
+from console.widgets import FastSelect
 from networks.api import visible_networks_for
 
 from .models import (
@@ -17,9 +18,9 @@ from .selectors import detections_filter_ip
 
 class ScanFilterSet(django_filters.FilterSet):
     q = django_filters.CharFilter(field_name="title", lookup_expr="icontains", label="Title")
-    status = django_filters.ChoiceFilter(choices=ScanStatus.choices)
-    type = django_filters.ChoiceFilter(choices=ScanType.choices)
-    network = django_filters.ModelChoiceFilter(queryset=visible_networks_for)
+    status = django_filters.ChoiceFilter(choices=ScanStatus.choices, widget=FastSelect)
+    type = django_filters.ChoiceFilter(choices=ScanType.choices, widget=FastSelect)
+    network = django_filters.ModelChoiceFilter(queryset=visible_networks_for, widget=FastSelect)
 
     class Meta:
         model = Scan

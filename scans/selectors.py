@@ -38,6 +38,12 @@ def scan_list(*, user) -> QuerySet[Scan]:
     )
 
 
+def scan_rows(*, user) -> QuerySet[Scan]:
+    """Scans as a table of them shows them (ScanTable): with their network,
+    appliance and an import's file; not the option profile or who launched them."""
+    return in_scope(Scan.objects.select_related("network", "appliance", "import_file"), user=user)
+
+
 def import_list(*, user) -> QuerySet[Scan]:
     """Imports (scans of kind "import") in the user's networks, with their file, newest first."""
     return in_scope(

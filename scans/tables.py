@@ -75,9 +75,14 @@ class ScanTable(FastBodyTable):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.zone = timezone.get_current_timezone()
+        # Scan.get_absolute_url's two pages with the id swapped in: one reverse
+        # each, not one a row.
+        self.scan_url = reverse("scans:scan_detail", args=[0]).replace("/0/", "/{}/")
+        self.import_url = reverse("scans:import_detail", args=[0]).replace("/0/", "/{}/")
 
     def cell_title(self, record):
-        return format_html('<a href="{}">{}</a>', record.get_absolute_url(), record.title)
+        url = (self.import_url if record.is_import else self.scan_url).format(record.pk)
+        return format_html('<a href="{}">{}</a>', url, record.title)
 
     def cell_type(self, record):
         return conditional_escape(record.get_type_display())

@@ -49,7 +49,7 @@ class ScanListView(RoleRequiredMixin, ListPageView):
     template_name = "scans/scan_list.html"
 
     def get_queryset(self):
-        return selectors.scan_list(user=self.request.user)
+        return selectors.scan_rows(user=self.request.user)
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
@@ -281,7 +281,7 @@ class ScheduleDetailView(RoleRequiredMixin, DetailView):
 
     def get_context_data(self, **kwargs):
         context = super().get_context_data(**kwargs)
-        table = ScanTable(selectors.scan_list(user=self.request.user).filter(schedule=self.object))
+        table = ScanTable(selectors.scan_rows(user=self.request.user).filter(schedule=self.object))
         table.paginate(page=self.request.GET.get("page", 1), per_page=50)
         context["scan_table"] = table
         context["asset_groups"] = list(self.object.asset_groups.all())
