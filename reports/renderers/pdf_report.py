@@ -16,9 +16,10 @@ Page numbers are global, and only known once every part is laid out:
 
 * the table of contents is rendered last, though it prints second: every
   entry is one line whatever its number, so its page count depends only on the
-  number of entries. It is rendered with the numbers worked out for a guessed
-  page count of its own, and once more if the guess was wrong (the second
-  render has the right count: the entries did not change);
+  number of entries. A draft without numbers is laid out beside the last parts
+  (a worker is free by then) to learn that count; the contents are then
+  rendered once with their numbers (and again should the count differ, which
+  the one-line entries rule out);
 * then every part is stamped, again in parallel: the running header, the
   footer and "Page X of Y", and links into other parts (the rows' QIDs to the
   details, the contents to everything) pointed at named destinations;
@@ -114,9 +115,13 @@ class _Parts:
         while self.pending:
             yield self._collect()
 
+    def render_into(self, index: int, body: str) -> None:
+        """Queues a part for the place reserved at ``index``."""
+        self._queue(index, body, 0)
+
     def render_now(self, index: int, body: str) -> int:
         """Renders the part at ``index`` and waits for it; returns its pages."""
-        self._queue(index, body, 0)
+        self.render_into(index, body)
         list(self.drain())
         return self.pages[index]
 
@@ -178,10 +183,9 @@ class _Parts:
 
 
 def _contents(parts: _Parts, document, slot: int) -> None:
-    """Renders the table of contents into ``slot`` with the right page numbers
-    (see the module's docstring: at most two renders)."""
-    entries = len(document.toc_entries())
-    parts.pages[slot] = max(1, entries // 120)  # a guess; checked below
+    """Renders the table of contents into ``slot`` with the right page numbers,
+    once the draft queued by ``_parts`` has given its page count (see the
+    module's docstring)."""
     for _ in range(3):
         guess = parts.pages[slot]
         pages = parts.render_now(slot, document.toc_html(parts.anchor_pages()))
@@ -263,6 +267,7 @@ def _parts(
             count(parts.add(body, rows))
         for details in document.appendix():
             count(parts.add(details))
+        parts.render_into(contents, document.toc_html({}))  # the draft: no numbers
         count(parts.drain())
         _contents(parts, document, contents)
         pages = parts.stamp(title=title, generated=generated, brand=brand)
