@@ -66,6 +66,8 @@ STAGE = "scans_stage_detection"
 STAGE_HOSTS = "scans_stage_host"
 SERVICE = HostService._meta.db_table
 STAGE_SERVICES = "scans_stage_service"
+SCAN_HOST = ScanHost._meta.db_table
+STAGE_SCAN_HOSTS = "scans_stage_scan_host"
 SERVICE_COLUMNS = [
     "host_id",
     "port",
@@ -398,11 +400,11 @@ def _fix_unseen(cursor, unique: dict, existing: Existing, covered: list, now) ->
     cover: dict[int, set[tuple[str, str]]] = {}
     for host_id, source, check in covered:
         cover.setdefault(host_id, set()).add((source, check))
-    candidates = [
-        (key, pk, severity)
-        for key, (pk, status, severity) in existing.items()
-        if status in OPEN and key[0] in cover and key not in unique
-    ]
+    candidates = []
+    for key in existing.keys() - unique.keys():  # a set difference: usually empty
+        pk, status, severity = existing[key]
+        if status in OPEN and key[0] in cover:
+            candidates.append((key, pk, severity))
     if not candidates:
         return {}
     kinds = {}
@@ -517,25 +519,43 @@ def hosts_ingest(
         if detections:
             for f in h.findings:
                 counts[str(severities[f[0]])] += 1
+        services = [
+            {
+                "port": s.port,
+                "protocol": s.protocol,
+                "name": s.name,
+                "product": " ".join(p for p in (s.product, s.version) if p),
+            }
+            for s in h.services
+        ]
         scan_hosts.append(
-            ScanHost(
-                scan=scan,
-                host_id=host_ids[key],
-                findings=counts,
-                findings_total=sum(counts.values()),
-                services=[
-                    {
-                        "port": s.port,
-                        "protocol": s.protocol,
-                        "name": s.name,
-                        "product": " ".join(p for p in (s.product, s.version) if p),
-                    }
-                    for s in h.services
-                ],
-            )
+            (host_ids[key], json.dumps(counts), sum(counts.values()), json.dumps(services))
         )
-    ScanHost.objects.bulk_create(scan_hosts, ignore_conflicts=True, batch_size=500)
+    _scan_hosts_insert(scan_id=scan.pk, rows=scan_hosts)
     return outcome
+
+
+def _scan_hosts_insert(*, scan_id: int, rows: list[tuple[int, str, int, str]]) -> None:
+    """Records what the scan saw on each host (ScanHost rows: host id, findings
+    by severity and services as JSON text, findings total), staged and inserted
+    in one statement; a host the scan already recorded keeps its row."""
+    as_json = "::jsonb" if _is_postgres() else ""
+    with connection.cursor() as cursor:
+        _temp_table(
+            cursor,
+            STAGE_SCAN_HOSTS,
+            "host_id bigint, findings text, findings_total integer, services text",
+        )
+        _write_rows(
+            cursor, STAGE_SCAN_HOSTS, ["host_id", "findings", "findings_total", "services"], rows
+        )
+        cursor.execute(
+            f"INSERT INTO {SCAN_HOST} (scan_id, host_id, findings, findings_total, services)"
+            f" SELECT %s, host_id, findings{as_json}, findings_total, services{as_json}"
+            f" FROM {STAGE_SCAN_HOSTS} WHERE true ON CONFLICT (scan_id, host_id) DO NOTHING",
+            [scan_id],
+        )
+        _drop_temp(cursor, STAGE_SCAN_HOSTS)
 
 
 def network_counters_after(*, network: Network, outcome: BatchOutcome, done: bool) -> None:
