@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.urls import NoReverseMatch, reverse
+from django.utils.functional import SimpleLazyObject
 
 # The product's tabs: (section, label, URL name, least role). A page that is not
 # built yet has no URL name to reverse, so it is not linked.
@@ -71,7 +72,9 @@ def _tabs(request):
 
 
 def enclave(request):
+    # Lazy: context processors run again for every template rendered with the
+    # request (each django-tables2 table is), and only the page's layout shows tabs.
     return {
         "networks_enabled": settings.ENCLAVE_NETWORKS_ENABLED,
-        "tabs": _tabs(request) if hasattr(request, "user") else [],
+        "tabs": SimpleLazyObject(lambda: _tabs(request) if hasattr(request, "user") else []),
     }
