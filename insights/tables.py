@@ -4,32 +4,10 @@ from django.utils.html import format_html
 
 from console.tables import EMPTY, FastBodyTable, when
 from scans.models import Severity
+from scans.tables import exploitation
 
 LEAVE_TABLE = {"hx-boost": "false"}
 SEVERITY_WORDS = {s.value: s.label.split(" - ")[1] for s in Severity}
-
-
-def exploitation(vulnerability) -> str:
-    """Known exploited (CISA KEV, with its due date) and EPSS, as badges; — without."""
-    parts = []
-    if vulnerability.known_exploited:
-        due = vulnerability.kev_due_date
-        parts.append(
-            format_html(
-                '<span class="badge kev" title="In CISA\'s Known Exploited Vulnerabilities '
-                'catalog{}">Known exploited</span>',
-                f", due {due.isoformat()}" if due else "",
-            )
-        )
-    if vulnerability.epss is not None:
-        parts.append(
-            format_html(
-                '<span class="epss" title="EPSS percentile {}">EPSS {}</span>',
-                f"{(vulnerability.epss_percentile or 0) * 100:.0f}%",
-                f"{vulnerability.epss:.2f}",
-            )
-        )
-    return format_html(" ".join(["{}"] * len(parts)), *parts) if parts else EMPTY
 
 
 class VulnerabilityTable(FastBodyTable):

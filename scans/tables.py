@@ -4,7 +4,7 @@ from django.utils import timezone
 from django.utils.html import conditional_escape, format_html
 
 from console.severity import SEVERITIES, severity_badge
-from console.tables import FastBodyTable, WhenColumn, when
+from console.tables import EMPTY, FastBodyTable, WhenColumn, when
 
 from .models import (
     FeedImport,
@@ -44,6 +44,33 @@ def scan_progress(scan: Scan) -> str:
         f"{scan.hosts_total:,}",
         doing,
     )
+
+
+def exploitation(vulnerability) -> str:
+    """Known exploited (CISA KEV: since when, remediation due) and EPSS, as
+    badges; — without. The one writer of this markup, for tables and (as the
+    ``exploitation`` filter) templates: a template include per row cost a host's
+    30 findings 1.6 ms."""
+    parts = []
+    if vulnerability.known_exploited:
+        since, due = vulnerability.kev_date_added, vulnerability.kev_due_date
+        parts.append(
+            format_html(
+                '<span class="badge kev" title="In CISA\'s Known Exploited Vulnerabilities '
+                'catalog{}{}">Known exploited</span>',
+                f" since {since.isoformat()}" if since else "",
+                f", due {due.isoformat()}" if due else "",
+            )
+        )
+    if vulnerability.epss is not None:
+        parts.append(
+            format_html(
+                '<span class="epss" title="EPSS percentile {}">EPSS {}</span>',
+                f"{(vulnerability.epss_percentile or 0) * 100:.0f}%",
+                f"{vulnerability.epss:.2f}",
+            )
+        )
+    return format_html(" ".join(["{}"] * len(parts)), *parts) if parts else EMPTY
 
 
 def host_link(host) -> str:
