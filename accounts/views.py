@@ -122,7 +122,7 @@ class AuditListView(RoleRequiredMixin, ListPageView):
     table_class = AuditEntryTable
     filterset_class = AuditEntryFilterSet
     template_name = "accounts/audit_list.html"
-    paginate_by = 100
+    table_pagination = {"per_page": 100}
 
     def get_queryset(self):
         return AuditEntry.objects.all()

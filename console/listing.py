@@ -14,7 +14,9 @@ class ListPageView(PartialTemplateMixin, SingleTableMixin, FilterView):
     first, so the role a page needs is written where the page is.
     """
 
-    paginate_by = 50
+    # The table's pages only: ListView's own ``paginate_by`` would page (and
+    # COUNT) the same rows a second time for a page object no template uses.
+    table_pagination = {"per_page": 50}
     filterset_class = None
     partial_name = "table"
 
