@@ -23,7 +23,8 @@ Page numbers are global, and only known once every part is laid out:
 * then every part is stamped, again in parallel: the running header, the
   footer and "Page X of Y", and links into other parts (the rows' QIDs to the
   details, the contents to everything) pointed at named destinations;
-* pypdf joins the parts and adds the bookmarks (the contents' entries).
+* pikepdf joins the parts, keeps their named destinations (pointed at the
+  joined pages) and adds the bookmarks (the contents' entries).
 
 Memory stays that of a few parts at a time, whatever the size of the report.
 """
@@ -38,11 +39,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
+import pikepdf
 from django.conf import settings
 from django.utils.dateformat import format as date_format
-from pypdf import PdfWriter
 
 from ..models import Report
 from . import RenderCounts
@@ -194,16 +196,49 @@ def _contents(parts: _Parts, document, slot: int) -> None:
     raise RuntimeError("the table of contents did not settle on a page count")
 
 
-def _bookmarks(writer: PdfWriter, entries: list[TocEntry], pages: dict[str, int]) -> None:
-    parents: dict[int, object] = {}
-    for entry in entries:
-        page = pages.get(entry.anchor)
-        if page is None:
-            continue
-        parent = parents.get(entry.level - 1)
-        parents[entry.level] = writer.add_outline_item(
-            title=entry.label, page_number=page - 1, parent=parent
-        )
+def _bookmarks(pdf: pikepdf.Pdf, entries: list[TocEntry], pages: dict[str, int]) -> None:
+    """The contents' entries as the PDF's outline, nested as they are."""
+    parents: dict[int, pikepdf.OutlineItem] = {}
+    with pdf.open_outline() as outline:
+        for entry in entries:
+            page = pages.get(entry.anchor)
+            if page is None:
+                continue
+            item = pikepdf.OutlineItem(entry.label, page - 1)
+            parent = parents.get(entry.level - 1)
+            (parent.children if parent is not None else outline.root).append(item)
+            parents[entry.level] = item
+
+
+def _join(files: list[Path], stack: ExitStack) -> pikepdf.Pdf:
+    """The parts as one document. WeasyPrint names a destination for every id of
+    a part; the joined document keeps them (the first of a name wins, as in
+    ``_Parts.anchor_pages``), pointed at the joined pages, so the links the
+    stamp turned into named destinations lead across parts. The parts stay
+    open until the joined document is saved: their pages' streams are copied
+    then."""
+    joined = stack.enter_context(pikepdf.new())
+    destinations: dict[str, pikepdf.Array] = {}
+    for file in files:
+        part = stack.enter_context(pikepdf.open(file))
+        first = len(joined.pages)
+        at = {page.obj.objgen: first + i for i, page in enumerate(part.pages)}
+        names = part.Root.get("/Names")
+        tree = {} if names is None or "/Dests" not in names else pikepdf.NameTree(names.Dests)
+        targets = [(name, target) for name, target in tree.items() if name not in destinations]
+        # Page by page: pages.extend() warns that it drops the part's named
+        # destinations, which are carried below. (pikepdf's add_pages_from()
+        # carries only the names a part's own links use, not those of other parts.)
+        for page in part.pages:
+            joined.pages.append(page)
+        for name, target in targets:
+            page = joined.pages[at[target[0].objgen]]
+            destinations[name] = pikepdf.Array([page.obj, *list(target)[1:]])
+    tree = pikepdf.NameTree.new(joined)
+    for name in sorted(destinations):
+        tree[name] = destinations[name]
+    joined.Root.Names = pikepdf.Dictionary(Dests=tree.obj)
+    return joined
 
 
 def _single(
@@ -243,10 +278,10 @@ def _parts(
     title: str,
     generated: str,
     brand: str,
-) -> tuple[int, dict[str, int], int, PdfWriter]:
-    """The report in parts rendered in parallel, numbered, stamped and joined
-    (see the module's docstring). Returns pages, anchor pages, findings and
-    the joined document, not yet written."""
+) -> tuple[int, dict[str, int], int, list[Path]]:
+    """The report in parts rendered in parallel, numbered and stamped (see the
+    module's docstring). Returns pages, anchor pages, findings and the parts'
+    files in print order."""
     document.link_with(ANCHOR_SCHEME)
     total = max(document.summary.findings, 1)
     parts = _Parts(workdir, css, processes())
@@ -274,10 +309,7 @@ def _parts(
         progress(95)
     finally:
         parts.close()
-    writer = PdfWriter()
-    for part in parts.files:
-        writer.append(str(part))
-    return pages, parts.anchor_pages(), done, writer
+    return pages, parts.anchor_pages(), done, parts.files
 
 
 def render(*, report: Report, path: Path, progress: Callable[[int], None]) -> RenderCounts:
@@ -294,18 +326,19 @@ def render(*, report: Report, path: Path, progress: Callable[[int], None]) -> Re
     shutil.rmtree(workdir, ignore_errors=True)
     workdir.mkdir(parents=True)
     try:
-        if document.summary.findings <= chunk_rows():
-            single = workdir / "single.pdf"
-            pages, anchors, findings = _single(document, css, single, **labels)
-            writer = PdfWriter(clone_from=str(single))
-        else:
-            pages, anchors, findings, writer = _parts(document, css, workdir, progress, **labels)
-        rendered = time.perf_counter()
-        # Bookmarks: the contents' entries, nested as they are.
-        _bookmarks(writer, document.toc_entries(), anchors)
-        writer.add_metadata({"/Title": report.title, "/Creator": "Enclave"})
-        with open(path, "wb") as out:
-            writer.write(out)
+        with ExitStack() as stack:
+            if document.summary.findings <= chunk_rows():
+                single = workdir / "single.pdf"
+                pages, anchors, findings = _single(document, css, single, **labels)
+                pdf = stack.enter_context(pikepdf.open(single))
+            else:
+                pages, anchors, findings, files = _parts(document, css, workdir, progress, **labels)
+                pdf = _join(files, stack)
+            rendered = time.perf_counter()
+            _bookmarks(pdf, document.toc_entries(), anchors)
+            pdf.docinfo["/Title"] = report.title
+            pdf.docinfo["/Creator"] = "Enclave"
+            pdf.save(path)
         logger.info(
             "PDF report %s: %d pages, %d findings; rendered in %.1f s, joined in %.1f s",
             report.pk,

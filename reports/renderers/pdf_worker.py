@@ -1,7 +1,7 @@
 """The work of PDF worker processes: render one part of a report, and lay the
 running header and footer over one part's pages. They run in worker processes
 (forked from a server that imported only this module), so this module imports
-WeasyPrint and pypdf only: no Django, no database.
+WeasyPrint and pikepdf only: no Django, no database.
 
 Every WeasyPrint document here (and its stylesheet) fetches through
 ``InlineOnlyFetcher``: nothing but the report's own inline data."""
@@ -17,14 +17,7 @@ from urllib.request import DataHandler, Request
 # report of hundreds of pages would flood the worker's log.
 logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
-from pypdf import PdfReader, PdfWriter  # noqa: E402
-from pypdf.generic import (  # noqa: E402
-    ArrayObject,
-    DecodedStreamObject,
-    DictionaryObject,
-    NameObject,
-    TextStringObject,
-)
+import pikepdf  # noqa: E402
 from weasyprint import CSS, HTML  # noqa: E402
 from weasyprint.urls import URLFetcher, URLFetcherResponse  # noqa: E402
 
@@ -121,63 +114,42 @@ def stamp_chunk(
     and each is stamped on its own, so this runs in parallel too. The first page
     of the report (the cover) gets the footer only. Each page of a small
     WeasyPrint document of header and footer becomes a form XObject drawn over
-    its page: the page's own content is not parsed or rewritten, so stamping
-    costs about the same whatever a page holds.
+    its page (pikepdf's ``add_overlay``): the page's own content is not parsed
+    or rewritten, so stamping costs about the same whatever a page holds.
     """
-    reader = PdfReader(path)
-    count = len(reader.pages)
-    pages = []
-    for i in range(count):
-        number = first_page + i
-        header = (
-            ""
-            if number == 1
-            else f'<p class="ov-h"><span class="ov-r">{html.escape(brand)}</span>'
-            f"{html.escape(title)}</p>"
-        )
-        pages.append(
-            f'<div class="ov">{header}<p class="ov-f"><span class="ov-r">Page {number} of '
-            f"{total}</span>{html.escape(generated)}</p></div>"
-        )
-    overlay = PdfReader(io.BytesIO(_render("".join(pages), css, ' class="stamp"').write_pdf()))
-    writer = PdfWriter(clone_from=reader)
-    save = writer._add_object(_stream(b"q\n"))
-    for index, (page, over) in enumerate(zip(writer.pages, overlay.pages, strict=True)):
-        name = NameObject(f"/EnclaveStamp{index}")
-        form = _stream(over.get_contents().get_data())
-        form.update(
-            {
-                NameObject("/Type"): NameObject("/XObject"),
-                NameObject("/Subtype"): NameObject("/Form"),
-                NameObject("/BBox"): over.mediabox,
-                NameObject("/Resources"): over["/Resources"].get_object().clone(writer),
-            }
-        )
-        resources = page["/Resources"].get_object()
-        if "/XObject" not in resources:
-            resources[NameObject("/XObject")] = DictionaryObject()
-        resources["/XObject"].get_object()[name] = writer._add_object(form.flate_encode())
-        draw = writer._add_object(_stream(f"Q q {name} Do Q\n".encode()))
-        contents = page.raw_get("/Contents")  # the reference, not the stream it names
-        old = list(contents.get_object()) if isinstance(contents.get_object(), list) else [contents]
-        page[NameObject("/Contents")] = ArrayObject([save, *old, draw])
-        _link_anchors(page)
-    with open(path, "wb") as out:
-        writer.write(out)
+    with pikepdf.open(path, allow_overwriting_input=True) as part:
+        numbers = range(first_page, first_page + len(part.pages))
+        overlay = _render(
+            "".join(_stamp_html(number, total, title, generated, brand) for number in numbers),
+            css,
+            ' class="stamp"',
+        ).write_pdf()
+        with pikepdf.open(io.BytesIO(overlay)) as stamp:
+            for page, over in zip(part.pages, stamp.pages, strict=True):
+                page.add_overlay(over)
+                _link_anchors(page)
+            part.save(path)
 
 
-def _stream(data: bytes) -> DecodedStreamObject:
-    stream = DecodedStreamObject()
-    stream.set_data(data)
-    return stream
+def _stamp_html(number: int, total: int, title: str, generated: str, brand: str) -> str:
+    """One page of the stamp: the header (not on the cover), the footer."""
+    header = (
+        ""
+        if number == 1
+        else f'<p class="ov-h"><span class="ov-r">{html.escape(brand)}</span>'
+        f"{html.escape(title)}</p>"
+    )
+    return (
+        f'<div class="ov">{header}<p class="ov-f"><span class="ov-r">Page {number} of '
+        f"{total}</span>{html.escape(generated)}</p></div>"
+    )
 
 
-def _link_anchors(page) -> None:
+def _link_anchors(page: pikepdf.Page) -> None:
     """Turns the page's ``enclave-anchor:NAME`` links into links to destination NAME."""
-    for annotation in page.get("/Annots") or ():
-        annotation = annotation.get_object()
+    for annotation in page.obj.get("/Annots", ()):
         action = annotation.get("/A")
-        uri = action.get_object().get("/URI", "") if action is not None else ""
-        if isinstance(uri, str) and uri.startswith(ANCHOR_SCHEME):
-            del annotation[NameObject("/A")]
-            annotation[NameObject("/Dest")] = TextStringObject(uri[len(ANCHOR_SCHEME) :])
+        uri = str(action.get("/URI", "")) if action is not None else ""
+        if uri.startswith(ANCHOR_SCHEME):
+            del annotation["/A"]
+            annotation.Dest = pikepdf.String(uri[len(ANCHOR_SCHEME) :])

@@ -265,3 +265,60 @@ def test_known_exploited_and_epss_are_printed_with_the_details(detailed, reader,
     text = " ".join(text_of(report).split())
     assert "Known exploited (CISA KEV, remediation due 2026-01-15)" in text
     assert "EPSS: 0.975, percentile 0.99" in text
+
+
+# --- links and bookmarks lead to the right page ----------------------------------------------
+
+
+@pytest.mark.parametrize("chunk_rows", [500, 1], ids=["one document", "parts"])
+@pytest.mark.parametrize("sort", ["host", "vulnerability"])
+def test_links_and_bookmarks_lead_to_their_pages(detailed, reader, settings, sort, chunk_rows):
+    """The contents' entries, the rows' QIDs and the bookmarks point at pages
+    of the file; in a report made of parts, at pages of other parts (named
+    destinations kept through the join)."""
+    import pikepdf
+
+    settings.ENCLAVE_REPORT_PDF_CHUNK_ROWS = chunk_rows
+    settings.ENCLAVE_REPORT_PDF_PROCESSES = 1
+    report = run(reader, format="pdf", sort=sort, targets="10.0.0.0/24", statuses=ALL)
+    texts = pdf_pages(report.file.path)
+    with pikepdf.open(report.file.path) as pdf:
+        numbers = {page.obj.objgen: i for i, page in enumerate(pdf.pages)}
+        names = pikepdf.NameTree(pdf.Root.Names.Dests)
+
+        def page_of(destination) -> int:
+            if isinstance(destination, pikepdf.String):
+                destination = names[str(destination)]
+            return numbers[destination[0].objgen]
+
+        links = []
+        for index, page in enumerate(pdf.pages):
+            for annotation in page.obj.get("/Annots", ()):
+                assert "/A" not in annotation or "/URI" not in annotation.A, "an unresolved link"
+                links.append((index, page_of(annotation.Dest)))
+        # Every entry of the contents links somewhere; by host, every finding's QID too.
+        contents = next(i for i, text in enumerate(texts) if "Contents" in text)
+        assert sum(1 for source, _ in links if source == contents) >= 5
+        if sort == "host":
+            details = next(i for i, text in enumerate(texts) if "Vulnerability details" in text)
+            qid = str(detailed["ssl"].qid)
+            assert any(
+                target >= details and f"QID {qid}" in texts[target]
+                for source, target in links
+                if source != contents
+            )
+        with pdf.open_outline() as outline:
+            top = {item.title: page_of(item.destination) for item in outline.root}
+            hosts = {
+                child.title: page_of(child.destination)
+                for item in outline.root
+                for child in item.children
+                if child.title.startswith("10.0.0.")
+            }
+    assert "Summary" in texts[top["Summary"]]
+    findings = "Findings by host" if sort == "host" else "Findings by vulnerability"
+    assert findings in texts[top[findings]]
+    for label, page in hosts.items():
+        assert label in texts[page], (label, page)
+    if sort == "host":
+        assert len(hosts) == 3  # alpha5, alpha9, beta5
