@@ -26,7 +26,7 @@ PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"></head><body{
 # A link from one part to an anchor in another: WeasyPrint resolves links within
 # one document only, so the parts write ``href="enclave-anchor:NAME"`` and the
 # stamp turns each into a link to the named destination NAME, which the joined
-# file holds (WeasyPrint names every id; pypdf keeps the names when joining).
+# file holds (WeasyPrint names every id; pdf_report._join carries the names).
 ANCHOR_SCHEME = "enclave-anchor:"
 
 
