@@ -26,6 +26,7 @@ Scans (``slice_ingest``) and imports (``scans.services.imports``) share
 
 import json
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -281,6 +282,7 @@ def detections_upsert(
     findings: list[tuple[int, int, int, str, str, datetime | None, datetime | None]],
     covered: list[tuple[int, str, str]],
     now,
+    new_hosts: Collection[int] = (),
 ) -> DetectionsWritten:
     """Writes one batch of detections and moves their statuses.
 
@@ -289,8 +291,9 @@ def detections_upsert(
     import may say when its source first and last saw a finding). QIDs not in
     the KB are skipped. ``covered``: (host id, KB source, check name) for
     everything that looked at a host; its open detections of that source and
-    check that were not seen become Fixed. Returns what the batch did, for the
-    network's counters.
+    check that were not seen become Fixed. ``new_hosts``: hosts the batch
+    created, which have no detections to read. Returns what the batch did, for
+    the network's counters.
 
     The caller holds the network's row lock, which every writer of detections
     takes, so what one read of the hosts' detections finds stays true until
@@ -300,7 +303,10 @@ def detections_upsert(
     # One row per detection key: the last one given wins.
     unique = {(h, q, p, pr): (r, ff, lf) for h, q, p, pr, r, ff, lf in findings}
     severities = _severities({key[1] for key in unique})
-    hosts = {key[0] for key in unique} | {h for h, _s, _c in covered}
+    # Hosts created now have nothing to read. They come in first scans and
+    # imports, while the table grows fastest and its statistics lag: without
+    # them, a read by host ids is planned as a scan of the whole table.
+    hosts = ({key[0] for key in unique} | {h for h, _s, _c in covered}) - set(new_hosts)
     with connection.cursor() as cursor:
         existing = _detections_of(cursor, sorted(hosts))
         new, seen, delta = _split(network, unique, existing, severities, now)
@@ -441,10 +447,13 @@ def _chunks(values: list, size: int = 900):
         yield values[start : start + size]
 
 
-def _hosts_known(*, network: Network, keys: list[str]) -> int:
-    known = 0
-    for start in range(0, len(keys), 900):  # SQLite's bound-parameter limit
-        known += Host.objects.filter(network=network, ip_key__in=keys[start : start + 900]).count()
+def _hosts_known(*, network: Network, keys: list[str]) -> set[str]:
+    """The IP keys among ``keys`` that are hosts of the network already."""
+    known: set[str] = set()
+    for chunk in _chunks(keys):
+        known.update(
+            Host.objects.filter(network=network, ip_key__in=chunk).values_list("ip_key", flat=True)
+        )
     return known
 
 
@@ -500,7 +509,8 @@ def hosts_ingest(
         by_key[iprange.ip_key(h.ip)] = h
     keys = list(by_key)
     outcome = BatchOutcome(hosts=len(keys))
-    outcome.new_hosts = len(keys) - _hosts_known(network=network, keys=keys)
+    known = _hosts_known(network=network, keys=keys)
+    outcome.new_hosts = len(keys) - len(known)
     host_ids = hosts_upsert(network=network, hosts=list(by_key.values()), now=now)
     services_upsert(
         network=network,
@@ -515,7 +525,11 @@ def hosts_ingest(
             for source, check in h.covered
         ]
         outcome.detections, outcome.new_detections, outcome.open_delta = detections_upsert(
-            network=network, findings=findings, covered=covered, now=now
+            network=network,
+            findings=findings,
+            covered=covered,
+            now=now,
+            new_hosts={host_ids[key] for key in keys if key not in known},
         )
     scan_hosts = []
     for key, h in by_key.items():
