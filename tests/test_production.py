@@ -318,9 +318,7 @@ def test_gunicorn_serves_pages_with_their_css_and_htmx(gunicorn):
         "/accounts/login/",
         {"csrfmiddlewaretoken": token, "username": "prod-reader", "password": PASSWORD},
     )
-    assert status == 200 and landed == f"{gunicorn}/dashboard/", html[html.find("<main") :][
-        :1500
-    ]
+    assert status == 200 and landed == f"{gunicorn}/dashboard/", html[html.find("<main") :][:1500]
     assert "<title>Dashboard" in html and "prod-reader" in html
 
     # Hashed static URLs (cacheable forever), served by whitenoise with DEBUG off.
