@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from django.conf import settings
-from django.db.models import BigIntegerField, Count, Expression, Prefetch, Q, QuerySet
+from django.db.models import BigIntegerField, Count, Expression, Q, QuerySet
 from django.db.models.functions import Lower
 
 from core import iprange
@@ -95,13 +95,23 @@ def ip_ranges_q(
 
 
 def hosts_of_network(*, network: Network) -> QuerySet[Host]:
-    """The hosts of one network with what a table row shows, in IP order (not
-    their network: the page around them names it once)."""
-    return (
-        Host.objects.filter(network=network)
-        .prefetch_related(Prefetch("tags", queryset=Tag.objects.order_by("name")))
-        .order_by("ip_key")
+    """The hosts of one network in IP order (not their network: the page around
+    them names it once; their tags: ``tag_names_by_host`` for a page of them)."""
+    return Host.objects.filter(network=network).order_by("ip_key")
+
+
+def tag_names_by_host(host_ids: list[int]) -> dict[int, list[str]]:
+    """{host id: its tags' names, by name} for a page of hosts, in one query
+    (prefetch_related built a manager and a queryset for every host: ~1 ms a page of 50)."""
+    names: dict[int, list[str]] = {}
+    rows = (
+        Host.tags.through.objects.filter(host_id__in=host_ids)
+        .values_list("host_id", "tag__name")
+        .order_by("tag__name")
     )
+    for host_id, name in rows:
+        names.setdefault(host_id, []).append(name)
+    return names
 
 
 def hosts_of_asset_group(*, group: AssetGroup) -> QuerySet[Host]:

@@ -12,6 +12,7 @@ from console.tables import EMPTY, FastBodyTable, WhenColumn, when
 from networks.models import Network
 
 from .models import AssetGroup, Host, Tag
+from .selectors import tag_names_by_host
 
 # The table container boosts its links to swap itself in place (sort, pages);
 # a link to another page must leave the container, so it opts out.
@@ -147,6 +148,7 @@ class HostTable(FastBodyTable):
         self.detail_url = reverse("assets:host_detail", args=[0]).replace("/0/", "/{}/")
         self.zone = timezone.get_current_timezone()
         self._open_findings: dict[int, dict[int, int]] | None = None
+        self._tags: dict[int, list[str]] | None = None
         if form_id:
             self.columns["select"].column.attrs = {
                 "th__input": {"aria-label": "Select all", "onclick": SELECT_ALL},
@@ -165,11 +167,16 @@ class HostTable(FastBodyTable):
             '<a href="{}" hx-boost="false">{}</a>', self.detail_url.format(record.pk), record.ip
         )
 
+    def _page_ids(self) -> list[int]:
+        return [row.record.pk for row in self.paginated_rows]
+
     def cell_tags(self, record):
-        tags = record.tags.all()  # prefetched
-        if not tags:
+        if self._tags is None:  # one query for the page's hosts
+            self._tags = tag_names_by_host(self._page_ids())
+        names = self._tags.get(record.pk)
+        if not names:
             return EMPTY
-        return format_html_join(" ", '<span class="badge">{}</span>', ((t.name,) for t in tags))
+        return format_html_join(" ", '<span class="badge">{}</span>', ((n,) for n in names))
 
     def cell_first_found(self, record):
         return when(record.first_found, self.zone)
@@ -180,7 +187,7 @@ class HostTable(FastBodyTable):
     def _severity(self, record, severity: int):
         if self._open_findings is None:
             reader = _open_findings_reader
-            ids = [row.record.pk for row in self.paginated_rows]
+            ids = self._page_ids()
             self._open_findings = reader(ids) if reader is not None and ids else {}
         return self._open_findings.get(record.pk, {}).get(severity) or EMPTY
 
