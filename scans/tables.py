@@ -1,13 +1,14 @@
 import django_tables2 as tables
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
-from django.utils.html import conditional_escape, format_html
+from django.utils.html import conditional_escape, format_html, format_html_join
 
 from console.severity import SEVERITIES, severity_badge
 from console.tables import EMPTY, FastBodyTable, WhenColumn, when
 
 from .models import (
     FeedImport,
+    KbSource,
     OptionProfile,
     Scan,
     ScanHost,
@@ -71,6 +72,57 @@ def exploitation(vulnerability) -> str:
             )
         )
     return format_html(" ".join(["{}"] * len(parts)), *parts) if parts else EMPTY
+
+
+def host_finding_rows(detections) -> str:
+    """A host's findings as rows of its findings table: QID, source, title with
+    the evidence, severity, exploitation, status, port, first and last found.
+    Written in Python like FastBodyTable's rows: the template's tags per row
+    cost the host page's findings 2.6 ms in 30."""
+    kb_url = reverse("scans:kb_detail", args=[0]).replace("/0/", "/{}/")
+    zone = timezone.get_current_timezone()
+    return format_html_join(
+        "\n",
+        '<tr><td><a href="{}">{}</a></td><td class="source">{}</td><td>{}{}</td>'
+        '<td><span class="sev sev-{}">{}</span></td><td>{}</td>'
+        '<td><span class="badge status-{}">{}</span></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+        (
+            (
+                kb_url.format(d.vulnerability_id),
+                d.vulnerability_id,
+                _finding_source(d.vulnerability),
+                d.vulnerability.title,
+                _finding_results(d.results),
+                d.severity,
+                d.severity,
+                exploitation(d.vulnerability),
+                d.status,
+                d.get_status_display(),
+                f"{d.port}/{d.protocol}" if d.port else EMPTY,
+                when(d.first_found, zone),
+                when(d.last_found, zone),
+            )
+            for d in detections
+        ),
+    )
+
+
+def _finding_source(vulnerability) -> str:
+    if vulnerability.source == KbSource.ENCLAVE:
+        return "Enclave"
+    return format_html(
+        '{} <span class="muted">{}</span>',
+        vulnerability.get_source_display(),
+        vulnerability.external_id,
+    )
+
+
+def _finding_results(results: str) -> str:
+    if not results:
+        return ""
+    return format_html(
+        '<details><summary>Results</summary><pre class="results">{}</pre></details>', results
+    )
 
 
 def host_link(host) -> str:
