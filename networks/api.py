@@ -13,11 +13,12 @@ from .models import ApplianceStatus, Network, NetworkKind, ScannerAppliance
 
 def visible_networks_for(request):
     """django-filter's ``queryset`` callable: a network filter offers only the
-    caller's networks, so another network's id is as unknown as one that never existed."""
+    caller's networks, so another network's id is as unknown as one that never existed.
+    A choice needs the id and the name, not the network's counters and address space."""
     user = getattr(request, "user", None)
     if user is None:  # no request, no caller: nothing to offer
         return Network.objects.none()
-    return selectors.networks_visible(user=user)
+    return selectors.networks_visible(user=user).only("id", "name")
 
 
 class CountedByNetworks:
