@@ -96,7 +96,8 @@ class NetworkHostsTable(FastBodyTable):
         return f"{record.host_count:,}"
 
     def _severity(self, record, severity: int):
-        return (record.open_findings or {}).get(str(severity)) or EMPTY
+        count = (record.open_findings or {}).get(str(severity))
+        return f"{count:,}" if count else EMPTY
 
     def cell_sev5(self, record):
         return self._severity(record, 5)
@@ -189,7 +190,8 @@ class HostTable(FastBodyTable):
             reader = _open_findings_reader
             ids = self._page_ids()
             self._open_findings = reader(ids) if reader is not None and ids else {}
-        return self._open_findings.get(record.pk, {}).get(severity) or EMPTY
+        count = self._open_findings.get(record.pk, {}).get(severity)
+        return f"{count:,}" if count else EMPTY
 
     def cell_sev5(self, record):
         return self._severity(record, 5)

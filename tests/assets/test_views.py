@@ -159,10 +159,11 @@ def test_host_findings_without_javascript_are_a_page(client_as, two_networks):
 
 def test_host_list_shows_networks_with_counts_and_expands(client_as, two_networks):
     acme, globex, a, b = two_networks
-    Network.objects.filter(pk=acme.pk).update(open_findings={"4": 7})
+    Network.objects.filter(pk=acme.pk).update(open_findings={"4": 7, "3": 1234567})
     client = client_as("reader")
     page = client.get(reverse("assets:host_list")).content.decode()
     assert "Acme" in page and "Globex" in page and "Global Default Network" in page
+    assert "1,234,567" in page  # counts read like the host counts beside them
     assert f'hx-get="{reverse("assets:network_hosts", args=[acme.pk])}"' in page
     assert "web.acme.test" not in page  # closed until asked
     # Without JavaScript: ?open= renders the expansion in place.
