@@ -163,10 +163,11 @@ def details_html(
 
 
 # Column widths (mm) of the two tables; the remaining width goes to the wide column.
-# QID: ten digits (imported entries count from 1,000,000,000); Status: "Re-Opened".
+# QID: ten digits (imported entries count from 1,000,000,000: 19 mm at 7.5 pt with
+# the cell's padding); Status: "Re-Opened".
 HOST_COLUMNS = (
     ("Sev", 7),
-    ("QID", 17),
+    ("QID", 20),
     ("Vulnerability", None),
     ("Port", 15),
     ("Status", 18),
