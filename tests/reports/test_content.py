@@ -99,7 +99,7 @@ def test_a_table_continued_on_the_next_page_repeats_its_headers(db, reader, sett
         assert re.search(r"10\.7\.0\.5 · Plant A.*\n?.*Sev\s*QID\s*Vulnerability\s*Port", page), (
             page
         )
-        assert "First" in page and "Last found" in page
+        assert re.search(r"First\s+found", page) and re.search(r"Last\s+found", page)
     # Rows never split: every finding's three evidence lines sit on one page.
     for port in range(1000, 1045):
         (page,) = [p for p in table_pages if f"port {port} answered" in p]
