@@ -129,3 +129,13 @@ def pdf_page_png(pdf_path, out_prefix, *, page: int = 1, dpi: int = 50) -> bytes
         check=True,
     )
     return Path(f"{out_prefix}.png").read_bytes()
+
+
+def assert_same_pages(ours, theirs, workdir) -> None:
+    """Both PDFs have the same pages, pixel for pixel (as pdftoppm draws them)."""
+    pages = len(PdfReader(ours).pages)
+    assert pages == len(PdfReader(theirs).pages)
+    for page in range(1, pages + 1):
+        assert pdf_page_png(ours, workdir / f"ours-{page}", page=page) == pdf_page_png(
+            theirs, workdir / f"theirs-{page}", page=page
+        ), f"page {page} differs"

@@ -17,7 +17,7 @@ from reports.renderers import pdf_worker
 from reports.renderers.document import prepare, report_css
 from reports.renderers.pdf_worker import InlineOnlyFetcher, RefusedURL, render_chunk
 
-from .helpers import RecordingHTTPServer, pdf_page_png, pdf_pages
+from .helpers import RecordingHTTPServer, assert_same_pages, pdf_pages
 
 PNG = RecordingHTTPServer.PNG
 DATA_PNG = "data:image/png;base64," + base64.b64encode(PNG).decode()
@@ -224,10 +224,7 @@ def test_a_normal_report_renders_exactly_as_with_weasyprints_own_fetcher(
     with monkeypatch.context() as patch:
         patch.setattr(pdf_worker, "InlineOnlyFetcher", URLFetcher)
         render_chunk(body, report_css(), str(theirs))
-    for page in range(1, len(PdfReader(ours).pages) + 1):
-        assert pdf_page_png(ours, tmp_path / f"ours-{page}", page=page) == pdf_page_png(
-            theirs, tmp_path / f"theirs-{page}", page=page
-        ), f"page {page} differs"
+    assert_same_pages(ours, theirs, tmp_path)
     assert images_in(ours) == 1  # the data: image still shows
     cover = pdf_pages(ours)[0]
     assert "Open findings" in cover and "4 Critical" in cover  # the SVG chart's text
