@@ -341,7 +341,7 @@ def render(*, report: Report, path: Path, progress: Callable[[int], None]) -> Re
             # Object streams: the joined file's many small objects take half the bytes.
             pdf.save(path, object_stream_mode=pikepdf.ObjectStreamMode.generate)
         logger.info(
-            "PDF report %s: %d pages, %d findings; rendered in %.1f s, joined in %.1f s",
+            "PDF report %s: %d pages, %d findings; rendered and joined in %.1f s, saved in %.1f s",
             report.pk,
             pages,
             findings,
