@@ -8,6 +8,7 @@ from rest_framework.decorators import action
 from rest_framework.response import Response
 
 from accounts.models import Role
+from core.digits import ascii_digits
 from networks.models import Network
 
 from . import connector_services as services
@@ -144,7 +145,7 @@ class ConnectorViewSet(viewsets.ModelViewSet):
 
     def get_object(self):
         pk = self.kwargs["pk"]
-        if not (str(pk).isascii() and str(pk).isdigit()) or int(pk) > 2**63 - 1:
+        if not ascii_digits(str(pk)) or int(pk) > 2**63 - 1:
             raise Http404
         return super().get_object()
 

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
+from core.digits import ascii_digits
 from networks.models import Network, NetworkKind
 
 from .models import Connector, ConnectorKind, ConnectorSchedule
@@ -174,9 +175,7 @@ def check_mappings(connector_kind: str, mappings: Iterable[dict]) -> list[tuple[
             continue
         if not isinstance(network, Network):
             network = (
-                Network.objects.filter(pk=network).first()
-                if str(network).isascii() and str(network).isdigit()
-                else None
+                Network.objects.filter(pk=network).first() if ascii_digits(str(network)) else None
             )
         if network is None:
             errors.append(f"Mapping {index}: no network with id {mapping.get('network')!r}.")

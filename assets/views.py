@@ -16,6 +16,7 @@ from accounts.permissions import RoleRequiredMixin
 from console.forms import apply_validation_error
 from console.htmx import PartialTemplateMixin
 from console.listing import ListPageView
+from core.digits import ascii_digits
 
 from . import selectors, services
 from .filters import HostFilterSet
@@ -69,7 +70,7 @@ class HostAssetsView(RoleRequiredMixin, PartialTemplateMixin, TemplateView):
 
     def get_context_data(self, **kwargs):
         networks = list(selectors.host_networks(user=self.request.user))
-        open_ids = {int(v) for v in self.request.GET.getlist("open") if v.isascii() and v.isdigit()}
+        open_ids = {int(v) for v in self.request.GET.getlist("open") if ascii_digits(v)}
         for network in networks:
             network.expansion = (
                 _network_hosts_context(self.request, network) if network.pk in open_ids else None
@@ -217,7 +218,7 @@ class AssetGroupFormView(RoleRequiredMixin, FormView):
 class AssetGroupCreateView(AssetGroupFormView):
     def get_initial(self):
         network = self.request.GET.get("network")
-        return {"network": network} if network and network.isascii() and network.isdigit() else {}
+        return {"network": network} if network and ascii_digits(network) else {}
 
     def save(self, data):
         return services.asset_group_create(actor=self.request.user, **data)

@@ -13,6 +13,7 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from core.digits import ascii_digits
 from core.iprange import IPRangeError
 
 # A detail route takes any one path segment as its id: one that is not an id
@@ -27,7 +28,7 @@ def _whole_number(request, name: str) -> int | None:
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return None
-    if not (raw.isascii() and raw.isdigit()) or int(raw) < 1:
+    if not ascii_digits(raw) or int(raw) < 1:
         raise ValidationError({name: [f"{raw!r} is not a whole number from 1 up."]})
     return int(raw)
 

@@ -18,6 +18,7 @@ from django.utils import timezone
 from assets.models import Connector, Host
 from assets.selectors import hosts_visible, ip_ranges_q
 from core import iprange
+from core.digits import ascii_digits
 from networks.models import Network, ScannerAppliance
 from networks.selectors import networks_visible
 from scans.models import (
@@ -305,7 +306,7 @@ def search(*, q: str, user) -> SearchResults:
         results.kind = "ip"
         results.hosts, results.more = _hosts(hosts.filter(ip_key=key).order_by("network__name"))
         return results
-    if q.isascii() and q.isdigit():
+    if ascii_digits(q):
         results.kind = "qid"
         results.vulnerabilities = list(Vulnerability.objects.filter(qid=int(q))[:1])
         return results

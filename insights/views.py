@@ -12,6 +12,7 @@ from django.views.generic import TemplateView, View
 from accounts.permissions import RoleRequiredMixin
 from assets.selectors import hosts_visible
 from console.htmx import PartialTemplateMixin, htmx_partial
+from core.digits import ascii_digits
 from networks.selectors import networks_visible
 
 from . import charts, selectors, vulnerabilities
@@ -26,7 +27,7 @@ class NetworkScopeMixin:
         value = self.request.GET.get("network", "")
         network = (
             networks_visible(user=self.request.user).filter(pk=int(value)).first()
-            if value.isascii() and value.isdigit() and len(value) < 19
+            if ascii_digits(value) and len(value) < 19
             else None
         )
         return network, selectors.networks_in_scope(network=network, user=self.request.user)

@@ -17,6 +17,7 @@ from datetime import datetime
 from django.db.models import BooleanField, Expression, F, Q, QuerySet, Sum
 from django.utils.dateparse import parse_datetime
 
+from core.digits import ascii_digits
 from core.spreadsheet import spreadsheet_safe
 from networks.models import Network
 from scans.models import OPEN_STATUSES, Detection, Vulnerability
@@ -74,7 +75,7 @@ def matching_qids(criteria: Criteria) -> QuerySet[Vulnerability] | None:
     if criteria.q:
         q = criteria.q
         text = Q(title__icontains=q) | Q(category__icontains=q) | Q(cves__icontains=q)
-        if q.isascii() and q.isdigit():
+        if ascii_digits(q):
             text |= Q(qid=int(q))
         kb, narrowed = kb.filter(text), True
     return kb if narrowed else None

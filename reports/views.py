@@ -10,6 +10,7 @@ from console.filters import MAX_ID
 from console.forms import apply_validation_error
 from console.htmx import PartialTemplateMixin
 from console.listing import ListPageView
+from core.digits import ascii_digits
 
 from . import selectors, services
 from .downloads import report_file_response
@@ -80,7 +81,7 @@ class ReportCreateView(RoleRequiredMixin, FormView):
         # A template id from a link; anything else (a typo, "abc") starts from the first.
         template = (
             ReportTemplate.objects.filter(pk=int(wanted)).first()
-            if wanted.isascii() and wanted.isdigit() and int(wanted) <= MAX_ID
+            if ascii_digits(wanted) and int(wanted) <= MAX_ID
             else None
         ) or ReportTemplate.objects.first()
         if template is not None:

@@ -8,6 +8,7 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from assets.models import Host
 from assets.selectors import ip_ranges_q
 from core import iprange
+from core.digits import ascii_digits
 from networks.selectors import in_scope
 
 from .models import (
@@ -233,7 +234,7 @@ def kb_search(*, q: str = "") -> QuerySet[Vulnerability]:
     if not q:
         return qs
     cond = Q(title__icontains=q) | Q(category__icontains=q) | Q(cves__icontains=q)
-    if q.isascii() and q.isdigit():
+    if ascii_digits(q):
         cond |= Q(qid=int(q))
     return qs.filter(cond)
 

@@ -17,6 +17,7 @@ from assets.selectors import hosts_visible
 from console.forms import apply_validation_error
 from console.htmx import PartialTemplateMixin, htmx_partial
 from console.listing import ListPageView
+from core.digits import ascii_digits
 from networks.models import Network, ScannerAppliance
 from networks.selectors import appliances_visible, networks_visible
 
@@ -72,7 +73,7 @@ class NetworkChoiceMixin:
         if not settings.ENCLAVE_NETWORKS_ENABLED:
             return Network.objects.global_default()
         value = self.request.POST.get("network") or self.request.GET.get("network")
-        if value and str(value).isascii() and str(value).isdigit() and len(value) < 19:
+        if value and ascii_digits(str(value)) and len(value) < 19:
             return networks_visible(user=self.request.user).filter(pk=value).first()
         return self.default_network()
 
@@ -87,7 +88,7 @@ class NetworkChoiceMixin:
 
     def chosen_appliance(self, network: Network | None) -> ScannerAppliance | None:
         value = self.request.POST.get("appliance") or self.request.GET.get("appliance")
-        if network is None or not (value and str(value).isascii() and str(value).isdigit()):
+        if network is None or not (value and ascii_digits(str(value))):
             return None
         return network.appliances.filter(pk=value).first()
 

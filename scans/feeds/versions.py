@@ -46,6 +46,8 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 
+from core.digits import ascii_digits
+
 # Token kinds, in the order they sort at the same place in a version.
 PRE, END, POST, NUMBER = 0, 1, 2, 3
 
@@ -122,7 +124,7 @@ def parse_version(value: str | None) -> Version | None:
 @lru_cache(maxsize=65536)
 def _parse_word(word: str) -> Version | None:
     word = _EPOCH.sub("", _LEADING_V.sub("", word))
-    if not (word[:1].isascii() and word[:1].isdigit()) or _PLACEHOLDER.search(word):
+    if not ascii_digits(word[:1]) or _PLACEHOLDER.search(word):
         return None
     upstream, distro = split_distro(word)
     key, release = _keys(_pieces(upstream))
@@ -136,11 +138,7 @@ def split_distro(word: str) -> tuple[str, str]:
     kept = [segments[0]]
     dropped: list[str] = []
     for index, segment in enumerate(segments[1:], start=1):
-        if (
-            not segment
-            or (segment[:1].isascii() and segment[:1].isdigit())
-            or DISTRO.match(segment)
-        ):
+        if not segment or ascii_digits(segment[:1]) or DISTRO.match(segment):
             dropped = segments[index:]
             break
         kept.append(segment)
@@ -159,15 +157,13 @@ def _keys(pieces: list[str]) -> tuple[Key, Key]:
     tokens: list[tuple[int, int, str]] = []
     release_at = -1
     for index, piece in enumerate(pieces):
-        if piece.isascii() and piece.isdigit():
+        if ascii_digits(piece):
             tokens.append((NUMBER, int(piece), ""))
             continue
         if piece in SILENT:
             continue
         _drop_trailing_zeros(tokens)
-        number_follows = (
-            index + 1 < len(pieces) and pieces[index + 1].isascii() and pieces[index + 1].isdigit()
-        )
+        number_follows = index + 1 < len(pieces) and ascii_digits(pieces[index + 1])
         if piece in PRE_RELEASE:
             token = (PRE, PRE_RELEASE[piece], "")
         elif piece in PRE_LETTERS and number_follows:

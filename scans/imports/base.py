@@ -27,6 +27,7 @@ from defusedxml.ElementTree import iterparse
 from lxml import etree as lxml_etree
 
 from core import iprange
+from core.digits import ascii_digits
 from core.results import Finding, Service
 
 KINDS = ("confirmed", "potential", "info")
@@ -175,7 +176,7 @@ def port_number(value: str, where: str) -> int:
     value = (value or "").strip()
     if value in ("", "general", "0"):
         return 0
-    if not (value.isascii() and value.isdigit()) or int(value) > 65535:
+    if not ascii_digits(value) or int(value) > 65535:
         raise ImportFormatError(f"{where}: port '{value}' is not a port number (0-65535).")
     return int(value)
 

@@ -23,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
+from core.digits import ascii_digits
+
 from .base import (
     ImportedFinding,
     ImportedHost,
@@ -102,7 +104,7 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
         for index, item in enumerate(node.iter("ReportItem"), start=1):
             plugin_id = (item.get("pluginID") or "").strip()
             item_where = f"{where}, <ReportItem> {index}"
-            if not (plugin_id.isascii() and plugin_id.isdigit()):
+            if not ascii_digits(plugin_id):
                 raise ImportFormatError(f"{item_where}: pluginID '{plugin_id}' is not a number.")
             port = port_number(item.get("port", "0"), item_where)
             protocol = (item.get("protocol") or "").lower()[:8] if port else ""

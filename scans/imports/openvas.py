@@ -33,6 +33,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
+from core.digits import ascii_digits
+
 from .base import (
     ImportedFinding,
     ImportedHost,
@@ -77,7 +79,7 @@ def _tags(raw: str) -> dict[str, str]:
 
 def _port(raw: str, where: str) -> tuple[int, str]:
     number, _sep, protocol = (raw or "").strip().partition("/")
-    if not (number.isascii() and number.isdigit()):  # "general/tcp", "package", ""
+    if not ascii_digits(number):  # "general/tcp", "package", ""
         return 0, ""
     return port_number(number, where), protocol.lower()[:8]
 
@@ -139,7 +141,7 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
             host.dns = text(host_element, "hostname")[:255]
         port, protocol = _port(text(node, "port"), where)
         qod_text = text(node, "qod/value")
-        qod = int(qod_text) if qod_text.isascii() and qod_text.isdigit() else None
+        qod = int(qod_text) if ascii_digits(qod_text) else None
         if oid not in known:
             nvt_value = score(text(nvt, "cvss_base"), f"{where}, <cvss_base>")
             severities = nvt.find("severities")

@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import IO
 
+from core.digits import ascii_digits
+
 from .base import (
     ImportedFinding,
     ImportedHost,
@@ -60,7 +62,7 @@ KIND = {
 
 def _qid(raw: str, where: str) -> str:
     raw = (raw or "").strip()
-    if not (raw.isascii() and raw.isdigit()):
+    if not ascii_digits(raw):
         raise ImportFormatError(f"{where}: QID '{raw}' is not a number.")
     return str(int(raw))
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import socket
 
+from core.digits import ascii_digits
 from core.results import Finding, Service
 
 from .base import BANNER_LIMIT, Check, CheckError, connect, printable, recv_until
@@ -31,7 +32,7 @@ def read_reply(sock: socket.socket) -> tuple[int, str]:
         if not complete:
             continue
         code = complete[0][:3]
-        if not (code.isascii() and code.isdigit()):
+        if not ascii_digits(code):
             raise CheckError(f"not an FTP reply: {printable(data)!r}")
         if any(line.rstrip(b"\r") == code or line.startswith(code + b" ") for line in complete):
             return int(code), printable(data)
