@@ -459,19 +459,18 @@ def _hosts_known(*, network: Network, keys: list[str]) -> set[str]:
 
 def network_counters_refresh(*, network: Network) -> None:
     """Recounts the network's hosts, its detections and its open ones by
-    severity, the figures its counters keep (a full count, from the (network,
-    status, severity) index: once a scan, not per page view)."""
-    open_by_severity: dict[int, int] = {}
-    detections = 0
-    for status, severity, n in (
-        Detection.objects.filter(network=network)
-        .values_list("status", "severity")
+    severity, the figures its counters keep: a full count, once a scan (not per
+    page view), of the open ones by severity and of the Fixed ones, each from
+    its own partial index alone."""
+    rows = Detection.objects.filter(network=network)
+    open_by_severity = dict(
+        rows.filter(status__in=OPEN_STATUSES)
+        .values_list("severity")
         .annotate(n=Count("pk"))
         .order_by()
-    ):
-        detections += n
-        if status in OPEN_STATUSES:
-            open_by_severity[severity] = open_by_severity.get(severity, 0) + n
+    )
+    fixed = rows.filter(status=DetectionStatus.FIXED).count()
+    detections = sum(open_by_severity.values()) + fixed
     network_counters_set(
         network_id=network.pk,
         hosts=Host.objects.filter(network=network).count(),
