@@ -134,6 +134,8 @@ def insight_pages(network: Network, host: Host) -> list[tuple[str, str, dict]]:
             f"{vulns}?network={network.pk}&sort=-last_found",
             {},
         ),
+        ("Vulnerabilities, Fixed in one network", f"{vulns}?network={network.pk}&status=fixed", {}),
+        ("Vulnerabilities, Fixed, filtered by CVE", f"{vulns}?cve={cve}&status=fixed", {}),
         ("Vulnerabilities, grouped by QID", f"{vulns}?group=qid", {}),
         ("Vulnerabilities API, first page", "/api/v1/vulnerabilities/", {}),
         ("search, an IP in many networks", f"{reverse('insights:search')}?q={host.ip}", {}),
