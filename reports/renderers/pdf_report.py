@@ -50,7 +50,7 @@ from ..models import Report
 from . import RenderCounts
 from .content import EvidenceLimit, TocEntry, text
 from .document import Document, prepare, report_css, stamp_css
-from .pdf_worker import ANCHOR_SCHEME, render_chunk, stamp_chunk
+from .pdf_worker import ANCHOR_SCHEME, exit_with, render_chunk, stamp_chunk
 
 logger = logging.getLogger(__name__)
 
@@ -103,7 +103,12 @@ class _Parts:
             self.held = (index, body, rows)
             return
         if self.workers > 1 and self.pool is None:
-            self.pool = ProcessPoolExecutor(max_workers=self.workers, mp_context=_pool_context())
+            self.pool = ProcessPoolExecutor(
+                max_workers=self.workers,
+                mp_context=_pool_context(),
+                initializer=exit_with,
+                initargs=(os.getpid(),),
+            )
             held, self.held = self.held, None
             self._queue(*held)
         self._queue(index, body, rows)

@@ -9,6 +9,9 @@ Every WeasyPrint document here (and its stylesheet) fetches through
 import html
 import io
 import logging
+import os
+import select
+import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import DataHandler, Request
@@ -28,6 +31,43 @@ PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"></head><body{
 # stamp turns each into a link to the named destination NAME, which the joined
 # file holds (WeasyPrint names every id; pdf_report._join carries the names).
 ANCHOR_SCHEME = "enclave-anchor:"
+
+
+def exit_with(owner: int) -> None:
+    """A pool worker's initializer: the worker exits as soon as ``owner`` (the
+    process that started the pool) is gone, however it went.
+
+    A worker's parent is the fork server, and it holds both ends of the pool's
+    queues, so a pool whose owner is killed (SIGKILL, the OOM killer, a cold
+    shutdown of the Celery worker) would otherwise wait for work forever, each
+    worker holding a WeasyPrint process's memory, and keep the fork server alive
+    with it. A thread waits on a pidfd of the owner (Linux), or polls it."""
+    try:
+        handle = os.pidfd_open(owner)
+    except (AttributeError, OSError):
+        handle = None
+    if handle is None and not _alive(owner):
+        os._exit(1)
+
+    def wait() -> None:
+        if handle is not None:
+            select.select([handle], [], [])
+        else:
+            while _alive(owner):
+                select.select([], [], [], 1.0)
+        os._exit(1)
+
+    threading.Thread(target=wait, name="exit-with-owner", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 class RefusedURL(ValueError):
