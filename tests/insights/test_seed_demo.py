@@ -1,6 +1,7 @@
 """``manage.py seed_demo``: what `make run` loads every time."""
 
 from django.core.management import call_command
+from django.utils import timezone
 
 from accounts.models import User
 from networks.models import Network, ScannerAppliance
@@ -30,6 +31,18 @@ def test_seed_demo_fills_the_first_screen_with_marked_made_up_findings(db, clien
     assert demo.filter(ip="10.0.0.5").count() == 2  # the same IP in both companies
     assert Detection.objects.exclude(results__startswith="Demo finding").count() == 0
     assert not ScanHost.objects.exists()  # nothing was scanned
+    # Dates as scans would have left them: nothing fixed in the future or seen
+    # after its fix, New seen in one scan only.
+    now = timezone.now()
+    for d in Detection.objects.all():
+        assert d.first_found <= d.last_found <= now, d
+        if d.status == "fixed":
+            assert d.last_found <= d.fixed_at <= now, d
+        else:
+            assert d.fixed_at is None, d
+        if d.status == "new":
+            assert d.first_found == d.last_found and d.times_found == 1, d
+    assert {"new", "active", "fixed"} <= set(Detection.objects.values_list("status", flat=True))
     acme.refresh_from_db()
     assert acme.host_count == 4 and sum(acme.open_findings.values()) > 0
     assert NetworkTrend.objects.filter(network=acme).count() > 30  # a history to draw

@@ -128,8 +128,20 @@ class Command(BaseCommand):
             )
             host.tags.add(tag)
             for vulnerability in rng.sample(kb, rng.randint(2, 6)):
+                # As scans would have left it: New is from the host's last scan,
+                # Active was seen before that too, Fixed was last seen before it
+                # was fixed (and fixed before now).
                 first = now - timedelta(days=rng.randint(1, 59), hours=rng.randint(0, 23))
-                fixed = rng.random() < 0.25
+                status = rng.choices(
+                    [DetectionStatus.FIXED, DetectionStatus.NEW, DetectionStatus.ACTIVE],
+                    weights=[1, 1.5, 1.5],
+                )[0]
+                last, fixed_at = host.last_scanned, None
+                if status == DetectionStatus.NEW:
+                    first = last
+                elif status == DetectionStatus.FIXED:
+                    fixed_at = min(first + timedelta(days=rng.randint(1, 9)), last)
+                    last = max(first, fixed_at - timedelta(days=1))
                 Detection.objects.create(
                     network=network,
                     host=host,
@@ -137,12 +149,11 @@ class Command(BaseCommand):
                     severity=vulnerability.severity,
                     port=443 if vulnerability.check_name == "tls" else 0,
                     protocol="tcp" if vulnerability.check_name == "tls" else "",
-                    status=DetectionStatus.FIXED
-                    if fixed
-                    else rng.choice([DetectionStatus.NEW, DetectionStatus.ACTIVE]),
+                    status=status,
                     first_found=first,
-                    last_found=now,
-                    fixed_at=first + timedelta(days=rng.randint(1, 9)) if fixed else None,
+                    last_found=last,
+                    times_found=1 if status == DetectionStatus.NEW else rng.randint(2, 9),
+                    fixed_at=fixed_at,
                     results=EVIDENCE,
                 )
         for network in (networks["Acme Corp"], networks["Globex (acquired)"]):
