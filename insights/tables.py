@@ -56,9 +56,13 @@ class VulnerabilityTable(FastBodyTable):
         return exploitation(record.vulnerability)
 
     def cell_status(self, record) -> str:
-        return format_html(
+        badge = format_html(
             '<span class="badge detection-{}">{}</span>', record.status, record.get_status_display()
         )
+        if record.fixed_at is None:
+            return badge
+        # When it was fixed: what a Fixed list is read for.
+        return format_html('{}<br><small class="muted">{}</small>', badge, when(record.fixed_at))
 
     def cell_port(self, record) -> str:
         if not record.port:

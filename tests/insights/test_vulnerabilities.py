@@ -184,6 +184,10 @@ def test_the_page_lists_filters_sorts_and_pages(client_as, estate):
     assert "<html" not in fragment and "Telnet open" not in fragment and "Weak TLS" in fragment
     bad = client.get(reverse("insights:vulnerability_list"), {"port": "x"}).content.decode()
     assert "Fix the filters above" in bad
+    # A Fixed row says when it was fixed.
+    fixed = client.get(reverse("insights:vulnerability_list"), {"status": "fixed"}).content
+    fixed_at = rows["a_fixed"].fixed_at.strftime("%Y-%m-%d %H:%M")
+    assert f'Fixed</span><br><small class="muted">{fixed_at} UTC</small>' in fixed.decode()
 
 
 def test_grouped_by_qid_gives_affected_hosts_per_network(client_as, api_as, estate):
