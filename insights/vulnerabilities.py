@@ -12,7 +12,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from django.db.models import BooleanField, Expression, F, Q, QuerySet, Sum
 from django.utils.dateparse import parse_datetime
@@ -268,6 +268,7 @@ CSV_HEADER = [
     "First found (UTC)",
     "Last found (UTC)",
     "Times found",
+    "Fixed (UTC)",
 ]
 
 
@@ -298,6 +299,7 @@ def csv_rows(criteria: Criteria):
             "first_found",
             "last_found",
             "times_found",
+            "fixed_at",
         )
     )
     safe = spreadsheet_safe
@@ -321,6 +323,7 @@ def csv_rows(criteria: Criteria):
         first,
         last,
         times,
+        fixed,
     ) in rows.iterator(chunk_size=5000):
         yield [
             safe(network),
@@ -339,7 +342,12 @@ def csv_rows(criteria: Criteria):
             kev_due.isoformat() if kev_due else "",
             f"{epss:.5f}" if epss is not None else "",
             f"{percentile:.5f}" if percentile is not None else "",
-            first.strftime("%Y-%m-%d %H:%M:%S") if first else "",
-            last.strftime("%Y-%m-%d %H:%M:%S") if last else "",
+            _utc(first),
+            _utc(last),
             times,
+            _utc(fixed),
         ]
+
+
+def _utc(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if moment else ""

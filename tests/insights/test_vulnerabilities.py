@@ -227,6 +227,11 @@ def test_csv_export_streams_the_filtered_rows_spreadsheet_safe(client_as, estate
     assert [
         r["Port"] for r in csv.DictReader(io.StringIO(b"".join(only.streaming_content).decode()))
     ] == ["23"]
+    fixed = client_as("reader").get(reverse("insights:vulnerability_export"), {"status": "fixed"})
+    (row,) = csv.DictReader(io.StringIO(b"".join(fixed.streaming_content).decode()))
+    fixed_at = estate[2]["a_fixed"].fixed_at.strftime("%Y-%m-%d %H:%M:%S")
+    assert (row["Status"], row["Fixed (UTC)"]) == ("fixed", fixed_at)
+    assert acme_tls["Fixed (UTC)"] == ""
     refused = client_as("reader").get(reverse("insights:vulnerability_export"), {"cve": "nope"})
     assert refused.status_code == 400 and b"cve" in refused.content
 
