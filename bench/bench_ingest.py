@@ -11,6 +11,9 @@ a table of the detection table's shape and unique key: the limit. Aims: new
 detections at 0.35x that raw COPY rate or better, updates at 0.25x (issue 12).
 For context (PostgreSQL), the same COPY into a copy of the detection table with
 all its indexes and foreign keys: what index upkeep costs any writer of these rows.
+With --key-only, ingest itself writes into a detection table stripped to its
+primary and unique key (in the throwaway database): ingest's own work, apart
+from the upkeep of the indexes the pages read.
 Each pass prints the CPU seconds of this process and of its PostgreSQL backend
 (on a shared machine the wall clock alone misleads).
 Nothing is scanned: results are made up here and fed to ingest directly.
@@ -43,6 +46,12 @@ def main() -> None:
         type=int,
         default=0,
         help="open ports per host with nmap's service facts (the service inventory ingest keeps)",
+    )
+    parser.add_argument(
+        "--key-only",
+        action="store_true",
+        help="ingest into a detection table with only its primary and unique key (PostgreSQL):"
+        " ingest's own work, without the upkeep of the indexes the pages read",
     )
     args = parser.parse_args()
 
@@ -119,6 +128,24 @@ def run(args, connection) -> None:
     from scans.models import Detection, ScanSlice, Vulnerability
     from scans.services.launch import split_ranges
 
+    if args.key_only:
+        if connection.vendor != "postgresql":
+            sys.exit("--key-only is for PostgreSQL.")
+        # In the throwaway database only: every index of the detection table
+        # but its primary and unique key, and its foreign key, go.
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'scans_detection'"
+                " AND indexname NOT IN ('scans_detection_pkey', 'detection_unique')"
+            )
+            for (name,) in cursor.fetchall():
+                cursor.execute(f"DROP INDEX {name}")
+            cursor.execute(
+                "SELECT conname FROM pg_constraint WHERE conrelid = 'scans_detection'::regclass"
+                " AND contype = 'f'"
+            )
+            for (name,) in cursor.fetchall():
+                cursor.execute(f"ALTER TABLE scans_detection DROP CONSTRAINT {name}")
     network = Network.objects.create(name="Bench", address_space="10.0.0.0/8")
     network.address_ranges.create(
         start_key=iprange.ip_key("10.0.0.0"), end_key=iprange.ip_key("10.255.255.255")
@@ -138,6 +165,11 @@ def run(args, connection) -> None:
         f"Ingest benchmark on {connection.vendor}: {args.hosts:,} hosts x {args.per_host} "
         f"detections = {total:,} rows, {args.slice:,} hosts per slice, "
         f"{args.services} services per host"
+        + (
+            "; detection table with its primary and unique key only (--key-only)"
+            if args.key_only
+            else ""
+        )
     )
     parts = max(1, args.hosts // args.slice)
     rates: list[float] = []
@@ -187,7 +219,7 @@ def run(args, connection) -> None:
             f"  {label}: {elapsed:6.2f} s  {total / elapsed:10,.0f} detections/s "
             f"({args.hosts / elapsed:,.0f} hosts/s); {cpu_spent(connection, cpu)}"
         )
-    copy = raw_copy_rates(connection, network, qids, args.per_host)
+    copy = raw_copy_rates(connection, network, qids, args.per_host, full=not args.key_only)
     new_rate, update_rate = rates
     limit, cpu = copy["key"]
     print(
@@ -274,7 +306,7 @@ RAW_COLUMNS = (
 
 
 def raw_copy_rates(
-    connection, network, qids: list[int], per_host: int
+    connection, network, qids: list[int], per_host: int, *, full: bool = True
 ) -> dict[str, tuple[float, str]]:
     """Rows/s (and CPU seconds) of a raw binary COPY of the same rows (the hosts the
     scans made, the same QIDs, ports and evidence) into fresh tables, in the same run:
@@ -310,7 +342,7 @@ def raw_copy_rates(
         for host_id, ip in hosts
         for qid in qids[:per_host]
     ]
-    kinds = ("key", "full") if connection.vendor == "postgresql" else ("key",)
+    kinds = ("key", "full") if full and connection.vendor == "postgresql" else ("key",)
     rates = {}
     for kind in kinds:
         with connection.cursor() as cursor:
