@@ -101,6 +101,12 @@ def normalise_ip(text: str) -> str:
     return str(_from_int(parse_address(text)))
 
 
+def ip_and_key(text: str) -> tuple[str, str]:
+    """``(normalise_ip(text), ip_key(text))``, parsing the address once."""
+    value = parse_address(text)
+    return str(_from_int(value)), to_key(value)
+
+
 def _crosses(start: int, end: int) -> bool:
     """Whether ``start..end`` holds addresses of both families."""
     return start < V4_OFFSET <= end or start <= V4_LAST < end
