@@ -436,3 +436,13 @@ def test_merge_splits_a_hand_built_range_at_the_family_edges(pair, probe):
     assert covered(pieces, probe) == (probe in crossing)
     assert sum(x.size for x in pieces) == crossing.size
     assert iprange.format_ranges(pieces)  # every piece has a text form
+
+
+@pytest.mark.parametrize("text", ["10.0.0.5", "::ffff:10.0.0.5", "2001:DB8::1"])
+def test_ip_and_key_is_the_normal_form_and_key_of_one_parse(text):
+    assert iprange.ip_and_key(text) == (iprange.normalise_ip(text), iprange.ip_key(text))
+
+
+def test_ip_and_key_refuses_what_ip_key_refuses():
+    with pytest.raises(IPRangeError):
+        iprange.ip_and_key("192.168.1.1001")
