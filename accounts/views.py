@@ -1,12 +1,11 @@
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
-from django.core.exceptions import ValidationError
 from django.shortcuts import get_object_or_404, redirect
 from django.utils import timezone
 from django.views.generic import FormView
 
 from accounts.permissions import RoleRequiredMixin
-from console.forms import apply_validation_error
+from console.forms import ServiceFormMixin
 from console.listing import ListPageView
 
 from . import services
@@ -26,27 +25,25 @@ class UserListView(RoleRequiredMixin, ListPageView):
         return User.objects.order_by("username")
 
 
-class UserCreateView(RoleRequiredMixin, FormView):
+class UserCreateView(RoleRequiredMixin, ServiceFormMixin, FormView):
     required_role = write_role = Role.MANAGER
     form_class = UserCreateForm
     template_name = "accounts/user_form.html"
+    success_message = "User {obj.username} created."
+    success_url_name = "accounts:user_list"
 
-    def form_valid(self, form):
-        try:
-            data = dict(form.cleaned_data)
-            data["timezone"] = data["timezone"] or "UTC"
-            user = services.user_create(actor=self.request.user, **data)
-        except ValidationError as error:
-            apply_validation_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, f"User {user.username} created.")
-        return redirect("accounts:user_list")
+    def save(self, data):
+        return services.user_create(
+            actor=self.request.user, **{**data, "timezone": data["timezone"] or "UTC"}
+        )
 
 
-class UserUpdateView(RoleRequiredMixin, FormView):
+class UserUpdateView(RoleRequiredMixin, ServiceFormMixin, FormView):
     required_role = write_role = Role.MANAGER
     form_class = UserUpdateForm
     template_name = "accounts/user_form.html"
+    success_message = "User {obj.username} saved."
+    success_url_name = "accounts:user_list"
 
     def dispatch(self, request, *args, **kwargs):
         self.object = get_object_or_404(User, pk=kwargs["pk"])
@@ -73,31 +70,26 @@ class UserUpdateView(RoleRequiredMixin, FormView):
             return redirect("accounts:user_update", pk=self.object.pk)
         return super().post(request, *args, **kwargs)
 
-    def form_valid(self, form):
-        data = dict(form.cleaned_data)
+    def save(self, data):
+        data = dict(data)
         password = data.pop("password") or None
         if not data["timezone"]:
             del data["timezone"]
-        try:
-            services.user_update(
-                actor=self.request.user, user=self.object, password=password, **data
-            )
-        except ValidationError as error:
-            apply_validation_error(form, error)
-            return self.form_invalid(form)
+        services.user_update(actor=self.request.user, user=self.object, password=password, **data)
         if password and self.object.pk == self.request.user.pk:
             # A Manager who changes their own password stays signed in here.
             update_session_auth_hash(self.request, self.object)
-        messages.success(self.request, f"User {self.object.username} saved.")
-        return redirect("accounts:user_list")
+        return self.object
 
 
-class ProfileView(RoleRequiredMixin, FormView):
+class ProfileView(RoleRequiredMixin, ServiceFormMixin, FormView):
     """Every user's own settings: the time zone their pages show times in."""
 
     required_role = write_role = Role.READER
     form_class = ProfileForm
     template_name = "accounts/profile.html"
+    success_message = "Saved: times are shown in {obj.timezone}."
+    success_url_name = "accounts:profile"
 
     def get_initial(self):
         return {"timezone": self.request.user.timezone}
@@ -105,16 +97,11 @@ class ProfileView(RoleRequiredMixin, FormView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(now=timezone.now(), **kwargs)
 
-    def form_valid(self, form):
+    def save(self, data):
         # A copy: a refused value must not stay on the request's user.
         user = User.objects.get(pk=self.request.user.pk)
-        try:
-            services.user_update(actor=self.request.user, user=user, **form.cleaned_data)
-        except ValidationError as error:
-            apply_validation_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, f"Saved: times are shown in {user.timezone}.")
-        return redirect("accounts:profile")
+        services.user_update(actor=self.request.user, user=user, **data)
+        return user
 
 
 class AuditListView(RoleRequiredMixin, ListPageView):

@@ -13,7 +13,7 @@ from django_tables2 import RequestConfig
 
 from accounts.models import Role
 from accounts.permissions import RoleRequiredMixin
-from console.forms import apply_validation_error
+from console.forms import ServiceFormMixin
 from console.htmx import PartialTemplateMixin
 from console.listing import ListPageView
 from core.digits import ascii_digits
@@ -193,10 +193,11 @@ class AssetGroupDetailView(RoleRequiredMixin, PartialTemplateMixin, TemplateView
         return super().get_context_data(group=group, **context, **kwargs)
 
 
-class AssetGroupFormView(RoleRequiredMixin, FormView):
+class AssetGroupFormView(RoleRequiredMixin, ServiceFormMixin, FormView):
     required_role = write_role = ASSET_WRITE_ROLE
     form_class = AssetGroupForm
     template_name = "assets/asset_group_form.html"
+    success_message = "Asset group {obj.title} saved."
     group = None
 
     def get_form_kwargs(self):
@@ -204,15 +205,6 @@ class AssetGroupFormView(RoleRequiredMixin, FormView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(group=self.group, **kwargs)
-
-    def form_valid(self, form):
-        try:
-            group = self.save(form.cleaned_data)
-        except ValidationError as error:
-            apply_validation_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, f"Asset group {group.title} saved.")
-        return redirect(group)
 
 
 class AssetGroupCreateView(AssetGroupFormView):
@@ -294,23 +286,16 @@ class TagListView(RoleRequiredMixin, ListPageView):
         return selectors.tag_list(user=self.request.user)
 
 
-class TagFormView(RoleRequiredMixin, FormView):
+class TagFormView(RoleRequiredMixin, ServiceFormMixin, FormView):
     required_role = write_role = ASSET_WRITE_ROLE
     form_class = TagForm
     template_name = "assets/tag_form.html"
+    success_message = "Tag {obj.name} saved."
+    success_url_name = "assets:tag_list"
     tag = None
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(tag=self.tag, **kwargs)
-
-    def form_valid(self, form):
-        try:
-            tag = self.save(form.cleaned_data)
-        except ValidationError as error:
-            apply_validation_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, f"Tag {tag.name} saved.")
-        return redirect("assets:tag_list")
 
 
 class TagCreateView(TagFormView):

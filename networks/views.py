@@ -10,7 +10,7 @@ from django.views.generic import DetailView, FormView, TemplateView
 
 from accounts.models import Role, User
 from accounts.permissions import RoleRequiredMixin
-from console.forms import apply_validation_error
+from console.forms import ServiceFormMixin
 from console.htmx import PartialTemplateMixin
 from console.listing import ListPageView
 
@@ -54,10 +54,11 @@ class NetworkDetailView(NetworksEnabledMixin, RoleRequiredMixin, DetailView):
         return context
 
 
-class NetworkFormView(NetworksEnabledMixin, RoleRequiredMixin, FormView):
+class NetworkFormView(NetworksEnabledMixin, RoleRequiredMixin, ServiceFormMixin, FormView):
     required_role = write_role = Role.MANAGER
     form_class = NetworkForm
     template_name = "networks/network_form.html"
+    success_message = "Network {obj.name} saved."
     network = None
 
     def get_form_kwargs(self):
@@ -65,15 +66,6 @@ class NetworkFormView(NetworksEnabledMixin, RoleRequiredMixin, FormView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(network=self.network, **kwargs)
-
-    def form_valid(self, form):
-        try:
-            network = self.save(form.cleaned_data)
-        except ValidationError as error:
-            apply_validation_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, f"Network {network.name} saved.")
-        return redirect(network)
 
 
 class NetworkCreateView(NetworkFormView):
@@ -185,10 +177,11 @@ class ApplianceDetailView(RoleRequiredMixin, PartialTemplateMixin, DetailView):
         return super().get_context_data(broker=broker_for_appliances(), **kwargs)
 
 
-class ApplianceFormView(RoleRequiredMixin, FormView):
+class ApplianceFormView(RoleRequiredMixin, ServiceFormMixin, FormView):
     required_role = write_role = Role.MANAGER
     form_class = ScannerApplianceForm
     template_name = "networks/appliance_form.html"
+    success_message = "Scanner appliance {obj.name} saved."
     appliance = None
 
     def get_form(self, form_class=None):
@@ -203,14 +196,8 @@ class ApplianceFormView(RoleRequiredMixin, FormView):
     def get_context_data(self, **kwargs):
         return super().get_context_data(appliance=self.appliance, **kwargs)
 
-    def form_valid(self, form):
-        try:
-            appliance = self.save(form.cleaned_data)
-        except ValidationError as error:
-            apply_validation_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, f"Scanner appliance {appliance.name} saved.")
-        return redirect(appliance.network)
+    def success_target(self, obj):
+        return obj.network
 
 
 class ApplianceCreateView(ApplianceFormView):

@@ -7,7 +7,7 @@ from django.views.generic import DetailView, FormView, TemplateView
 from accounts.models import Role
 from accounts.permissions import RoleRequiredMixin
 from console.filters import MAX_ID
-from console.forms import apply_validation_error
+from console.forms import ServiceFormMixin
 from console.htmx import PartialTemplateMixin
 from console.listing import ListPageView
 from core.digits import ascii_digits
@@ -66,11 +66,12 @@ class ReportDetailView(VisibleReportMixin, RoleRequiredMixin, PartialTemplateMix
         return context
 
 
-class ReportCreateView(RoleRequiredMixin, FormView):
+class ReportCreateView(RoleRequiredMixin, ServiceFormMixin, FormView):
     # Every role runs reports (API.md: Reader = read and run reports).
     required_role = write_role = Role.READER
     form_class = ReportForm
     template_name = "reports/report_form.html"
+    success_message = "Report {obj.title} queued."
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "user": self.request.user}
@@ -88,24 +89,17 @@ class ReportCreateView(RoleRequiredMixin, FormView):
             initial.update(template=template, title=template.title)
         return initial
 
-    def form_valid(self, form):
-        data = form.cleaned_data
-        try:
-            report = services.report_create(
-                actor=self.request.user,
-                title=data["title"],
-                format=data["format"],
-                template=data["template"],
-                asset_groups=data["asset_groups"],
-                targets=data["targets"],
-                network=data["network"],
-                tags=data["tags"],
-            )
-        except ValidationError as error:
-            apply_validation_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, f"Report {report.title} queued.")
-        return redirect(report)
+    def save(self, data):
+        return services.report_create(
+            actor=self.request.user,
+            title=data["title"],
+            format=data["format"],
+            template=data["template"],
+            asset_groups=data["asset_groups"],
+            targets=data["targets"],
+            network=data["network"],
+            tags=data["tags"],
+        )
 
 
 class ReportDownloadView(VisibleReportMixin, RoleRequiredMixin, TemplateView):
@@ -152,23 +146,16 @@ class TemplateListView(RoleRequiredMixin, ListPageView):
         return {"exclude": ("edit",)}
 
 
-class TemplateFormView(RoleRequiredMixin, FormView):
+class TemplateFormView(RoleRequiredMixin, ServiceFormMixin, FormView):
     required_role = write_role = Role.SCANNER
     form_class = ReportTemplateForm
     template_name = "reports/template_form.html"
+    success_message = "Report template {obj.title} saved."
+    success_url_name = "reports:template_list"
     template_object = None
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(template_object=self.template_object, **kwargs)
-
-    def form_valid(self, form):
-        try:
-            template = self.save(form.cleaned_data)
-        except ValidationError as error:
-            apply_validation_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, f"Report template {template.title} saved.")
-        return redirect("reports:template_list")
 
 
 class TemplateCreateView(TemplateFormView):
@@ -285,11 +272,12 @@ class ScheduleDetailView(VisibleScheduleMixin, RoleRequiredMixin, DetailView):
         return context
 
 
-class ScheduleFormView(RoleRequiredMixin, FormView):
+class ScheduleFormView(RoleRequiredMixin, ServiceFormMixin, FormView):
     # Every role runs reports, so every role schedules them (its own).
     required_role = write_role = Role.READER
     form_class = ReportScheduleForm
     template_name = "reports/schedule_form.html"
+    success_message = "Report schedule {obj.title} saved."
     schedule = None
 
     def get_form_kwargs(self):
@@ -297,15 +285,6 @@ class ScheduleFormView(RoleRequiredMixin, FormView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(schedule=self.schedule, **kwargs)
-
-    def form_valid(self, form):
-        try:
-            schedule = self.save(form.cleaned_data)
-        except ValidationError as error:
-            apply_validation_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, f"Report schedule {schedule.title} saved.")
-        return redirect(schedule)
 
 
 class ScheduleCreateView(ScheduleFormView):

@@ -14,7 +14,7 @@ from django_tables2 import RequestConfig
 from accounts.models import Role
 from accounts.permissions import RoleRequiredMixin
 from assets.selectors import hosts_visible
-from console.forms import apply_validation_error
+from console.forms import ServiceFormMixin
 from console.htmx import PartialTemplateMixin, htmx_partial
 from console.listing import ListPageView
 from core.digits import ascii_digits
@@ -108,10 +108,11 @@ class NetworkChoiceMixin:
         return [self.template_name]
 
 
-class ScanCreateView(RoleRequiredMixin, NetworkChoiceMixin, FormView):
+class ScanCreateView(RoleRequiredMixin, NetworkChoiceMixin, ServiceFormMixin, FormView):
     required_role = write_role = Role.SCANNER
     form_class = ScanForm
     template_name = "scans/scan_form.html"
+    success_message = "Scan “{obj.title}” launched."
 
     def get_initial(self):
         network = self.chosen_network()
@@ -121,14 +122,8 @@ class ScanCreateView(RoleRequiredMixin, NetworkChoiceMixin, FormView):
             "targets": self.request.GET.get("targets", ""),
         }
 
-    def form_valid(self, form):
-        try:
-            scan = services.scan_launch(actor=self.request.user, **form.cleaned_data)
-        except ValidationError as error:
-            apply_validation_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, f"Scan “{scan.title}” launched.")
-        return redirect(scan)
+    def save(self, data):
+        return services.scan_launch(actor=self.request.user, **data)
 
 
 class ScanDetailView(RoleRequiredMixin, PartialTemplateMixin, DetailView):
@@ -289,12 +284,13 @@ class ScheduleDetailView(RoleRequiredMixin, DetailView):
         return context
 
 
-class ScheduleFormView(RoleRequiredMixin, NetworkChoiceMixin, FormView):
+class ScheduleFormView(RoleRequiredMixin, NetworkChoiceMixin, ServiceFormMixin, FormView):
     """New and Edit: the scanner and asset group choices follow the network (htmx)."""
 
     required_role = write_role = Role.SCANNER
     form_class = ScheduleForm
     template_name = "scans/schedule_form.html"
+    success_message = "Schedule “{obj.title}” saved."
     schedule = None
 
     def default_network(self):
@@ -302,15 +298,6 @@ class ScheduleFormView(RoleRequiredMixin, NetworkChoiceMixin, FormView):
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(schedule=self.schedule, **kwargs)
-
-    def form_valid(self, form):
-        try:
-            schedule = self.save(form.cleaned_data)
-        except ValidationError as error:
-            apply_validation_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, f"Schedule “{schedule.title}” saved.")
-        return redirect(schedule)
 
 
 class ScheduleCreateView(ScheduleFormView):
@@ -390,23 +377,16 @@ class OptionProfileListView(RoleRequiredMixin, ListPageView):
         return OptionProfile.objects.all()
 
 
-class OptionProfileFormView(RoleRequiredMixin, FormView):
+class OptionProfileFormView(RoleRequiredMixin, ServiceFormMixin, FormView):
     required_role = write_role = Role.SCANNER
     form_class = OptionProfileForm
     template_name = "scans/option_profile_form.html"
+    success_message = "Option profile {obj.name} saved."
+    success_url_name = "scans:option_profile_list"
     profile = None
 
     def get_context_data(self, **kwargs):
         return super().get_context_data(profile=self.profile, **kwargs)
-
-    def form_valid(self, form):
-        try:
-            profile = self.save(form.cleaned_data)
-        except ValidationError as error:
-            apply_validation_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, f"Option profile {profile.name} saved.")
-        return redirect("scans:option_profile_list")
 
 
 class OptionProfileCreateView(OptionProfileFormView):
@@ -481,22 +461,17 @@ class ImportListView(RoleRequiredMixin, ListPageView):
         return context
 
 
-class ImportCreateView(RoleRequiredMixin, FormView):
+class ImportCreateView(RoleRequiredMixin, ServiceFormMixin, FormView):
     required_role = write_role = Role.SCANNER
     form_class = ImportForm
     template_name = "scans/import_form.html"
+    success_message = "“{obj.import_file.filename}” uploaded; importing."
 
     def get_form_kwargs(self):
         return {**super().get_form_kwargs(), "user": self.request.user}
 
-    def form_valid(self, form):
-        try:
-            scan = import_create(actor=self.request.user, **form.cleaned_data)
-        except ValidationError as error:
-            apply_validation_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, f"“{scan.import_file.filename}” uploaded; importing.")
-        return redirect(scan)
+    def save(self, data):
+        return import_create(actor=self.request.user, **data)
 
 
 class ImportDetailView(RoleRequiredMixin, PartialTemplateMixin, DetailView):
@@ -539,19 +514,14 @@ class FeedListView(RoleRequiredMixin, ListPageView):
         return context
 
 
-class FeedCreateView(RoleRequiredMixin, FormView):
+class FeedCreateView(RoleRequiredMixin, ServiceFormMixin, FormView):
     required_role = write_role = Role.MANAGER
     form_class = FeedForm
     template_name = "scans/feed_form.html"
+    success_message = "“{obj.filename}” uploaded; importing."
 
-    def form_valid(self, form):
-        try:
-            feed = feed_import_create(actor=self.request.user, **form.cleaned_data)
-        except ValidationError as error:
-            apply_validation_error(form, error)
-            return self.form_invalid(form)
-        messages.success(self.request, f"“{feed.filename}” uploaded; importing.")
-        return redirect(feed)
+    def save(self, data):
+        return feed_import_create(actor=self.request.user, **data)
 
 
 class FeedDetailView(RoleRequiredMixin, PartialTemplateMixin, DetailView):
