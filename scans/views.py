@@ -44,21 +44,25 @@ from .tables import (
 # --- Scans -----------------------------------------------------------------------------
 
 
-class ScanListView(RoleRequiredMixin, ListPageView):
+class LiveRowsMixin:
+    """A list whose rows run in the background (scans, imports, feed files): its
+    page keeps polling (``live``) while a row on it is still queued or running."""
+
+    def get_context_data(self, **kwargs):
+        context = super().get_context_data(**kwargs)
+        page = context["table"].page
+        rows = page.object_list.data if page else []
+        context["live"] = any(not row.is_done for row in rows)
+        return context
+
+
+class ScanListView(RoleRequiredMixin, LiveRowsMixin, ListPageView):
     table_class = ScanTable
     filterset_class = ScanFilterSet
     template_name = "scans/scan_list.html"
 
     def get_queryset(self):
         return selectors.scan_rows(user=self.request.user)
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        page = context["table"].page
-        rows = page.object_list.data if page else []
-        # Keep polling while a scan on this page is still queued or running.
-        context["live"] = any(not row.is_done for row in rows)
-        return context
 
 
 class NetworkChoiceMixin:
@@ -446,19 +450,12 @@ class KnowledgeBaseDetailView(RoleRequiredMixin, DetailView):
 # --- Imports ---------------------------------------------------------------------------------
 
 
-class ImportListView(RoleRequiredMixin, ListPageView):
+class ImportListView(RoleRequiredMixin, LiveRowsMixin, ListPageView):
     table_class = ImportTable
     template_name = "scans/import_list.html"
 
     def get_queryset(self):
         return selectors.import_list(user=self.request.user)
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        page = context["table"].page
-        rows = page.object_list.data if page else []
-        context["live"] = any(not row.is_done for row in rows)
-        return context
 
 
 class ImportCreateView(RoleRequiredMixin, ServiceFormMixin, FormView):
@@ -496,7 +493,7 @@ class ImportDetailView(RoleRequiredMixin, PartialTemplateMixin, DetailView):
 # --- Feeds -----------------------------------------------------------------------------------
 
 
-class FeedListView(RoleRequiredMixin, ListPageView):
+class FeedListView(RoleRequiredMixin, LiveRowsMixin, ListPageView):
     """Feed files imported (Managers): what each was and changed; polls while one runs."""
 
     required_role = Role.MANAGER
@@ -505,13 +502,6 @@ class FeedListView(RoleRequiredMixin, ListPageView):
 
     def get_queryset(self):
         return selectors.feed_import_list()
-
-    def get_context_data(self, **kwargs):
-        context = super().get_context_data(**kwargs)
-        page = context["table"].page
-        rows = page.object_list.data if page else []
-        context["live"] = any(not row.is_done for row in rows)
-        return context
 
 
 class FeedCreateView(RoleRequiredMixin, ServiceFormMixin, FormView):

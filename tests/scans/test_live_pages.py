@@ -273,3 +273,15 @@ def test_severity_words_are_the_kbs():
     assert {n: f"{n} - {w}" for n, w in SEVERITY_NAMES.items()} == dict(Severity.choices)
     assert severity_badge(5) == '<span class="sev sev-5">5 Urgent</span>'
     assert severity_badge("<b>") == '<span class="sev sev-0">&lt;b&gt;</span>'
+
+
+def test_the_scan_list_stops_polling_when_nothing_on_it_runs(client_as, lab, online, sent):
+    online("lab-a")
+    scan = launch(lab, title="Running one")
+    assert (
+        'hx-trigger="every 2s"'
+        in client_as("reader").get(reverse("scans:scan_list")).content.decode()
+    )
+    Scan.objects.filter(pk=scan.pk).update(status="finished")
+    html = client_as("reader").get(reverse("scans:scan_list")).content.decode()
+    assert "Running one" in html and "every 2s" not in html
