@@ -25,7 +25,7 @@ from assets.models import AssetGroup, Tag
 from core import iprange
 from networks.models import Network
 from networks.selectors import network_is_visible
-from scans.services.schedules import next_run_after, schedule_stop
+from scans.services.schedules import next_run_after, schedule_stop, schedules_run_each
 
 from ..models import (
     ReportDelivery,
@@ -319,24 +319,8 @@ def report_schedules_run_due(now: datetime | None = None) -> int:
     scheduler was down are skipped rather than made in a burst. Never raises;
     returns how many reports were queued.
     """
-    now = now or timezone.now()
-    due = list(
-        ReportSchedule.objects.filter(active=True, next_run__lte=now)
-        .order_by("next_run", "pk")
-        .values_list("pk", flat=True)
+    return schedules_run_each(
+        ReportSchedule.objects.select_related("owner", "template", "target_network"),
+        _run_one,
+        now=now or timezone.now(),
     )
-    queued = 0
-    for pk in due:
-        try:
-            with transaction.atomic():
-                schedule = (
-                    ReportSchedule.objects.select_for_update(skip_locked=True, of=("self",))
-                    .select_related("owner", "template", "target_network")
-                    .filter(pk=pk, active=True, next_run__lte=now)
-                    .first()
-                )
-                if schedule is not None and _run_one(schedule, now):
-                    queued += 1
-        except Exception:  # e.g. the database went away mid-run: the next tick retries
-            logger.exception("Report schedule %s could not be run", pk)
-    return queued

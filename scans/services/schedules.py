@@ -432,24 +432,36 @@ def schedules_run_due(now: datetime | None = None) -> int:
     skipped rather than launched in a burst. A refused launch is recorded in
     ``last_error`` and still advances. Never raises; returns how many scans started.
     """
-    now = now or timezone.now()
+    return schedules_run_each(
+        Schedule.objects.select_related("network", "appliance__network", "option_profile", "owner"),
+        _run_one,
+        now=now or timezone.now(),
+    )
+
+
+def schedules_run_each(schedules, run, *, now: datetime) -> int:
+    """Calls ``run(schedule, now)`` for every active schedule of ``schedules`` (a
+    queryset of scan or report schedules) whose next run has come, oldest first,
+    each in its own transaction with its row locked: a schedule another process
+    is running is skipped, not waited for, and one that fails (the database
+    went away mid-run, say) is logged and left for the next tick. Never
+    raises; returns how many runs ``run`` says it made."""
     due = list(
-        Schedule.objects.filter(active=True, next_run__lte=now)
+        schedules.filter(active=True, next_run__lte=now)
         .order_by("next_run", "pk")
         .values_list("pk", flat=True)
     )
-    launched = 0
+    made = 0
     for pk in due:
         try:
             with transaction.atomic():
                 schedule = (
-                    Schedule.objects.select_for_update(skip_locked=True, of=("self",))
-                    .select_related("network", "appliance__network", "option_profile", "owner")
+                    schedules.select_for_update(skip_locked=True, of=("self",))
                     .filter(pk=pk, active=True, next_run__lte=now)
                     .first()
                 )
-                if schedule is not None and _run_one(schedule, now):
-                    launched += 1
-        except Exception:  # e.g. the database went away mid-run: the next tick retries
-            logger.exception("Schedule %s could not be run", pk)
-    return launched
+                if schedule is not None and run(schedule, now):
+                    made += 1
+        except Exception:
+            logger.exception("%s %s could not be run", schedules.model.__name__, pk)
+    return made

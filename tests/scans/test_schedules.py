@@ -643,3 +643,27 @@ def test_api_roles(api_as, lab, schedule):
     assert Schedule.objects.get().title == "Nightly"
     assert api_as("manager").delete(url).status_code == 204
     assert not Schedule.objects.exists()
+
+
+def test_due_schedules_run_oldest_first_and_one_failing_does_not_stop_the_others(
+    owner, lab, caplog
+):
+    """schedules_run_each, which scan and report schedules share."""
+    from scans.services.schedules import schedules_run_each
+
+    first, broken, last = (make(owner, lab, title=t) for t in ("First", "Broken", "Last"))
+    for n, schedule in enumerate((first, broken, last)):
+        Schedule.objects.filter(pk=schedule.pk).update(next_run=at(2030, 1, 1, n))
+    later = make(owner, lab, title="Not yet")
+    Schedule.objects.filter(pk=later.pk).update(next_run=at(2030, 1, 2))
+    ran = []
+
+    def run(schedule, now):
+        ran.append(schedule.title)
+        if schedule.title == "Broken":
+            raise RuntimeError("the database went away")
+        return True
+
+    assert schedules_run_each(Schedule.objects.all(), run, now=at(2030, 1, 1, 12)) == 2
+    assert ran == ["First", "Broken", "Last"]
+    assert f"Schedule {broken.pk} could not be run" in caplog.text
