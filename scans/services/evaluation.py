@@ -331,7 +331,11 @@ def _write(scan: Scan, network: Network, matched: dict, knowledge: _Knowledge, *
     outcome = BatchOutcome(hosts=len(hosts))
     if findings:
         outcome.detections, outcome.new_detections, outcome.open_delta = detections_upsert(
-            network=network, findings=findings, covered=[], now=now
+            network=network,
+            findings=findings,
+            covered=[],
+            severities=knowledge.severity,
+            now=now,
         )
     cve_of = {qid: cve for cve, qid in knowledge.qids.items()}
     gone = [

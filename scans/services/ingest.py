@@ -280,6 +280,7 @@ def detections_upsert(
     network: Network,
     findings: list[tuple[int, int, int, str, str, datetime | None, datetime | None]],
     covered: list[tuple[int, str, str]],
+    severities: dict[int, int],
     now,
     new_hosts: Collection[int] = (),
 ) -> DetectionsWritten:
@@ -287,8 +288,9 @@ def detections_upsert(
 
     ``findings``: (host id, qid, port, protocol, results, first found, last
     found), one per detection seen now; the two times are None for "now" (an
-    import may say when its source first and last saw a finding). QIDs not in
-    the KB are skipped. ``covered``: (host id, KB source, check name) for
+    import may say when its source first and last saw a finding).
+    ``severities``: {QID: severity} as the caller read them from the KB; a QID
+    not in it is skipped. ``covered``: (host id, KB source, check name) for
     everything that looked at a host; its open detections of that source and
     check that were not seen become Fixed. ``new_hosts``: hosts the batch
     created, which have no detections to read. Returns what the batch did, for
@@ -301,7 +303,6 @@ def detections_upsert(
     """
     # One row per detection key: the last one given wins.
     unique = {(h, q, p, pr): (r, ff, lf) for h, q, p, pr, r, ff, lf in findings}
-    severities = _severities({key[1] for key in unique})
     # Hosts created now have nothing to read. They come in first scans and
     # imports, while the table grows fastest and its statistics lag: without
     # them, a read by host ids is planned as a scan of the whole table.
@@ -320,14 +321,6 @@ def detections_upsert(
 
 # What ingest reads of a detection it may change: (id, status, severity) by key.
 Existing = dict[tuple[int, int, int, str], tuple[int, str, int]]
-
-
-def _severities(qids: set[int]) -> dict[int, int]:
-    """{QID: severity} of the KB entries among ``qids``."""
-    found: dict[int, int] = {}
-    for chunk in _chunks(sorted(qids)):
-        found.update(Vulnerability.objects.filter(qid__in=chunk).values_list("qid", "severity"))
-    return found
 
 
 def _detections_of(cursor, hosts: list[int]) -> Existing:
@@ -529,6 +522,7 @@ def hosts_ingest(
             network=network,
             findings=findings,
             covered=covered,
+            severities=severities,
             now=now,
             new_hosts={host_ids[key] for key in keys if key not in known},
         )
