@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from console.severity import severity_badge
-from console.tables import EMPTY, FastBodyTable, WhenColumn, when
+from console.tables import EMPTY, FastBodyTable, WhenColumn, id_url, when
 from networks.models import Network
 
 from .models import AssetGroup, Host, Tag
@@ -56,8 +56,7 @@ class NetworkHostsTable(FastBodyTable):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.page_url = reverse("assets:host_list")
-        # "/assets/networks/0/hosts/" with the id swapped in: one reverse, not one a row.
-        self.expand_url = reverse("assets:network_hosts", args=[0]).replace("/0/", "/{}/")
+        self.expand_url = id_url("assets:network_hosts")
         self.column_count = len(self.columns)
 
     def row_attrs_html(self, record, index: int) -> str:
@@ -146,7 +145,7 @@ class HostTable(FastBodyTable):
         super().__init__(*args, **kwargs)
         self.keyset = keyset
         self.form_id = form_id
-        self.detail_url = reverse("assets:host_detail", args=[0]).replace("/0/", "/{}/")
+        self.detail_url = id_url("assets:host_detail")
         self.zone = timezone.get_current_timezone()
         self._open_findings: dict[int, dict[int, int]] | None = None
         self._tags: dict[int, list[str]] | None = None
@@ -256,7 +255,7 @@ class OverlapTable(FastBodyTable):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.network_url = reverse("networks:network_detail", args=[0]).replace("/0/", "/{}/")
+        self.network_url = id_url("networks:network_detail")
 
     def _network(self, network):
         return format_html(

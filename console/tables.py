@@ -1,10 +1,18 @@
 """The table base for pages that must stay fast at any number of rows."""
 
 import django_tables2 as tables
+from django.urls import reverse
 from django.utils.html import conditional_escape
 from django.utils.safestring import mark_safe
 
 from .times import EMPTY, when
+
+
+def id_url(name: str) -> str:
+    """The URL of ``name`` (a page of one object, by id) with ``{}`` where the id
+    goes: a table reverses it once, then ``.format(pk)`` for each row."""
+    return reverse(name, args=[0]).replace("/0/", "/{}/")
+
 
 # when: a time in a cell, in the user's zone with its name (console.times).
 __all__ = ["EMPTY", "FastBodyTable", "WhenColumn", "when"]
