@@ -105,7 +105,7 @@ class ReportHTML(HTML):
     user-agent stylesheet (the reason is in that file).
 
     ``_ua_stylesheets`` is WeasyPrint's hook for its HTML subclasses (it keeps
-    one for forms); tests/reports/test_pdf_speed.py checks it is still called."""
+    one for forms); tests/reports/test_pdf_ua.py checks it is still called."""
 
     user_agent_css = CSS(
         string=(Path(__file__).with_name("print-ua.css")).read_text(encoding="utf-8")
