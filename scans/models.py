@@ -206,7 +206,7 @@ class Detection(models.Model):
                 name="detection_open_by_last_found",
             ),
             # The Fixed filter of the same lists, in one network and for one QID
-            # (a network's Fixed counts by severity read the first alone).
+            # (a network's recount reads its Fixed ones from the first alone).
             models.Index(
                 fields=["network", "-severity", "-id"],
                 condition=models.Q(status="fixed"),
