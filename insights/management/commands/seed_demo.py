@@ -137,6 +137,7 @@ class Command(BaseCommand):
                     weights=[1, 1.5, 1.5],
                 )[0]
                 last, fixed_at = host.last_scanned, None
+                first = min(first, last)  # a host scanned 30 h ago found nothing since
                 if status == DetectionStatus.NEW:
                     first = last
                 elif status == DetectionStatus.FIXED:
