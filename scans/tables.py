@@ -385,6 +385,7 @@ class VulnerabilityTable(tables.Table):
     qid = tables.Column(linkify=("scans:kb_detail", {"qid": tables.A("qid")}), verbose_name="QID")
     source = tables.Column(order_by=("source", "external_id"))
     severity = tables.Column()
+    cvss = tables.Column(verbose_name="CVSS")
     cves = tables.Column(orderable=False, verbose_name="CVEs")
 
     class Meta:
@@ -399,8 +400,10 @@ class VulnerabilityTable(tables.Table):
             '{} <span class="muted">{}</span>', record.get_source_display(), record.external_id
         )
 
-    def render_severity(self, value):
-        return severity_badge(value)
+    def render_severity(self, record):
+        # The record's number: django-tables2 hands a field with choices to
+        # ``value`` as its display text ("3 - Serious").
+        return severity_badge(record.severity)
 
     def render_cves(self, value):
         return ", ".join(value) if value else "—"

@@ -206,6 +206,14 @@ def test_kb_search(client_as, kb):
     assert "938002" in html and "938001" not in html
 
 
+def test_kb_list_shows_each_severity_in_its_colour_with_its_word(client_as, kb):
+    html = client_as("reader").get(reverse("scans:kb_list")).content.decode()
+    assert '<span class="sev sev-3">3 Serious</span>' in html
+    assert '<span class="sev sev-2">2 Medium</span>' in html
+    assert '<span class="sev sev-1">1 Minimal</span>' in html
+    assert "sev-0" not in html and ">CVSS<" in html
+
+
 def test_with_network_support_off_scans_act_on_global_default(
     client_as, api_as, online, sent, settings
 ):
