@@ -73,6 +73,10 @@ def test_upload_form_imports_into_the_chosen_network(
     assert "weekly.nessus" in detail and "Nessus .nessus v2" in detail
     assert "printer.local" in detail and "host name only" in detail
     assert reverse("scans:scan_results", args=[scan.pk]) in detail
+    # Findings by severity, each with its word; the name-only host skipped.
+    assert '<span class="sev sev-4">4 Critical</span> 1' in detail
+    assert '<span class="sev sev-1">1 Minimal</span> 1' in detail
+    assert "the others were imported" in detail
     # The history lists it with the scans; the scan page leads to the import's.
     listing = client.get(reverse("scans:scan_list")).content.decode()
     assert "Import of weekly.nessus" in listing
@@ -81,6 +85,23 @@ def test_upload_form_imports_into_the_chosen_network(
     )
     imports = client.get(reverse("scans:import_list")).content.decode()
     assert "weekly.nessus" in imports and "Acme" in imports
+
+
+@pytest.mark.django_db
+def test_a_refused_import_says_nothing_was_imported(client_as):
+    from scans.services.imports import import_create
+
+    plant = NetworkFactory(name="Plant", space="172.16.0.0/16")
+    scan = import_create(actor=None, network=plant, file=SimpleUploadedFile("a.nessus", sample()))
+    import_run(scan_id=scan.pk)
+    scan.refresh_from_db()
+    assert scan.status == ScanStatus.ERROR and not Host.objects.exists()
+    detail = client_as("reader").get(reverse("scans:import_detail", args=[scan.pk]))
+    text = detail.content.decode()
+    assert "outside the address space of network" in text and "10.0.0.5" in text
+    assert "printer.local" in text and "Nothing of the file was imported" in text
+    assert "the others were imported" not in text
+    assert reverse("scans:scan_results", args=[scan.pk]) not in text
 
 
 @pytest.mark.django_db
