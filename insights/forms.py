@@ -5,10 +5,11 @@ from django import forms
 
 from assets.models import Tag
 from console.filters import MAX_ID
+from console.severity import SEVERITIES, severity_name
 from console.widgets import FastSelect
 from networks.models import Network
 from networks.selectors import networks_visible
-from scans.models import KbSource, Severity, VulnerabilityKind
+from scans.models import KbSource, VulnerabilityKind
 
 from .vulnerabilities import OPEN, SORTS, Criteria
 
@@ -20,7 +21,20 @@ STATUS_CHOICES = [
     ("fixed", "Fixed"),
     ("any", "Any status"),
 ]
-SORT_CHOICES = [(f"{d}{k}", k) for k in SORTS for d in ("-", "")]
+# Each order the list offers, in words: (descending, ascending).
+SORT_WORDS = {
+    "severity": ("Severity, worst first", "Severity, lowest first"),
+    "last_found": ("Last found, newest first", "Last found, oldest first"),
+    "first_found": ("First found, newest first", "First found, oldest first"),
+    "qid": ("QID, highest first", "QID, lowest first"),
+}
+SORT_CHOICES = [
+    (f"{direction}{key}", SORT_WORDS[key][i])
+    for key in SORTS
+    for i, direction in enumerate(("-", ""))
+]
+# Worst first, as the tables show them, with the badges' words ("5 Urgent").
+SEVERITY_CHOICES = [(s, severity_name(s)) for s in SEVERITIES]
 
 
 class VulnerabilityFilterForm(forms.Form):
@@ -31,7 +45,7 @@ class VulnerabilityFilterForm(forms.Form):
         widget=FastSelect,
     )
     severity = forms.TypedMultipleChoiceField(
-        choices=Severity.choices, coerce=int, required=False, widget=forms.CheckboxSelectMultiple
+        choices=SEVERITY_CHOICES, coerce=int, required=False, widget=forms.CheckboxSelectMultiple
     )
     status = forms.ChoiceField(choices=STATUS_CHOICES, required=False, initial="open")
     kind = forms.ChoiceField(choices=[("", "Any kind"), *VulnerabilityKind.choices], required=False)

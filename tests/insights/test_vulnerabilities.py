@@ -178,6 +178,12 @@ def test_the_page_lists_filters_sorts_and_pages(client_as, estate):
     assert '<span class="ip">10.0.0.5</span> · Acme' in page
     assert '<span class="ip">10.0.0.5</span> · Globex' in page
     assert "sort=severity" in page  # the header toggles the order
+    # The sort menu says which way each order goes; severities read worst first.
+    assert '<option value="-severity">Severity, worst first</option>' in page
+    assert '<option value="severity">Severity, lowest first</option>' in page
+    assert '<option value="-last_found">Last found, newest first</option>' in page
+    words = [page.index(f" {n}</label>") for n in ("5 Urgent", "4 Critical", "1 Minimal")]
+    assert words == sorted(words)
     fragment = client.get(
         reverse("insights:vulnerability_list"), {"cve": "CVE-2014-3566"}, HTTP_HX_REQUEST="true"
     ).content.decode()
