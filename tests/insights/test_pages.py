@@ -315,3 +315,24 @@ def test_name_search_reads_dns_and_netbios_by_name_then_network(db):
     many = selectors.search(user=manager, q="bulk")
     assert many.more and len(many.hosts) == selectors.SEARCH_LIMIT
     assert many.hosts[0].netbios == "BULK"  # "BULK" sorts before "BULK000..."
+
+
+def test_an_imported_vulnerability_is_named_as_its_source_names_it(client_as, twins):
+    """A QID Enclave numbered for an import reads as its source's id ("Nessus
+    19506") on the dashboard and in search, as it does in the Vulnerabilities list."""
+    acme, _globex, a, _b = twins
+    nessus = VulnerabilityFactory(
+        qid=1_000_000_005,
+        source="nessus",
+        external_id="19506",
+        severity=3,
+        title="Nessus Scan Information",
+        cves=["CVE-2099-0001"],
+    )
+    DetectionFactory(host=a, vulnerability=nessus)
+    services.trends_snapshot(network=acme)
+    client = client_as("reader")
+    page = client.get(reverse("insights:dashboard")).content.decode()
+    assert f'href="{reverse("scans:kb_detail", args=[nessus.qid])}">Nessus 19506</a>' in page
+    found = client.get(reverse("insights:search"), {"q": "CVE-2099-0001"}).content.decode()
+    assert f'href="{reverse("scans:kb_detail", args=[nessus.qid])}">Nessus 19506</a>' in found
