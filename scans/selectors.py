@@ -7,6 +7,7 @@ from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 
 from assets.models import Host
 from assets.selectors import ip_ranges_q
+from console.severity import SEVERITY_NAMES
 from core import iprange
 from core.digits import ascii_digits
 from networks.selectors import in_scope
@@ -23,7 +24,6 @@ from .models import (
     ScanKind,
     ScanSlice,
     Schedule,
-    Severity,
     SliceStatus,
     Vulnerability,
 )
@@ -208,7 +208,7 @@ def host_findings_by_severity(*, host: Host) -> list[SeverityGroup]:
     for detection in detections_for_host(host=host):
         group = groups.get(detection.severity)
         if group is None:
-            label = Severity(detection.severity).label
+            label = SEVERITY_NAMES.get(detection.severity, "")
             group = groups[detection.severity] = SeverityGroup(detection.severity, label)
         group.detections.append(detection)
     return list(groups.values())

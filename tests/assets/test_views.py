@@ -147,6 +147,8 @@ def test_findings_grouped_by_severity_most_severe_first(client_as, two_networks)
     DetectionFactory(host=a, vulnerability=VulnerabilityFactory(qid=990003, severity=1))
     page = _host_page(client_as("reader"), a)
     assert page.index("sev-group-4") < page.index("sev-group-1")
+    # Each group is headed by its badge and its word, the number said once.
+    assert '<span class="sev sev-1">1</span> Minimal <small' in page
 
 
 def test_host_findings_without_javascript_are_a_page(client_as, two_networks):

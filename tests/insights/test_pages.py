@@ -336,3 +336,4 @@ def test_an_imported_vulnerability_is_named_as_its_source_names_it(client_as, tw
     assert f'href="{reverse("scans:kb_detail", args=[nessus.qid])}">Nessus 19506</a>' in page
     found = client.get(reverse("insights:search"), {"q": "CVE-2099-0001"}).content.decode()
     assert f'href="{reverse("scans:kb_detail", args=[nessus.qid])}">Nessus 19506</a>' in found
+    assert '<td><span class="sev sev-3">3 Serious</span></td>' in found

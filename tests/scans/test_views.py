@@ -212,6 +212,8 @@ def test_kb_list_shows_each_severity_in_its_colour_with_its_word(client_as, kb):
     assert '<span class="sev sev-2">2 Medium</span>' in html
     assert '<span class="sev sev-1">1 Minimal</span>' in html
     assert "sev-0" not in html and ">CVSS<" in html
+    entry = client_as("reader").get(reverse("scans:kb_detail", args=[938002])).content.decode()
+    assert '<dt>Severity</dt><dd><span class="sev sev-3">3 Serious</span></dd>' in entry
 
 
 def test_with_network_support_off_scans_act_on_global_default(
