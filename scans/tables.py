@@ -2,6 +2,7 @@ import django_tables2 as tables
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import conditional_escape, format_html, format_html_join
+from django.utils.safestring import mark_safe
 
 from console.severity import SEVERITIES, severity_badge
 from console.tables import EMPTY, FastBodyTable, WhenColumn, id_url, when
@@ -30,8 +31,19 @@ def scan_status_badge(scan: Scan) -> str:
     )
 
 
+NOTHING_IMPORTED = mark_safe('<span class="muted">nothing imported</span>')  # noqa: S308 -- a constant
+
+
+def _import_refused(scan: Scan) -> bool:
+    """An import that ended in error before it wrote a host (a malformed file,
+    hosts outside the network): its bar stopped where the check did."""
+    return scan.is_import and scan.status == ScanStatus.ERROR and not scan.hosts_done
+
+
 def scan_progress(scan: Scan) -> str:
     """Bar, percent, hosts done and, while it runs, what the appliances are doing."""
+    if _import_refused(scan):
+        return NOTHING_IMPORTED
     doing = ""
     if scan.status == ScanStatus.RUNNING and scan.phase_display:
         doing = format_html(' <span class="phase">· {}</span>', scan.phase_display.lower())
@@ -452,6 +464,8 @@ class ImportTable(tables.Table):
         return ScanTable.render_status(self, record)
 
     def render_progress(self, record):
+        if _import_refused(record):
+            return NOTHING_IMPORTED
         return format_html(
             '<progress max="100" value="{}"></progress> {}%', record.progress, record.progress
         )

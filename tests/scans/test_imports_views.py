@@ -102,6 +102,10 @@ def test_a_refused_import_says_nothing_was_imported(client_as):
     assert "printer.local" in text and "Nothing of the file was imported" in text
     assert "the others were imported" not in text
     assert reverse("scans:scan_results", args=[scan.pk]) not in text
+    # The lists say so too, where a bar would stand still where the check stopped.
+    for listing in ("scans:scan_list", "scans:import_list"):
+        html = client_as("reader").get(reverse(listing)).content.decode()
+        assert "nothing imported" in html and "<progress" not in html, listing
 
 
 @pytest.mark.django_db
