@@ -89,3 +89,20 @@ def test_managers_filter_the_log_by_who_what_and_when(client_as):
     assert shown(since=(timezone.localdate() - timedelta(days=1)).isoformat()) == {"dmz"}
     assert shown(until=(timezone.localdate() - timedelta(days=30)).isoformat()) == {"Old"}
     assert client.get(url, {"since": "not-a-date"}).status_code == 200
+
+
+def test_the_log_shows_each_change_on_one_line_escaped(client_as):
+    AuditEntry.objects.create(
+        actor_name="dave",
+        action="update",
+        object_type="user",
+        object_id="3",
+        object_repr="erin",
+        changes={"networks": ["all networks", "Globex <b>"], "role": "reader"},
+    )
+    page = client_as("manager").get(reverse("accounts:audit_list")).content.decode()
+    assert (
+        '<div class="change"><span class="muted">networks</span>'
+        " [&quot;all networks&quot;, &quot;Globex &lt;b&gt;&quot;]</div>"
+    ) in page
+    assert '<div class="change"><span class="muted">role</span> reader</div>' in page
