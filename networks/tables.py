@@ -5,11 +5,14 @@ from console.tables import WhenColumn
 
 from .models import Network, ScannerAppliance
 
+ANY_ADDRESS = format_html('<span class="muted">{}</span>', "any address (custom networks' too)")
+
 
 class NetworkTable(tables.Table):
     name = tables.Column(linkify=True)
     appliances = tables.Column(empty_values=(), orderable=False, verbose_name="Scanner appliances")
-    address_space = tables.Column(orderable=False, verbose_name="Address space")
+    # empty_values=(): a built-in network's space is blank, and says so below.
+    address_space = tables.Column(empty_values=(), orderable=False, verbose_name="Address space")
     host_count = tables.Column(verbose_name="Hosts")
 
     class Meta:
@@ -23,12 +26,14 @@ class NetworkTable(tables.Table):
         if not appliances:
             return "—"
         return format_html_join(
-            ", ", '<span class="status-{}">{}</span>', ((a.status, a.name) for a in appliances)
+            ", ",
+            '<span class="status-{}" title="{}">{}</span>',
+            ((a.status, a.status, a.name) for a in appliances),
         )
 
     def render_address_space(self, record, value):
         if record.is_built_in:
-            return format_html('<span class="muted">any address (custom networks\' too)</span>')
+            return ANY_ADDRESS
         return format_html("<code>{}</code>", value)
 
 

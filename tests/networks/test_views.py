@@ -25,6 +25,10 @@ def test_manager_creates_network_with_overlapping_space_and_appliance(client_as)
     assert ScannerAppliance.objects.get(name="dc-1").network == network
     listing = client.get(reverse("networks:network_list")).content.decode()
     assert "Globex" in listing and "dc-1" in listing
+    # Each appliance says its status in words too; a built-in network's space is any address.
+    assert '<span class="status-offline" title="offline">dc-1</span>' in listing
+    assert "<code>10.0.0.0/16</code>" in listing
+    assert listing.count("any address (custom networks&#x27; too)") == 3
 
 
 def test_bad_address_space_is_shown_on_the_form(client_as):
