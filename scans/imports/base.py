@@ -157,6 +157,18 @@ def text(element: Element | None, path: str = "") -> str:
     return element.text.strip()
 
 
+def fields(element: Element) -> dict[str, str]:
+    """The stripped text of each child of ``element`` by its tag, the first child
+    of a tag winning: what ``text(element, tag)`` gives for each, read in one pass
+    (a record's dozen ``find`` calls cost the Qualys parser 2 s per 100,000 findings)."""
+    out: dict[str, str] = {}
+    for child in element:
+        tag = child.tag
+        if isinstance(tag, str) and tag not in out:  # not a comment or processing instruction
+            out[tag] = (child.text or "").strip()
+    return out
+
+
 def usable_ip(value: str) -> tuple[str, str]:
     """(normalised IP, "") for an address, else ("", the reason it is not one)."""
     value = (value or "").strip()

@@ -42,6 +42,7 @@ from .base import (
     Item,
     KbEntry,
     cve_ids,
+    fields,
     port_number,
     records,
     score,
@@ -127,20 +128,27 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
             continue
         results += 1
         where = f"<result> {results} (id '{node.get('id', '')}')"
-        nvt = node.find("nvt")
+        # One pass over the result's children; find() per field cost 2 s per
+        # 100,000 results.
+        children = {}
+        for child in node:
+            if isinstance(child.tag, str):
+                children.setdefault(child.tag, child)
+        nvt = children.get("nvt")
         oid = (nvt.get("oid", "") if nvt is not None else "").strip()
         if not oid:
             raise ImportFormatError(f"{where}: no <nvt oid=…>.")
-        result_value = score(text(node, "severity"), f"{where}, <severity>")
+        result_value = score(text(children.get("severity")), f"{where}, <severity>")
         if result_value is not None and result_value < 0:
             continue  # false positive (an override set it below 0)
-        host_element = node.find("host")
-        address = (host_element.text or "").strip() if host_element is not None else ""
+        host_element = children.get("host")
+        address = text(host_element)
         host = _host(hosts, address)
         if host_element is not None and not host.dns:
             host.dns = text(host_element, "hostname")[:255]
-        port, protocol = _port(text(node, "port"), where)
-        qod_text = text(node, "qod/value")
+        port, protocol = _port(text(children.get("port")), where)
+        qod_facts = fields(children["qod"]) if "qod" in children else {}
+        qod_text = qod_facts.get("value", "")
         qod = int(qod_text) if ascii_digits(qod_text) else None
         if oid not in known:
             nvt_value = score(text(nvt, "cvss_base"), f"{where}, <cvss_base>")
@@ -150,9 +158,9 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
             value = nvt_value if nvt_value is not None else (result_value or 0.0)
             known.add(oid)
             yield _entry(nvt, oid, max(value, 0.0), qod, where)
-        evidence = text(node, "description")
+        evidence = text(children.get("description"))
         if qod is not None:
-            qod_type = text(node, "qod/type")
+            qod_type = qod_facts.get("type", "")
             evidence += f"\n\nQoD: {qod}%" + (f" ({qod_type})" if qod_type else "")
         host.findings.append(ImportedFinding(oid, port, protocol, evidence.strip()))
     yield from hosts.values()

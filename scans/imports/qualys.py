@@ -38,6 +38,7 @@ from .base import (
     Item,
     KbEntry,
     cve_ids,
+    fields,
     port_number,
     records,
     score,
@@ -106,43 +107,42 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
             yield _glossary_entry(node, qid, kinds.get(qid, "confirmed"), f"{where} (QID {qid})")
             continue
         number += 1
-        address = text(node, "IP") or text(node, "IPV6")
-        where = f"<HOST> {number} ('{address or text(node, 'DNS')}')"
-        ip, reason = usable_ip(address or text(node, "DNS") or text(node, "NETBIOS"))
+        facts = fields(node)
+        address = facts.get("IP") or facts.get("IPV6", "")
+        dns, netbios = facts.get("DNS", ""), facts.get("NETBIOS", "")
+        where = f"<HOST> {number} ('{address or dns}')"
+        ip, reason = usable_ip(address or dns or netbios)
         host = ImportedHost(
-            address=address or text(node, "DNS") or text(node, "NETBIOS") or where,
+            address=address or dns or netbios or where,
             ip=ip,
             skip_reason=reason,
-            dns=text(node, "DNS")[:255],
-            netbios=text(node, "NETBIOS")[:64],
-            os=(text(node, "OS") or text(node, "OPERATING_SYSTEM"))[:255],
+            dns=dns[:255],
+            netbios=netbios[:64],
+            os=(facts.get("OS") or facts.get("OPERATING_SYSTEM", ""))[:255],
         )
         items = node.findall("DETECTION_LIST/DETECTION") or node.findall("VULN_INFO_LIST/VULN_INFO")
         for index, item in enumerate(items, start=1):
             item_where = f"{where}, <{local_name(item)}> {index}"
-            qid = _qid(text(item, "QID"), item_where)
-            status = (text(item, "STATUS") or text(item, "VULN_STATUS")).lower()
-            kind = _kind(text(item, "TYPE"))
+            got = fields(item).get
+            qid = _qid(got("QID", ""), item_where)
+            status = (got("STATUS") or got("VULN_STATUS", "")).lower()
+            kind = _kind(got("TYPE", ""))
             if qid not in kinds:
                 kinds[qid] = kind
                 if detection_output:
-                    severity = _severity(text(item, "SEVERITY"), item_where)
+                    severity = _severity(got("SEVERITY", ""), item_where)
                     yield _placeholder(qid, severity, kind)
             if status == "fixed":
                 continue
-            port = port_number(text(item, "PORT"), item_where)
+            port = port_number(got("PORT", ""), item_where)
             host.findings.append(
                 ImportedFinding(
                     external_id=qid,
                     port=port,
-                    protocol=text(item, "PROTOCOL").lower()[:8] if port else "",
-                    results=text(item, "RESULTS") or text(item, "RESULT"),
-                    first_found=timestamp(
-                        text(item, "FIRST_FOUND_DATETIME") or text(item, "FIRST_FOUND")
-                    ),
-                    last_found=timestamp(
-                        text(item, "LAST_FOUND_DATETIME") or text(item, "LAST_FOUND")
-                    ),
+                    protocol=got("PROTOCOL", "").lower()[:8] if port else "",
+                    results=got("RESULTS") or got("RESULT", ""),
+                    first_found=timestamp(got("FIRST_FOUND_DATETIME") or got("FIRST_FOUND", "")),
+                    last_found=timestamp(got("LAST_FOUND_DATETIME") or got("LAST_FOUND", "")),
                 )
             )
         yield host
