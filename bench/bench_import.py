@@ -2,7 +2,8 @@
 (100,000 findings) through the upload service, the import task and its two passes.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/enclave_bench \\
-        .venv/bin/python bench/bench_import.py [--hosts 10000] [--per-host 10]
+        .venv/bin/python bench/bench_import.py [--hosts 10000] [--per-host 10] \\
+        [--format nessus|openvas|qualys|qualys-detections]
 
 Runs in a throwaway test database (test_<name> on PostgreSQL, a temporary file on
 SQLite). The file is written to a temporary folder first (streamed, like a real
@@ -97,6 +98,103 @@ def write_nessus(path: Path, hosts: int, per_host: int) -> int:
     return path.stat().st_size
 
 
+def _ip(n: int) -> str:
+    return f"10.{n // 65536}.{(n // 256) % 256}.{n % 256}"
+
+
+def write_openvas(path: Path, hosts: int, per_host: int) -> int:
+    """A Greenbone GMP ``get_reports`` response: one <result> per finding, then the
+    hosts' details (as gvmd writes it), streamed; returns its size."""
+    with open(path, "w", encoding="utf-8") as out:
+        out.write('<get_reports_response status="200" status_text="OK">\n')
+        out.write('<report id="r1" format_id="a994b278-1f62-11e1-96ac-406186ea4fc5">\n')
+        out.write(f'<report id="r1"><hosts><count>{hosts}</count></hosts><results>\n')
+        for n in range(hosts):
+            ip = _ip(n)
+            for plugin, name, severity, port, protocol in PLUGINS[:per_host]:
+                cvss = (0.0, 2.6, 5.0, 7.5, 9.8)[severity]
+                where = f"{port}/{protocol}" if port else "general/tcp"
+                out.write(
+                    f'<result id="{n}-{plugin}"><name>{escape(name)}</name>'
+                    f"<host>{ip}<hostname>host{n}.bench.example</hostname></host>"
+                    f"<port>{where}</port>"
+                    f'<nvt oid="1.3.6.1.4.1.25623.1.0.{plugin}"><type>nvt</type>'
+                    f"<name>{escape(name)}</name><family>Windows</family>"
+                    f"<cvss_base>{cvss}</cvss_base>"
+                    f"<tags>summary={escape(name)} on the remote host.|insight={DESCRIPTION}"
+                    "|solution=Apply the vendor's security update.|solution_type=VendorFix</tags>"
+                    '<refs><ref type="cve" id="CVE-2017-0143"/></refs></nvt>'
+                    f"<severity>{cvss}</severity><qod><value>80</value><type>remote_banner</type>"
+                    f"</qod><description>Port {where} on {ip}: evidence {plugin}</description>"
+                    "</result>\n"
+                )
+        out.write("</results>\n")
+        for n in range(hosts):
+            out.write(
+                f"<host><ip>{_ip(n)}</ip><detail><name>best_os_txt</name>"
+                "<value>Microsoft Windows Server 2019</value></detail></host>\n"
+            )
+        out.write("</report></report></get_reports_response>\n")
+    return path.stat().st_size
+
+
+def write_qualys(path: Path, hosts: int, per_host: int, *, detections: bool = False) -> int:
+    """A Qualys scan report (ASSET_DATA_REPORT, its glossary describing each QID) or
+    host list detection output, with the DOCTYPE line real exports carry, streamed;
+    returns its size."""
+    root = "HOST_LIST_VM_DETECTION_OUTPUT" if detections else "ASSET_DATA_REPORT"
+    item, items = ("DETECTION", "DETECTION_LIST") if detections else ("VULN_INFO", "VULN_INFO_LIST")
+    with open(path, "w", encoding="utf-8") as out:
+        out.write('<?xml version="1.0" encoding="UTF-8" ?>\n')
+        out.write(f'<!DOCTYPE {root} SYSTEM "https://qualysguard.qualys.com/{root.lower()}.dtd">\n')
+        out.write(f"<{root}><HOST_LIST>\n")
+        for n in range(hosts):
+            ip = _ip(n)
+            out.write(
+                f"<HOST><IP>{ip}</IP><DNS>host{n}.bench.example</DNS><NETBIOS>HOST{n}</NETBIOS>"
+                f"<OS>Microsoft Windows Server 2019</OS><{items}>\n"
+            )
+            for plugin, _name, severity, port, protocol in PLUGINS[:per_host]:
+                out.write(
+                    f"<{item}><QID>{plugin}</QID><TYPE>Confirmed</TYPE>"
+                    f"<SEVERITY>{severity + 1}</SEVERITY><PORT>{port or ''}</PORT>"
+                    f"<PROTOCOL>{protocol}</PROTOCOL>"
+                    f"<RESULT><![CDATA[Port {port}/{protocol} on {ip}: evidence {plugin}]]>"
+                    "</RESULT>"
+                    "<FIRST_FOUND>2024-03-01T10:00:00Z</FIRST_FOUND>"
+                    "<LAST_FOUND>2024-03-12T10:00:00Z</LAST_FOUND>"
+                    f"<STATUS>Active</STATUS></{item}>\n"
+                )
+            out.write(f"</{items}></HOST>\n")
+        out.write("</HOST_LIST>\n")
+        if not detections:
+            out.write("<GLOSSARY><VULN_DETAILS_LIST>\n")
+            for plugin, name, severity, _port, _protocol in PLUGINS[:per_host]:
+                out.write(
+                    f"<VULN_DETAILS><QID>{plugin}</QID><TITLE>{escape(name)}</TITLE>"
+                    f"<SEVERITY>{severity + 1}</SEVERITY><CATEGORY>Windows</CATEGORY>"
+                    f"<THREAT>{DESCRIPTION}</THREAT><IMPACT>Attackers win.</IMPACT>"
+                    "<SOLUTION>Apply the vendor's security update.</SOLUTION>"
+                    "<CVSS_SCORE><CVSS_BASE>7.5</CVSS_BASE></CVSS_SCORE>"
+                    "<CVE_ID_LIST><CVE_ID><ID>CVE-2017-0143</ID></CVE_ID></CVE_ID_LIST>"
+                    "</VULN_DETAILS>\n"
+                )
+            out.write("</VULN_DETAILS_LIST></GLOSSARY>\n")
+        out.write(f"</{root}>\n")
+    return path.stat().st_size
+
+
+WRITERS = {
+    "nessus": (write_nessus, "bench.nessus"),
+    "openvas": (write_openvas, "bench-openvas.xml"),
+    "qualys": (write_qualys, "bench-qualys.xml"),
+    "qualys-detections": (
+        lambda path, hosts, per_host: write_qualys(path, hosts, per_host, detections=True),
+        "bench-qualys-detections.xml",
+    ),
+}
+
+
 class Peak:
     """Samples the resident memory of processes every 20 ms; keeps the peak of each."""
 
@@ -128,6 +226,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hosts", type=int, default=10_000)
     parser.add_argument("--per-host", type=int, default=10)
+    parser.add_argument(
+        "--format",
+        choices=sorted(WRITERS),
+        default="nessus",
+        help="the file to generate: the issue's aim is for .nessus; the others, for comparison",
+    )
     args = parser.parse_args()
     if not 1 <= args.per_host <= len(PLUGINS):
         sys.exit(f"--per-host must be 1-{len(PLUGINS)}")
@@ -164,13 +268,14 @@ def run(args, connection, folder: Path) -> None:
     network.address_ranges.create(
         start_key=iprange.ip_key("10.0.0.0"), end_key=iprange.ip_key("10.255.255.255")
     )
-    path = folder / "bench.nessus"
+    write, name = WRITERS[args.format]
+    path = folder / name
     started = time.perf_counter()
-    size = write_nessus(path, args.hosts, args.per_host)
+    size = write(path, args.hosts, args.per_host)
     findings = args.hosts * args.per_host
     print(
         f"Import benchmark on {connection.vendor}: {args.hosts:,} hosts x {args.per_host} "
-        f"findings = {findings:,} findings, .nessus of {size / 1e6:,.1f} MB "
+        f"findings = {findings:,} findings, {args.format} file of {size / 1e6:,.1f} MB "
         f"(written in {time.perf_counter() - started:.1f} s)"
     )
     connection.ensure_connection()
