@@ -14,7 +14,9 @@ XML format (root ``<report>``).
 * Results marked false positive (severity below 0) are not imported.
 
 Results are sorted by severity, not host, in these reports, so this parser
-collects every host's findings (small tuples, not XML) before yielding hosts.
+sets every result aside in a temporary SQLite file on disk (``_Pending``), and
+yields each host with its findings once the file is read: memory holds the
+hosts' names, not their findings.
 
 Severity table (CVSS score of the NVT, Greenbone's own bands):
 
@@ -30,7 +32,11 @@ hides those by default), otherwise "confirmed".
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from typing import IO
 
 from core.digits import ascii_digits
@@ -110,8 +116,56 @@ def _entry(nvt, oid: str, value: float, qod: int | None, where: str) -> KbEntry:
     )
 
 
+class _Pending:
+    """Findings set aside on disk until the file is read: a temporary SQLite
+    database (``sqlite3.connect("")``: a private file, deleted on close), rows
+    numbered by host in the order hosts were met."""
+
+    BATCH = 2_000
+
+    def __init__(self):
+        self.db = sqlite3.connect("")
+        self.db.execute(
+            "CREATE TABLE finding (host INTEGER, oid TEXT, port INTEGER, protocol TEXT,"
+            " evidence TEXT)"
+        )
+        self.rows: list[tuple] = []
+
+    def add(self, host: int, finding: ImportedFinding) -> None:
+        self.rows.append(
+            (host, finding.external_id, finding.port, finding.protocol, finding.results)
+        )
+        if len(self.rows) >= self.BATCH:
+            self._flush()
+
+    def _flush(self) -> None:
+        self.db.executemany("INSERT INTO finding VALUES (?, ?, ?, ?, ?)", self.rows)
+        self.rows = []
+
+    def by_host(self) -> Iterator[tuple[int, list[ImportedFinding]]]:
+        """(host number, its findings in file order), host by host."""
+        self._flush()
+        self.db.execute("CREATE INDEX finding_host ON finding (host)")
+        rows = self.db.execute(
+            "SELECT host, oid, port, protocol, evidence FROM finding ORDER BY host, rowid"
+        )
+        for host, group in groupby(rows, key=itemgetter(0)):
+            yield host, [ImportedFinding(*row[1:]) for row in group]
+
+    def close(self) -> None:
+        self.db.close()
+
+
 def parse(stream: IO[bytes]) -> Iterator[Item]:
-    hosts: dict[str, ImportedHost] = {}
+    pending = _Pending()
+    try:
+        yield from _parse(stream, pending)
+    finally:
+        pending.close()
+
+
+def _parse(stream: IO[bytes], pending: _Pending) -> Iterator[Item]:
+    hosts: dict[str, _Host] = {}
     known: set[str] = set()
     results = 0
     wanted = {("results", "result"), ("report", "host")}
@@ -162,15 +216,29 @@ def parse(stream: IO[bytes]) -> Iterator[Item]:
         if qod is not None:
             qod_type = qod_facts.get("type", "")
             evidence += f"\n\nQoD: {qod}%" + (f" ({qod_type})" if qod_type else "")
-        host.findings.append(ImportedFinding(oid, port, protocol, evidence.strip()))
-    yield from hosts.values()
+        pending.add(host.number, ImportedFinding(oid, port, protocol, evidence.strip()))
+    ordered = list(hosts.values())
+    hosts.clear()
+    found = pending.by_host()
+    next_found = next(found, None)
+    for n, host in enumerate(ordered):
+        ordered[n] = None  # each host's findings are let go once it is yielded
+        if next_found is not None and next_found[0] == n:
+            host.findings = next_found[1]
+            next_found = next(found, None)
+        yield host
 
 
-def _host(hosts: dict[str, ImportedHost], address: str) -> ImportedHost:
+@dataclass
+class _Host(ImportedHost):
+    number: int = 0  # in the order the file names hosts: its findings' key in _Pending
+
+
+def _host(hosts: dict[str, _Host], address: str) -> _Host:
     host = hosts.get(address)
     if host is None:
         ip, reason = usable_ip(address)
-        host = hosts[address] = ImportedHost(
-            address=address or "(no host)", ip=ip, skip_reason=reason
+        host = hosts[address] = _Host(
+            address=address or "(no host)", ip=ip, skip_reason=reason, number=len(hosts)
         )
     return host

@@ -135,6 +135,32 @@ def test_openvas_fields():
     assert entries["1.3.6.1.4.1.25623.1.0.2"].kind == "potential"  # QoD 30%
 
 
+def test_openvas_results_of_hosts_interleaved_come_back_host_by_host():
+    """GMP sorts results by severity, not host: each host still gets its own
+    findings, in file order, and a host with no result comes back empty."""
+    oids = [f"1.3.6.1.4.1.25623.1.0.{n}" for n in range(1, 5)]
+    data = samples.openvas(
+        [
+            Box("10.0.0.1", vulns=[Vuln(oids[0], port=22), Vuln(oids[1], port=80)]),
+            Box("10.0.0.2", vulns=[Vuln(oids[2], port=443), Vuln(oids[3], port=0)]),
+            Box("10.0.0.3", vulns=[]),
+        ]
+    )
+    lines = data.decode().split("\n")
+    results = [n for n, line in enumerate(lines) if line.startswith("<result ")]
+    # 10.0.0.2's first result, 10.0.0.1's two, then 10.0.0.2's second.
+    order = [results[2], results[0], results[1], results[3]]
+    lines[results[0] : results[-1] + 1] = [lines[n] for n in order]
+    hosts, _entries = parse("openvas", "\n".join(lines).encode())
+    found = {h.ip: [(f.external_id, f.port) for f in h.findings] for h in hosts}
+    assert found == {
+        "10.0.0.2": [(oids[2], 443), (oids[3], 0)],
+        "10.0.0.1": [(oids[0], 22), (oids[1], 80)],
+        "10.0.0.3": [],
+    }
+    assert [h.ip for h in hosts] == ["10.0.0.2", "10.0.0.1", "10.0.0.3"]  # as first named
+
+
 @pytest.mark.parametrize(
     "score, severity",
     [(0.0, 1), (0.1, 2), (3.9, 2), (4.0, 3), (6.9, 3), (7.0, 4), (8.9, 4), (9.0, 5)],
