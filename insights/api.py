@@ -103,6 +103,7 @@ class VulnerabilityRowSerializer(serializers.Serializer):
     protocol = serializers.CharField()
     first_found = serializers.DateTimeField()
     last_found = serializers.DateTimeField()
+    fixed_at = serializers.DateTimeField(allow_null=True)
     known_exploited = serializers.BooleanField(source="vulnerability.known_exploited")
     kev_due_date = serializers.DateField(source="vulnerability.kev_due_date", allow_null=True)
     epss = serializers.FloatField(source="vulnerability.epss", allow_null=True)

@@ -27,6 +27,7 @@ SORT_WORDS = {
     "last_found": ("Last found, newest first", "Last found, oldest first"),
     "first_found": ("First found, newest first", "First found, oldest first"),
     "qid": ("QID, highest first", "QID, lowest first"),
+    "fixed_at": ("Fixed, newest first", "Fixed, oldest first"),
 }
 SORT_CHOICES = [
     (f"{direction}{key}", SORT_WORDS[key][i])
@@ -85,6 +86,14 @@ class VulnerabilityFilterForm(forms.Form):
         if raw not in self.BOOLEAN_WORDS:
             raise forms.ValidationError(f"'{raw[:20]}' is not true or false.", code="invalid")
         return self.BOOLEAN_WORDS[raw]
+
+    def clean(self):
+        data = super().clean()
+        if (data.get("sort") or "").lstrip("-") == "fixed_at" and data.get("status") != "fixed":
+            self.add_error(
+                "sort", "Sorting by fix date lists Fixed findings: choose the Fixed status."
+            )
+        return data
 
     def __init__(self, *args, user, **kwargs):
         super().__init__(*args, **kwargs)

@@ -34,7 +34,10 @@ SORTS = {
     "last_found": "last_found",
     "first_found": "first_found",
     "qid": "vulnerability_id",
+    # Fixed findings only (the form refuses it for any other status).
+    "fixed_at": "fixed_at",
 }
+DATE_SORTS = ("last_found", "first_found", "fixed_at")
 DEFAULT_SORT = "-severity"
 
 
@@ -160,7 +163,7 @@ def _decode(cursor: str, sort_field: str) -> list | None:
         return None
     if not isinstance(pk, int) or isinstance(pk, bool):
         return None
-    if sort_field in ("last_found", "first_found"):
+    if sort_field in DATE_SORTS:
         value = parse_datetime(value) if isinstance(value, str) else None
         if value is None:
             return None
@@ -176,28 +179,40 @@ class Page:
     sort: str
 
 
-def page(rows: QuerySet[Detection], *, sort: str, after: str = "") -> Page:
-    """One page in ``sort`` order (``-field`` descending), after ``after``'s row.
-
-    The order is (field, id), so equal values still page exactly; two queries
-    never: one, of PAGE_SIZE + 1 rows, whatever the depth.
-    """
-    descending = sort.startswith("-")
+def _sort_key(sort: str) -> tuple[str, bool]:
+    """(key of SORTS, descending) for a ``sort`` parameter; worst first when unknown."""
     key = sort.lstrip("-")
-    field = SORTS.get(key, "severity")
     if key not in SORTS:
-        descending, key = True, "severity"
-    order = [f"-{field}", "-id"] if descending else [field, "id"]
-    rows = rows.order_by(*order)
+        return "severity", True
+    return key, sort.startswith("-")
+
+
+def page_query(rows: QuerySet[Detection], *, sort: str, after: str = "") -> QuerySet[Detection]:
+    """``rows`` in ``sort`` order (``-field`` descending) by (field, id), after
+    ``after``'s row: a deep page reads from its place in the index, as the first."""
+    key, descending = _sort_key(sort)
+    field = SORTS[key]
+    if field == "fixed_at":
+        # Said outright (Fixed rows have one): the keyset compares no NULL, and
+        # the planner reads the fixed-date index in order.
+        rows = rows.filter(fixed_at__isnull=False)
+    rows = rows.order_by(*([f"-{field}", "-id"] if descending else [field, "id"]))
     position = _decode(after, field) if after else None
     if position is not None:
         rows = rows.filter(RowCompare([field, "id"], position, less=descending))
-    found = list(rows[: PAGE_SIZE + 1])
+    return rows
+
+
+def page(rows: QuerySet[Detection], *, sort: str, after: str = "") -> Page:
+    """One page in ``sort`` order, after ``after``'s row; one query of
+    PAGE_SIZE + 1 rows whatever the depth (equal values still page exactly)."""
+    key, descending = _sort_key(sort)
+    found = list(page_query(rows, sort=sort, after=after)[: PAGE_SIZE + 1])
     more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
     return Page(
         rows=found,
-        next_cursor=cursor_for(found[-1], field) if more and found else None,
+        next_cursor=cursor_for(found[-1], SORTS[key]) if more and found else None,
         sort=("-" if descending else "") + key,
     )
 

@@ -217,10 +217,11 @@ class Detection(models.Model):
                 condition=models.Q(status="fixed"),
                 name="detection_fixed_of_qid",
             ),
-            # The trend snapshot's "found that day" and "fixed that day".
+            # The trend snapshot's "found that day" and "fixed that day"; the
+            # latter is also a network's Fixed list by fix date, newest first.
             models.Index(fields=["network", "first_found"], name="detection_found_by_network"),
             models.Index(
-                fields=["network", "fixed_at"],
+                fields=["network", "-fixed_at", "-id"],
                 condition=models.Q(fixed_at__isnull=False),
                 name="detection_fixed_by_network",
             ),
