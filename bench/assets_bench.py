@@ -135,6 +135,11 @@ def insight_pages(network: Network, host: Host) -> list[tuple[str, str, dict]]:
             {},
         ),
         ("Vulnerabilities, Fixed in one network", f"{vulns}?network={network.pk}&status=fixed", {}),
+        (
+            "Vulnerabilities, Fixed in one network by fix date",
+            f"{vulns}?network={network.pk}&status=fixed&sort=-fixed_at",
+            {},
+        ),
         ("Vulnerabilities, Fixed, filtered by CVE", f"{vulns}?cve={cve}&status=fixed", {}),
         ("Vulnerabilities, grouped by QID", f"{vulns}?group=qid", {}),
         ("Vulnerabilities API, first page", "/api/v1/vulnerabilities/", {}),
