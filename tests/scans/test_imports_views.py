@@ -77,6 +77,9 @@ def test_upload_form_imports_into_the_chosen_network(
     assert '<span class="sev sev-4">4 Critical</span> 1' in detail
     assert '<span class="sev sev-1">1 Minimal</span> 1' in detail
     assert "the others were imported" in detail
+    # Its findings page leads back to the import, and says so.
+    results = client.get(reverse("scans:scan_results", args=[scan.pk])).content.decode()
+    assert f'href="{response["Location"]}">The import</a>' in results
     # The history lists it with the scans; the scan page leads to the import's.
     listing = client.get(reverse("scans:scan_list")).content.decode()
     assert "Import of weekly.nessus" in listing
