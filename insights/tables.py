@@ -46,7 +46,7 @@ class VulnerabilityTable(FastBodyTable):
 
     def cell_severity(self, record) -> str:
         return format_html(
-            '<span class="sev sev-{}">{}</span> {}',
+            '<span class="nowrap"><span class="sev sev-{}">{}</span> {}</span>',
             record.severity,
             record.severity,
             SEVERITY_WORDS.get(record.severity, ""),

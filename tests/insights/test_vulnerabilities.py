@@ -211,6 +211,8 @@ def test_the_page_lists_filters_sorts_and_pages(client_as, estate):
     assert '<span class="ip">10.0.0.5</span> · Acme' in page
     assert '<span class="ip">10.0.0.5</span> · Globex' in page
     assert "sort=severity" in page  # the header toggles the order
+    # A severity's badge and word stay on one line, however narrow the column.
+    assert '<span class="nowrap"><span class="sev sev-5">5</span> Urgent</span>' in page
     # The sort menu says which way each order goes; severities read worst first.
     assert '<option value="-severity">Severity, worst first</option>' in page
     assert '<option value="severity">Severity, lowest first</option>' in page
