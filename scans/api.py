@@ -13,7 +13,7 @@ from networks.api import CountedByNetworks, ScopedPrimaryKeyField
 from networks.models import Network, ScannerAppliance
 
 from . import selectors, services
-from .filters import DetectionFilterSet, VulnerabilityFilterSet
+from .filters import DetectionFilterSet, ImportFilterSet, ScanFilterSet, VulnerabilityFilterSet
 from .models import (
     Detection,
     FeedImport,
@@ -180,6 +180,7 @@ class ScanViewSet(
     """Scans: POST launches (Scanner or Manager) and returns at once."""
 
     serializer_class = ScanSerializer
+    filterset_class = ScanFilterSet
     read_role, write_role = Role.READER, Role.SCANNER
     lookup_value_regex = LOOKUP_ANY
 
@@ -548,6 +549,7 @@ class ImportViewSet(
     ``progress``)."""
 
     serializer_class = ImportSerializer
+    filterset_class = ImportFilterSet
     read_role, write_role = Role.READER, Role.SCANNER
     lookup_value_regex = LOOKUP_ANY
 

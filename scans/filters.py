@@ -6,6 +6,7 @@ from networks.api import visible_networks_for
 
 from .models import (
     DetectionStatus,
+    ImportFormat,
     KbSource,
     Scan,
     ScanStatus,
@@ -25,6 +26,25 @@ class ScanFilterSet(django_filters.FilterSet):
     class Meta:
         model = Scan
         fields = ["q", "status", "type", "network"]
+
+
+class ImportFilterSet(django_filters.FilterSet):
+    q = django_filters.CharFilter(
+        field_name="import_file__filename", lookup_expr="icontains", label="File"
+    )
+    # Not "format": DRF reads ?format= as the answer's format (json, api).
+    file_format = django_filters.ChoiceFilter(
+        field_name="import_file__format",
+        choices=ImportFormat.choices,
+        widget=FastSelect,
+        label="Format",
+    )
+    status = django_filters.ChoiceFilter(choices=ScanStatus.choices, widget=FastSelect)
+    network = django_filters.ModelChoiceFilter(queryset=visible_networks_for, widget=FastSelect)
+
+    class Meta:
+        model = Scan
+        fields = ["q", "file_format", "status", "network"]
 
 
 class VulnerabilityFilterSet(django_filters.FilterSet):

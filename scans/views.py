@@ -22,7 +22,7 @@ from networks.models import Network, ScannerAppliance
 from networks.selectors import appliances_visible, networks_visible
 
 from . import selectors, services
-from .filters import ScanFilterSet, VulnerabilityFilterSet
+from .filters import ImportFilterSet, ScanFilterSet, VulnerabilityFilterSet
 from .forms import FeedForm, ImportForm, OptionProfileForm, ScanForm, ScheduleForm
 from .models import OptionProfile, SliceStatus, Vulnerability
 from .services.feeds import feed_import_create
@@ -452,6 +452,7 @@ class KnowledgeBaseDetailView(RoleRequiredMixin, DetailView):
 
 class ImportListView(RoleRequiredMixin, LiveRowsMixin, ListPageView):
     table_class = ImportTable
+    filterset_class = ImportFilterSet
     template_name = "scans/import_list.html"
 
     def get_queryset(self):

@@ -157,6 +157,41 @@ def test_summary_partial_for_htmx_polling(client_as, queued):
 
 
 @pytest.mark.django_db
+def test_imports_filter_by_network_format_status_and_file(client_as, api_as):
+    from scans.services.imports import import_create
+
+    acme = NetworkFactory(name="Acme", space="10.0.0.0/16")
+    plant = NetworkFactory(name="Plant", space="172.16.0.0/16")
+    weekly = import_create(
+        actor=None, network=acme, file=SimpleUploadedFile("weekly.nessus", sample())
+    )
+    import_run(scan_id=weekly.pk)
+    refused = import_create(
+        actor=None, network=plant, file=SimpleUploadedFile("plant-gvm.xml", sample())
+    )
+    import_run(scan_id=refused.pk)  # its hosts lie outside Plant: an error
+    page = client_as("reader").get(reverse("scans:import_list"), {"network": plant.pk})
+    text = page.content.decode()
+    assert 'name="file_format"' in text and "plant-gvm.xml" in text and "weekly.nessus" not in text
+    api = api_as("reader")
+    for query, expected in [
+        ({"network": acme.pk}, [weekly.pk]),
+        ({"status": "error"}, [refused.pk]),
+        ({"file_format": "nessus"}, [refused.pk, weekly.pk]),
+        ({"file_format": "qualys"}, []),
+        ({"q": "WEEKLY"}, [weekly.pk]),
+    ]:
+        answer = api.get("/api/v1/imports/", query).json()
+        assert [r["id"] for r in answer["results"]] == expected, query
+    bad = api.get("/api/v1/imports/", {"file_format": "pdf"})
+    assert bad.status_code == 400 and "file_format" in bad.json()
+    # The scans list filters in the API as on its page.
+    assert [r["id"] for r in api.get("/api/v1/scans/", {"status": "error"}).json()["results"]] == [
+        refused.pk
+    ]
+
+
+@pytest.mark.django_db
 def test_api_upload_list_and_detail(api_as, queued, django_capture_on_commit_callbacks):
     api = api_as("scanner")
     acme = NetworkFactory(name="Acme", space="10.0.0.0/16")
