@@ -134,7 +134,9 @@ def insight_pages(network: Network, host: Host) -> list[tuple[str, str, dict]]:
             f"{vulns}?network={network.pk}&sort=-last_found",
             {},
         ),
+        ("Vulnerabilities, all networks by first found", f"{vulns}?sort=-first_found", {}),
         ("Vulnerabilities, Fixed in one network", f"{vulns}?network={network.pk}&status=fixed", {}),
+        ("Vulnerabilities, Fixed, all networks", f"{vulns}?status=fixed", {}),
         (
             "Vulnerabilities, Fixed in one network by fix date",
             f"{vulns}?network={network.pk}&status=fixed&sort=-fixed_at",

@@ -200,6 +200,7 @@ class VulnerabilityViewSet(viewsets.ViewSet):
             vulnerabilities.detections(criteria),
             sort=form.cleaned_data.get("sort") or vulnerabilities.DEFAULT_SORT,
             after=form.cleaned_data.get("after") or "",
+            networks=criteria.networks,
         )
         next_url = None
         if page.next_cursor:

@@ -186,7 +186,10 @@ class VulnerabilityListView(RoleRequiredMixin, PartialTemplateMixin, TemplateVie
             return context
         sort = form.cleaned_data.get("sort") or vulnerabilities.DEFAULT_SORT
         page = vulnerabilities.page(
-            vulnerabilities.detections(criteria), sort=sort, after=form.cleaned_data.get("after")
+            vulnerabilities.detections(criteria),
+            sort=sort,
+            after=form.cleaned_data.get("after"),
+            networks=criteria.networks,
         )
         table = VulnerabilityTable(page.rows, order_by=page.sort)
         table.page_size = vulnerabilities.PAGE_SIZE

@@ -14,6 +14,7 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from django.db import connection
 from django.db.models import BooleanField, Expression, F, Q, QuerySet, Sum
 from django.utils.dateparse import parse_datetime
 
@@ -203,11 +204,22 @@ def page_query(rows: QuerySet[Detection], *, sort: str, after: str = "") -> Quer
     return rows
 
 
-def page(rows: QuerySet[Detection], *, sort: str, after: str = "") -> Page:
-    """One page in ``sort`` order, after ``after``'s row; one query of
-    PAGE_SIZE + 1 rows whatever the depth (equal values still page exactly)."""
+# Orders indexed in each network only (by network, then the date): across
+# networks a page is merged from each network's own first rows.
+PER_NETWORK_SORTS = ("last_found", "first_found")
+
+
+def page(
+    rows: QuerySet[Detection], *, sort: str, after: str = "", networks: list[Network] = ()
+) -> Page:
+    """One page in ``sort`` order, after ``after``'s row, of ``rows`` (the
+    detections of ``networks``); one query of PAGE_SIZE + 1 rows whatever the
+    depth (equal values still page exactly), or two when merged across networks."""
     key, descending = _sort_key(sort)
-    found = list(page_query(rows, sort=sort, after=after)[: PAGE_SIZE + 1])
+    if key in PER_NETWORK_SORTS and len(networks) > 1 and _compound_slices():
+        found = _merged(rows, sort=sort, after=after, networks=networks)
+    else:
+        found = list(page_query(rows, sort=sort, after=after)[: PAGE_SIZE + 1])
     more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
     return Page(
@@ -215,6 +227,55 @@ def page(rows: QuerySet[Detection], *, sort: str, after: str = "") -> Page:
         next_cursor=cursor_for(found[-1], SORTS[key]) if more and found else None,
         sort=("-" if descending else "") + key,
     )
+
+
+def _compound_slices() -> bool:
+    """Whether the database takes an ordered, limited SELECT in a UNION (PostgreSQL
+    does; SQLite, for development, reads the one query instead)."""
+    return connection.features.supports_slicing_ordering_in_compound
+
+
+_MARKER = -7_310_442_911  # no network's id
+
+
+def _merged(
+    rows: QuerySet[Detection], *, sort: str, after: str, networks: list[Network]
+) -> list[Detection]:
+    """The page's rows across ``networks`` in an order each network's index
+    holds but no index across them does (sorting every open finding by date cost
+    1.6 s at 3,000,000): PostgreSQL reads each network's first PAGE_SIZE + 1
+    after the cursor in order from its index (a LATERAL join over the networks'
+    ids) and merges them; then the winners' rows.
+
+    The per-network query is the ORM's, its network a marker parameter that
+    becomes the LATERAL's column (it falls back to sorting across networks if
+    the SQL does not hold the marker once)."""
+    key, descending = _sort_key(sort)
+    field = SORTS[key]
+    branch = page_query(rows.filter(network_id=_MARKER), sort=sort, after=after)
+    sql, params = branch.values_list(field, "id")[: PAGE_SIZE + 1].query.sql_with_params()
+    pieces = sql.split("%s")
+    if "%%" in sql or len(pieces) != len(params) + 1 or list(params).count(_MARKER) != 1:
+        return list(page_query(rows, sort=sort, after=after)[: PAGE_SIZE + 1])
+    where = list(params).index(_MARKER)
+    inner = "".join(
+        piece + ("" if n == len(params) else "n.network_id" if n == where else "%s")
+        for n, piece in enumerate(pieces)
+    )
+    direction = "DESC" if descending else "ASC"
+    statement = (
+        "SELECT b.id FROM unnest(%s::bigint[]) AS n(network_id)"  # noqa: S608 -- the ORM's SQL, bound
+        f" CROSS JOIN LATERAL ({inner}) AS b(value, id)"
+        f" ORDER BY b.value {direction}, b.id {direction} LIMIT {PAGE_SIZE + 1}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            statement,
+            [[network.pk for network in networks], *params[:where], *params[where + 1 :]],
+        )
+        ids = [pk for (pk,) in cursor.fetchall()]
+    by_id = rows.filter(pk__in=ids).in_bulk()
+    return [by_id[pk] for pk in ids if pk in by_id]
 
 
 @dataclass

@@ -205,8 +205,14 @@ class Detection(models.Model):
                 condition=models.Q(status__in=["new", "active", "reopened"]),
                 name="detection_open_by_last_found",
             ),
-            # The Fixed filter of the same lists, in one network and for one QID
-            # (a network's recount reads its Fixed ones from the first alone).
+            # The Fixed filter of the same lists, across networks, in one network
+            # and for one QID (a network's recount reads its Fixed ones from the
+            # second alone). A row enters these once, when it is fixed.
+            models.Index(
+                fields=["-severity", "-id"],
+                condition=models.Q(status="fixed"),
+                name="detection_fixed_by_severity",
+            ),
             models.Index(
                 fields=["network", "-severity", "-id"],
                 condition=models.Q(status="fixed"),
@@ -224,6 +230,12 @@ class Detection(models.Model):
                 fields=["network", "-fixed_at", "-id"],
                 condition=models.Q(fixed_at__isnull=False),
                 name="detection_fixed_by_network",
+            ),
+            # The Fixed list by fix date across networks.
+            models.Index(
+                fields=["-fixed_at", "-id"],
+                condition=models.Q(fixed_at__isnull=False),
+                name="detection_fixed_by_date",
             ),
         ]
 

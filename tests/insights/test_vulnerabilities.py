@@ -147,12 +147,17 @@ def test_each_row_says_ip_and_network(api_as, estate):
     "sort", ["-severity", "severity", "-last_found", "first_found", "qid", "-qid"]
 )
 def test_keyset_pages_cover_every_row_once_in_order(api_as, sort):
-    acme = NetworkFactory(name="Big", space="10.1.0.0/16")
+    """Across networks too: the dates' orders are merged from each network's."""
+    networks = [
+        NetworkFactory(name="Big", space="10.1.0.0/16"),
+        NetworkFactory(name="Twin", space="10.1.0.0/16"),
+        NetworkFactory(name="Small", space="10.1.0.0/16"),
+    ]
     kb = [VulnerabilityFactory(qid=994000 + i, severity=1 + i % 5) for i in range(7)]
     now = timezone.now()
     for i in range(2 * PAGE_SIZE + 7):
         DetectionFactory(
-            host=HostFactory(network=acme, ip=f"10.1.{i // 200}.{i % 200 + 1}"),
+            host=HostFactory(network=networks[i % 5 // 2], ip=f"10.1.{i // 200}.{i % 200 + 1}"),
             vulnerability=kb[i % 7],
             first_found=now - timedelta(minutes=i % 11),
             last_found=now - timedelta(minutes=i % 13),
@@ -277,22 +282,34 @@ def test_csv_export_streams_the_filtered_rows_spreadsheet_safe(client_as, estate
     assert refused.status_code == 400 and b"cve" in refused.content
 
 
-@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's partial indexes")
-def test_a_networks_fixed_list_by_fix_date_reads_its_index_in_order(estate):
-    acme, _globex, _rows = estate
-    criteria = Criteria(networks=[acme], severities=[], statuses=["fixed"])
-    query = page_query(detections(criteria), sort="-fixed_at")[: PAGE_SIZE + 1]
-    sql, params = query.query.sql_with_params()
+def reads_in_order(query, index: str, *, sorting: bool = True) -> None:
+    """Asserts the first page of ``query`` is read in order from ``index``, with
+    no sort; ``sorting=False``: whether the index can give that order at all (a
+    tiny table's estimates can make sorting its few rows look cheaper)."""
+    sql, params = query[: PAGE_SIZE + 1].query.sql_with_params()
     with connection.cursor() as cursor:
-        # Whether the index can give the order at all (a tiny table's estimates
-        # would otherwise make any sort look cheap).
-        cursor.execute("SET LOCAL enable_sort = off")
         cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute("SET LOCAL enable_bitmapscan = off")
+        if not sorting:
+            cursor.execute("SET LOCAL enable_sort = off")
         cursor.execute(f"EXPLAIN {sql}", params)
         plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert "Index Scan using detection_fixed_by_network on scans_detection" in plan, plan
+    assert f"Index Scan using {index} on scans_detection" in plan, plan
     assert "Sort" not in plan, plan
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's partial indexes")
+@pytest.mark.parametrize(
+    ("networks", "index"),
+    [
+        (lambda acme, globex: [acme], "detection_fixed_by_network"),
+        (lambda acme, globex: [acme, globex], "detection_fixed_by_date"),
+    ],
+)
+def test_the_fixed_list_by_fix_date_reads_its_index_in_order(estate, networks, index):
+    acme, globex, _rows = estate
+    criteria = Criteria(networks=networks(acme, globex), severities=[], statuses=["fixed"])
+    reads_in_order(page_query(detections(criteria), sort="-fixed_at"), index, sorting=False)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's partial indexes")
@@ -303,22 +320,18 @@ def test_a_networks_fixed_list_by_fix_date_reads_its_index_in_order(estate):
         (["new", "active", "reopened"], "qid", "detection_open_by_qid"),
         (["fixed"], "network", "detection_fixed_in_network"),
         (["fixed"], "qid", "detection_fixed_of_qid"),
+        (["fixed"], "all", "detection_fixed_by_severity"),
     ],
 )
 def test_a_page_reads_its_rows_in_order_from_a_partial_index(estate, statuses, by, index):
-    """The list's first page, open or Fixed, in one network or for one QID, is
-    read in order from the partial index of that status set: no sort, whatever
-    the table's size (ingest writes no other index for these rows)."""
+    """The list's first page, open or Fixed, in one network or for one QID (and
+    Fixed across networks), is read in order from the partial index of that
+    status set: no sort, whatever the table's size."""
     acme, globex, _rows = estate
     criteria = Criteria(networks=[acme], severities=[], statuses=statuses)
     if by == "qid":  # across networks, as a CVE or QID filter asks
         criteria.networks, criteria.qid = [acme, globex], 993001
-    query = detections(criteria).order_by("-severity", "-id")[: PAGE_SIZE + 1]
-    sql, params = query.query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute("SET LOCAL enable_bitmapscan = off")
-        cursor.execute(f"EXPLAIN {sql}", params)
-        plan = "\n".join(row[0] for row in cursor.fetchall())
-    assert f"Index Scan using {index} on scans_detection" in plan, plan
-    assert "Sort" not in plan, plan
+    if by == "all":
+        criteria.networks = [acme, globex]
+    query = detections(criteria).order_by("-severity", "-id")
+    reads_in_order(query, index, sorting=by != "all")
