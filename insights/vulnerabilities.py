@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -210,13 +211,13 @@ PER_NETWORK_SORTS = ("last_found", "first_found")
 
 
 def page(
-    rows: QuerySet[Detection], *, sort: str, after: str = "", networks: list[Network] = ()
+    rows: QuerySet[Detection], *, sort: str, after: str = "", networks: Sequence[Network] = ()
 ) -> Page:
     """One page in ``sort`` order, after ``after``'s row, of ``rows`` (the
     detections of ``networks``); one query of PAGE_SIZE + 1 rows whatever the
     depth (equal values still page exactly), or two when merged across networks."""
     key, descending = _sort_key(sort)
-    if key in PER_NETWORK_SORTS and len(networks) > 1 and _compound_slices():
+    if key in PER_NETWORK_SORTS and len(networks) > 1 and _merges():
         found = _merged(rows, sort=sort, after=after, networks=networks)
     else:
         found = list(page_query(rows, sort=sort, after=after)[: PAGE_SIZE + 1])
@@ -229,17 +230,17 @@ def page(
     )
 
 
-def _compound_slices() -> bool:
-    """Whether the database takes an ordered, limited SELECT in a UNION (PostgreSQL
-    does; SQLite, for development, reads the one query instead)."""
-    return connection.features.supports_slicing_ordering_in_compound
+def _merges() -> bool:
+    """Whether ``_merged`` can run: LATERAL over an array is PostgreSQL's (SQLite,
+    for development, reads the one sorting query instead)."""
+    return connection.vendor == "postgresql"
 
 
 _MARKER = -7_310_442_911  # no network's id
 
 
 def _merged(
-    rows: QuerySet[Detection], *, sort: str, after: str, networks: list[Network]
+    rows: QuerySet[Detection], *, sort: str, after: str, networks: Sequence[Network]
 ) -> list[Detection]:
     """The page's rows across ``networks`` in an order each network's index
     holds but no index across them does (sorting every open finding by date cost
