@@ -58,7 +58,11 @@ def _tabs(request):
         )
     links = [link for section in sections.values() for link in section]
     match = getattr(request, "resolver_match", None)
-    owner = PAGE_TABS.get(match.view_name) if match is not None else None
+    # A view may say which link its page is under, when that depends on the
+    # object shown (an import's findings page is under Imports).
+    owner = getattr(request, "enclave_tab", None) or (
+        PAGE_TABS.get(match.view_name) if match is not None else None
+    )
     owned = [link for link in links if link["name"] == owner]
     # Otherwise the current page is the link with the longest URL the path
     # starts with: /scans/kb/ is KnowledgeBase, not Scans as well.

@@ -197,6 +197,8 @@ class ScanResultsView(RoleRequiredMixin, DetailView):
         """Findings by QID grouped by severity (a page of 100 QIDs), then the hosts
         found (a page of 100), each with its findings by severity."""
         context = super().get_context_data(**kwargs)
+        if self.object.is_import:
+            self.request.enclave_tab = "scans:import_list"
         table = ScanHostTable(selectors.scan_hosts(scan=self.object), prefix="hosts-")
         RequestConfig(self.request, paginate={"per_page": 100}).configure(table)
         context["host_table"] = table

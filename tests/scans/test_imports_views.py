@@ -80,6 +80,7 @@ def test_upload_form_imports_into_the_chosen_network(
     # Its findings page leads back to the import, and says so.
     results = client.get(reverse("scans:scan_results", args=[scan.pk])).content.decode()
     assert f'href="{response["Location"]}">The import</a>' in results
+    assert 'aria-current="page">Imports<' in results and 'aria-current="page">Scans<' not in results
     # The history lists it with the scans; the scan page leads to the import's.
     listing = client.get(reverse("scans:scan_list")).content.decode()
     assert "Import of weekly.nessus" in listing
