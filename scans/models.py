@@ -454,6 +454,12 @@ class Scan(models.Model):
         return self.kind == ScanKind.IMPORT
 
     @property
+    def nothing_imported(self) -> bool:
+        """An import that ended in error before it wrote a host (a malformed file,
+        hosts outside the network): no findings to show, no bar to draw."""
+        return self.is_import and self.status == ScanStatus.ERROR and not self.hosts_done
+
+    @property
     def progress(self) -> int:
         if self.status == ScanStatus.FINISHED:
             return 100

@@ -34,15 +34,9 @@ def scan_status_badge(scan: Scan) -> str:
 NOTHING_IMPORTED = mark_safe('<span class="muted">nothing imported</span>')  # noqa: S308 -- a constant
 
 
-def _import_refused(scan: Scan) -> bool:
-    """An import that ended in error before it wrote a host (a malformed file,
-    hosts outside the network): its bar stopped where the check did."""
-    return scan.is_import and scan.status == ScanStatus.ERROR and not scan.hosts_done
-
-
 def scan_progress(scan: Scan) -> str:
     """Bar, percent, hosts done and, while it runs, what the appliances are doing."""
-    if _import_refused(scan):
+    if scan.nothing_imported:  # its bar stopped where the check did
         return NOTHING_IMPORTED
     doing = ""
     if scan.status == ScanStatus.RUNNING and scan.phase_display:
@@ -464,7 +458,7 @@ class ImportTable(tables.Table):
         return ScanTable.render_status(self, record)
 
     def render_progress(self, record):
-        if _import_refused(record):
+        if record.nothing_imported:
             return NOTHING_IMPORTED
         return format_html(
             '<progress max="100" value="{}"></progress> {}%', record.progress, record.progress
