@@ -2,12 +2,11 @@ import django_tables2 as tables
 from django.urls import reverse
 from django.utils.html import format_html
 
+from console.severity import SEVERITY_NAMES
 from console.tables import EMPTY, FastBodyTable, when
-from scans.models import Severity
 from scans.tables import exploitation
 
 LEAVE_TABLE = {"hx-boost": "false"}
-SEVERITY_WORDS = {s.value: s.label.split(" - ")[1] for s in Severity}
 
 
 class VulnerabilityTable(FastBodyTable):
@@ -49,7 +48,7 @@ class VulnerabilityTable(FastBodyTable):
             '<span class="nowrap"><span class="sev sev-{}">{}</span> {}</span>',
             record.severity,
             record.severity,
-            SEVERITY_WORDS.get(record.severity, ""),
+            SEVERITY_NAMES.get(record.severity, ""),
         )
 
     def cell_priority(self, record) -> str:
