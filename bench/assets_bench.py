@@ -108,6 +108,8 @@ def pages() -> list[tuple[str, str, dict]]:
 
 def insight_pages(network: Network, host: Host) -> list[tuple[str, str, dict]]:
     """The dashboard, the Vulnerabilities list and the global search."""
+    from django.db.models import Count
+
     from insights import vulnerabilities
     from scans.models import Detection
 
@@ -120,6 +122,21 @@ def insight_pages(network: Network, host: Host) -> list[tuple[str, str, dict]]:
         .only("id", "severity")[min(1_000_000, max(findings // 2, 0))]
     )
     deep = vulnerabilities.cursor_for(deep_row, "severity")
+    # Halfway through the findings of the QID found most.
+    top = (
+        Detection.objects.filter(status__in=vulnerabilities.OPEN)
+        .values("vulnerability_id")
+        .annotate(n=Count("id"))
+        .order_by("-n")
+        .first()
+    )
+    qid_row = (
+        Detection.objects.filter(
+            status__in=vulnerabilities.OPEN, vulnerability_id=top["vulnerability_id"]
+        )
+        .order_by("-severity", "-id")
+        .only("id", "severity", "vulnerability_id")[top["n"] // 2]
+    )
     cve = "CVE-2099-980007"
     dns = (host.dns or "")[:6] or "h"
     return [
@@ -143,6 +160,19 @@ def insight_pages(network: Network, host: Host) -> list[tuple[str, str, dict]]:
             {},
         ),
         ("Vulnerabilities, Fixed, filtered by CVE", f"{vulns}?cve={cve}&status=fixed", {}),
+        ("Vulnerabilities, any status, all networks", f"{vulns}?status=any", {}),
+        (
+            "Vulnerabilities, any status by last found",
+            f"{vulns}?status=any&sort=-last_found",
+            {},
+        ),
+        ("Vulnerabilities, by QID", f"{vulns}?sort=qid", {}),
+        (
+            "Vulnerabilities, by QID, deep in a QID",
+            f"{vulns}?sort=qid&after={vulnerabilities.cursor_for(qid_row, 'qid')}",
+            {},
+        ),
+        ("Vulnerabilities, any status by QID", f"{vulns}?status=any&sort=-qid", {}),
         ("Vulnerabilities, grouped by QID", f"{vulns}?group=qid", {}),
         ("Vulnerabilities API, first page", "/api/v1/vulnerabilities/", {}),
         ("search, an IP in many networks", f"{reverse('insights:search')}?q={host.ip}", {}),

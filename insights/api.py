@@ -172,7 +172,14 @@ class VulnerabilityViewSet(viewsets.ViewSet):
             OpenApiParameter("port", int),
             OpenApiParameter("tag", int),
             OpenApiParameter("q", str),
-            OpenApiParameter("sort", str, enum=[c for c, _ in SORT_CHOICES]),
+            OpenApiParameter(
+                "sort",
+                str,
+                enum=[c for c, _ in SORT_CHOICES],
+                description="A column, '-' first for descending; ties by id the same "
+                "way, but a QID's findings worst first (qid) or mildest first (-qid). "
+                "fixed_at needs status=fixed.",
+            ),
             OpenApiParameter("after", str, description="The cursor from a previous answer."),
             OpenApiParameter("group", str, enum=["qid"]),
         ],
@@ -197,10 +204,9 @@ class VulnerabilityViewSet(viewsets.ViewSet):
                 }
             )
         page = vulnerabilities.page(
-            vulnerabilities.detections(criteria),
+            criteria,
             sort=form.cleaned_data.get("sort") or vulnerabilities.DEFAULT_SORT,
             after=form.cleaned_data.get("after") or "",
-            networks=criteria.networks,
         )
         next_url = None
         if page.next_cursor:

@@ -185,12 +185,7 @@ class VulnerabilityListView(RoleRequiredMixin, PartialTemplateMixin, TemplateVie
             context["groups"] = vulnerabilities.grouped_by_qid(criteria)
             return context
         sort = form.cleaned_data.get("sort") or vulnerabilities.DEFAULT_SORT
-        page = vulnerabilities.page(
-            vulnerabilities.detections(criteria),
-            sort=sort,
-            after=form.cleaned_data.get("after"),
-            networks=criteria.networks,
-        )
+        page = vulnerabilities.page(criteria, sort=sort, after=form.cleaned_data.get("after"))
         table = VulnerabilityTable(page.rows, order_by=page.sort)
         table.page_size = vulnerabilities.PAGE_SIZE
         base = {k: v for k, v in query.items() if k != "sort"}

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import base64
 import json
+import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import reduce
 
 from django.db import connection
 from django.db.models import BooleanField, Expression, F, Q, QuerySet, Sum
@@ -22,7 +24,7 @@ from django.utils.dateparse import parse_datetime
 from core.digits import ascii_digits
 from core.spreadsheet import spreadsheet_safe
 from networks.models import Network
-from scans.models import OPEN_STATUSES, Detection, Vulnerability
+from scans.models import OPEN_STATUSES, Detection, DetectionStatus, Vulnerability
 
 from .models import Exposure
 
@@ -41,6 +43,9 @@ SORTS = {
 }
 DATE_SORTS = ("last_found", "first_found", "fixed_at")
 DEFAULT_SORT = "-severity"
+
+OPEN = [s.value for s in OPEN_STATUSES]
+FIXED = [DetectionStatus.FIXED.value]
 
 
 @dataclass
@@ -145,33 +150,47 @@ class RowCompare(Expression):
         return f"({', '.join(parts)}) {operator} ({marks})", [*params, *values]
 
 
-def _encode(value) -> str:
-    raw = value.isoformat() if isinstance(value, datetime) else value
-    return raw
+# An order: its columns, each with whether it descends.
+Order = list[tuple[str, bool]]
 
 
-def cursor_for(row: Detection, sort_field: str) -> str:
-    value = getattr(row, sort_field)
-    payload = json.dumps([_encode(value), row.pk])
+def _order(key: str, descending: bool) -> Order:
+    """The columns ``key`` sorts by, the id last so that every row has its place;
+    a QID's findings worst first, as the QID indexes hold them (so the columns
+    run both ways)."""
+    field = SORTS[key]
+    if key == "qid":
+        return [(field, descending), ("severity", not descending), ("id", not descending)]
+    return [(field, descending), ("id", descending)]
+
+
+def cursor_for(row: Detection, key: str) -> str:
+    """The cursor of the page after ``row`` in ``key``'s order: its values there."""
+    values = [getattr(row, field) for field, _ in _order(key, True)]
+    payload = json.dumps([v.isoformat() if isinstance(v, datetime) else v for v in values])
     return base64.urlsafe_b64encode(payload.encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, sort_field: str) -> list | None:
-    """The (value, id) a cursor names, or None for a cursor that is not ours."""
+def _decode(cursor: str, order: Order) -> list | None:
+    """The values a cursor names, one per column of ``order``, or None for a
+    cursor that is not ours (nor of this order)."""
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        value, pk = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        raw = json.loads(base64.urlsafe_b64decode(padded.encode()))
     except (ValueError, TypeError):
         return None
-    if not isinstance(pk, int) or isinstance(pk, bool):
+    if not isinstance(raw, list) or len(raw) != len(order):
         return None
-    if sort_field in DATE_SORTS:
-        value = parse_datetime(value) if isinstance(value, str) else None
-        if value is None:
+    values = []
+    for (field, _), value in zip(order, raw, strict=True):
+        if field in DATE_SORTS:
+            value = parse_datetime(value) if isinstance(value, str) else None
+            if value is None:
+                return None
+        elif not isinstance(value, int) or isinstance(value, bool):
             return None
-    elif not isinstance(value, int) or isinstance(value, bool):
-        return None
-    return [value, pk]
+        values.append(value)
+    return values
 
 
 @dataclass
@@ -189,43 +208,69 @@ def _sort_key(sort: str) -> tuple[str, bool]:
     return key, sort.startswith("-")
 
 
-def page_query(rows: QuerySet[Detection], *, sort: str, after: str = "") -> QuerySet[Detection]:
-    """``rows`` in ``sort`` order (``-field`` descending) by (field, id), after
-    ``after``'s row: a deep page reads from its place in the index, as the first."""
-    key, descending = _sort_key(sort)
-    field = SORTS[key]
-    if field == "fixed_at":
+def _ordered(rows: QuerySet[Detection], order: Order) -> QuerySet[Detection]:
+    if order[0][0] == "fixed_at":
         # Said outright (Fixed rows have one): the keyset compares no NULL, and
         # the planner reads the fixed-date index in order.
         rows = rows.filter(fixed_at__isnull=False)
-    rows = rows.order_by(*([f"-{field}", "-id"] if descending else [field, "id"]))
-    position = _decode(after, field) if after else None
+    return rows.order_by(*[f"-{field}" if down else field for field, down in order])
+
+
+def _after(order: Order, position: list) -> list[Q]:
+    """The rows after ``position`` in ``order``, as one condition per run of
+    columns sorted the same way, each a range its index reads (a single row
+    comparison cannot mix directions): for (QID up, severity down, id down),
+    the later QIDs, and the rest of this QID's findings."""
+    parts, equal, start = [], Q(), 0
+    while start < len(order):
+        down = order[start][1]
+        stop = start
+        while stop < len(order) and order[stop][1] == down:
+            stop += 1
+        fields = [field for field, _ in order[start:stop]]
+        values = position[start:stop]
+        parts.append(equal & Q(RowCompare(fields, values, less=down)))
+        equal &= Q(**dict(zip(fields, values, strict=True)))
+        start = stop
+    return parts
+
+
+def page_query(rows: QuerySet[Detection], *, sort: str, after: str = "") -> QuerySet[Detection]:
+    """``rows`` in ``sort`` order (``-field`` descending), after ``after``'s row:
+    a deep page reads from its place in the index, as the first."""
+    order = _order(*_sort_key(sort))
+    rows = _ordered(rows, order)
+    position = _decode(after, order) if after else None
     if position is not None:
-        rows = rows.filter(RowCompare([field, "id"], position, less=descending))
+        rows = rows.filter(reduce(operator.or_, _after(order, position)))
     return rows
 
 
 # Orders indexed in each network only (by network, then the date): across
 # networks a page is merged from each network's own first rows.
 PER_NETWORK_SORTS = ("last_found", "first_found")
+# Orders the open and the Fixed findings are indexed in apart (partial indexes):
+# a list of any status is merged from each set's own first rows.
+PER_STATUS_SORTS = ("severity", "last_found", "qid")
 
 
-def page(
-    rows: QuerySet[Detection], *, sort: str, after: str = "", networks: Sequence[Network] = ()
-) -> Page:
-    """One page in ``sort`` order, after ``after``'s row, of ``rows`` (the
-    detections of ``networks``); one query of PAGE_SIZE + 1 rows whatever the
-    depth (equal values still page exactly), or two when merged across networks."""
+def page(criteria: Criteria, *, sort: str, after: str = "") -> Page:
+    """One page of the detections ``criteria`` keep, in ``sort`` order, after
+    ``after``'s row: one query of PAGE_SIZE + 1 rows whatever the depth (equal
+    values still page exactly), or two when merged from several index ranges
+    (see ``branches``)."""
     key, descending = _sort_key(sort)
-    if key in PER_NETWORK_SORTS and len(networks) > 1 and _merges():
-        found = _merged(rows, sort=sort, after=after, networks=networks)
+    rows = detections(criteria)
+    parts = branches(rows, criteria, sort=sort, after=after) if _merges() else []
+    if parts:
+        found = _merged(rows, parts, sort=sort, after=after, networks=criteria.networks)
     else:
         found = list(page_query(rows, sort=sort, after=after)[: PAGE_SIZE + 1])
     more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
     return Page(
         rows=found,
-        next_cursor=cursor_for(found[-1], SORTS[key]) if more and found else None,
+        next_cursor=cursor_for(found[-1], key) if more and found else None,
         sort=("-" if descending else "") + key,
     )
 
@@ -239,41 +284,93 @@ def _merges() -> bool:
 _MARKER = -7_310_442_911  # no network's id
 
 
-def _merged(
-    rows: QuerySet[Detection], *, sort: str, after: str, networks: Sequence[Network]
-) -> list[Detection]:
-    """The page's rows across ``networks`` in an order each network's index
-    holds but no index across them does (sorting every open finding by date cost
-    1.6 s at 3,000,000): PostgreSQL reads each network's first PAGE_SIZE + 1
-    after the cursor in order from its index (a LATERAL join over the networks'
-    ids) and merges them; then the winners' rows.
-
-    The per-network query is the ORM's, its network a marker parameter that
-    becomes the LATERAL's column (it falls back to sorting across networks if
-    the SQL does not hold the marker once)."""
+def branches(
+    rows: QuerySet[Detection], criteria: Criteria, *, sort: str, after: str = ""
+) -> list[QuerySet[Detection]]:
+    """The page's rows (``rows``, the detections ``criteria`` keep) as queries
+    each an index holds in the page's order, to be merged: one per network
+    where the order is indexed per network only (a marker network id stands
+    for each, see ``merge_statement``), per status set (open, Fixed) for a list
+    of any status, and per part of a keyset whose columns run both ways; none
+    where one index holds the whole order (the page is one query)."""
     key, descending = _sort_key(sort)
-    field = SORTS[key]
-    branch = page_query(rows.filter(network_id=_MARKER), sort=sort, after=after)
-    sql, params = branch.values_list(field, "id")[: PAGE_SIZE + 1].query.sql_with_params()
-    pieces = sql.split("%s")
-    if "%%" in sql or len(pieces) != len(params) + 1 or list(params).count(_MARKER) != 1:
-        return list(page_query(rows, sort=sort, after=after)[: PAGE_SIZE + 1])
-    where = list(params).index(_MARKER)
-    inner = "".join(
-        piece + ("" if n == len(params) else "n.network_id" if n == where else "%s")
-        for n, piece in enumerate(pieces)
+    order = _order(key, descending)
+    rows = _ordered(rows, order)
+    per_network = key in PER_NETWORK_SORTS and len(criteria.networks) > 1
+    if per_network:
+        rows = rows.filter(network_id=_MARKER)
+    status_sets = [OPEN, FIXED] if not criteria.statuses and key in PER_STATUS_SORTS else [[]]
+    position = _decode(after, order) if after else None
+    conditions = _after(order, position) if position is not None else [Q()]
+    parts = [
+        (rows.filter(status__in=statuses) if statuses else rows).filter(condition)
+        for statuses in status_sets
+        for condition in conditions
+    ]
+    return parts if per_network or len(parts) > 1 else []
+
+
+def merge_statement(
+    parts: Sequence[QuerySet[Detection]], *, sort: str, networks: Sequence[Network]
+) -> tuple[str, list] | None:
+    """The SQL that merges ``parts`` (see ``branches``): each one's first
+    PAGE_SIZE + 1 rows after the cursor, read in order from its index, then
+    the first PAGE_SIZE + 1 of them all, as ids; in each of ``networks`` (a
+    LATERAL join over their ids) when the parts hold the network marker. None
+    when a part's SQL cannot be read so (its marker not found once)."""
+    order = _order(*_sort_key(sort))
+    fields = [field for field, _ in order]
+    texts, params, markers = [], [], set()
+    for part in parts:
+        sql, own = part.values_list(*fields)[: PAGE_SIZE + 1].query.sql_with_params()
+        pieces = sql.split("%s")
+        markers.add(list(own).count(_MARKER))
+        if "%%" in sql or len(pieces) != len(own) + 1 or len(markers) > 1 or max(markers) > 1:
+            return None
+        text = [pieces[0]]
+        for value, piece in zip(own, pieces[1:], strict=True):
+            if value == _MARKER:
+                text.append("n.network_id")
+            else:
+                text.append("%s")
+                params.append(value)
+            text.append(piece)
+        texts.append(f"({''.join(text)})")
+    inner = " UNION ALL ".join(texts)
+    if markers == {1}:
+        source = f"unnest(%s::bigint[]) AS n(network_id) CROSS JOIN LATERAL ({inner})"
+        params.insert(0, [network.pk for network in networks])
+    else:
+        source = f"({inner})"
+    columns = [f"c{n}" for n in range(len(order))]
+    ranking = ", ".join(
+        f"b.{column} {'DESC' if down else 'ASC'}"
+        for column, (_, down) in zip(columns, order, strict=True)
     )
-    direction = "DESC" if descending else "ASC"
     statement = (
-        "SELECT b.id FROM unnest(%s::bigint[]) AS n(network_id)"  # noqa: S608 -- the ORM's SQL, bound
-        f" CROSS JOIN LATERAL ({inner}) AS b(value, id)"
-        f" ORDER BY b.value {direction}, b.id {direction} LIMIT {PAGE_SIZE + 1}"
+        f"SELECT b.{columns[-1]} FROM {source} AS b({', '.join(columns)})"  # noqa: S608 -- the ORM's SQL, bound
+        f" ORDER BY {ranking} LIMIT {PAGE_SIZE + 1}"
     )
+    return statement, params
+
+
+def _merged(
+    rows: QuerySet[Detection],
+    parts: Sequence[QuerySet[Detection]],
+    *,
+    sort: str,
+    after: str,
+    networks: Sequence[Network],
+) -> list[Detection]:
+    """The page's rows merged from ``parts``, in an order each part's index
+    holds but no index across them does (across networks, sorting every open
+    finding by date cost 1.6 s at 3,000,000; any status by severity, 3 s);
+    the sorting query if the merge cannot be written."""
+    merge = merge_statement(parts, sort=sort, networks=networks)
+    if merge is None:
+        return list(page_query(rows, sort=sort, after=after)[: PAGE_SIZE + 1])
     with connection.cursor() as cursor:
-        cursor.execute(
-            statement,
-            [[network.pk for network in networks], *params[:where], *params[where + 1 :]],
-        )
+        cursor.execute(*merge)
         ids = [pk for (pk,) in cursor.fetchall()]
     by_id = rows.filter(pk__in=ids).in_bulk()
     return [by_id[pk] for pk in ids if pk in by_id]
@@ -320,9 +417,6 @@ def grouped_by_qid(criteria: Criteria, *, limit: int = 200) -> list[QidGroup]:
         for row in top
         if row["qid"] in kb_rows
     ]
-
-
-OPEN = [s.value for s in OPEN_STATUSES]
 
 
 CSV_HEADER = [

@@ -223,6 +223,13 @@ class Detection(models.Model):
                 condition=models.Q(status="fixed"),
                 name="detection_fixed_of_qid",
             ),
+            # One network's Fixed findings by last found: with the open ones'
+            # (detection_open_by_last_found), a list of any status in that order.
+            models.Index(
+                fields=["network", "-last_found", "-id"],
+                condition=models.Q(status="fixed"),
+                name="detection_fixed_by_last_found",
+            ),
             # The trend snapshot's "found that day" and "fixed that day"; the
             # latter is also a network's Fixed list by fix date, newest first.
             models.Index(fields=["network", "first_found"], name="detection_found_by_network"),

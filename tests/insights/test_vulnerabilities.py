@@ -3,15 +3,27 @@ sorting, keyset pages, the grouped view, the CSV export and the API."""
 
 import csv
 import io
+import itertools
+import re
 from datetime import timedelta
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
 from insights import services
-from insights.vulnerabilities import PAGE_SIZE, Criteria, detections, page_query
+from insights.vulnerabilities import (
+    PAGE_SIZE,
+    Criteria,
+    branches,
+    cursor_for,
+    detections,
+    merge_statement,
+    page,
+    page_query,
+)
 from scans.models import DetectionStatus, KbSource, VulnerabilityKind
 from tests.factories import (
     DetectionFactory,
@@ -143,11 +155,13 @@ def test_each_row_says_ip_and_network(api_as, estate):
     ]
 
 
+@pytest.mark.parametrize("status", ["open", "any"])
 @pytest.mark.parametrize(
     "sort", ["-severity", "severity", "-last_found", "first_found", "qid", "-qid"]
 )
-def test_keyset_pages_cover_every_row_once_in_order(api_as, sort):
-    """Across networks too: the dates' orders are merged from each network's."""
+def test_keyset_pages_cover_every_row_once_in_order(api_as, sort, status):
+    """Across networks and, for any status, across the open and Fixed sets too:
+    the orders each of those is indexed in apart are merged from theirs."""
     networks = [
         NetworkFactory(name="Big", space="10.1.0.0/16"),
         NetworkFactory(name="Twin", space="10.1.0.0/16"),
@@ -156,23 +170,31 @@ def test_keyset_pages_cover_every_row_once_in_order(api_as, sort):
     kb = [VulnerabilityFactory(qid=994000 + i, severity=1 + i % 5) for i in range(7)]
     now = timezone.now()
     for i in range(2 * PAGE_SIZE + 7):
+        fixed = status == "any" and i % 3 == 0
         DetectionFactory(
             host=HostFactory(network=networks[i % 5 // 2], ip=f"10.1.{i // 200}.{i % 200 + 1}"),
             vulnerability=kb[i % 7],
+            # A QID's findings at two severities: its order is worst first.
+            severity=kb[i % 7].severity + i % 2 if i % 7 == 3 else kb[i % 7].severity,
             first_found=now - timedelta(minutes=i % 11),
             last_found=now - timedelta(minutes=i % 13),
+            status=DetectionStatus.FIXED if fixed else DetectionStatus.ACTIVE,
+            fixed_at=now if fixed else None,
         )
     api = api_as("reader")
     seen, url, pages = [], URL, 0
-    params = {"sort": sort}
+    params = {"sort": sort, "status": status}
     while url:
         answer = api.get(url, params if url == URL else None).json()
         seen.extend(answer["results"])
         url, pages = answer["next"], pages + 1
     assert pages == 3 and len(seen) == len({r["id"] for r in seen}) == 2 * PAGE_SIZE + 7
+    assert ({r["status"] for r in seen} == {"active", "fixed"}) == (status == "any")
     field = sort.lstrip("-")
-    key = {"qid": "qid", "severity": "severity"}.get(field, field)
-    values = [(r[key], r["id"]) for r in seen]
+    if field == "qid":  # a QID's findings worst first, then newest
+        values = [(r["qid"], -r["severity"], -r["id"]) for r in seen]
+    else:
+        values = [(r[field], r["id"]) for r in seen]
     assert values == sorted(values, reverse=sort.startswith("-"))
 
 
@@ -335,3 +357,63 @@ def test_a_page_reads_its_rows_in_order_from_a_partial_index(estate, statuses, b
         criteria.networks = [acme, globex]
     query = detections(criteria).order_by("-severity", "-id")
     reads_in_order(query, index, sorting=by != "all")
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's partial indexes")
+@pytest.mark.parametrize(
+    ("sort", "across", "status", "parts", "indexes"),
+    [
+        ("-severity", True, "any", 2, ["open_by_severity", "fixed_by_severity"]),
+        # (A few Fixed rows: either Fixed index, read in order, costs the same.)
+        ("severity", False, "any", 2, ["open_by_network", "fixed_(in_network|by_severity)"]),
+        ("-last_found", True, "any", 2, ["open_by_last_found", "fixed_by_last_found"]),
+        ("last_found", False, "any", 2, ["open_by_last_found", "fixed_by_last_found"]),
+        # The rest of a QID's findings, the next QIDs: in each set.
+        ("qid", True, "any", 4, ["open_by_qid", "fixed_of_qid"]),
+        ("-qid", True, "any", 4, ["open_by_qid", "fixed_of_qid"]),
+        ("qid", True, "open", 2, ["open_by_qid"]),
+        # Indexed per network only: one part, in each network.
+        ("-last_found", True, "open", 1, ["open_by_last_found"]),
+        ("first_found", True, "open", 1, ["found_by_network"]),
+        ("-first_found", True, "any", 1, ["found_by_network"]),
+    ],
+)
+def test_a_merged_page_reads_each_part_in_order_from_its_index(
+    estate, sort, across, status, parts, indexes
+):
+    """Where no one index holds a page's order (open and Fixed findings are
+    indexed apart, dates per network, a QID's findings the other way), the
+    page (here a deep one) is merged from parts each read in order from its
+    index, in each network where the order is indexed per network; the one
+    sort is the merge of their first rows (PAGE_SIZE + 1 per part), never of
+    the table."""
+    acme, globex, rows = estate
+    networks = [acme, globex] if across else [acme]
+    statuses = {"any": [], "open": ["new", "active", "reopened"]}[status]
+    criteria = Criteria(networks=networks, severities=[], statuses=statuses)
+    after = cursor_for(rows["a_tls"], sort.lstrip("-"))
+    found = branches(detections(criteria), criteria, sort=sort, after=after)
+    assert len(found) == parts
+    with CaptureQueriesContext(connection) as queries:
+        page(criteria, sort=sort, after=after)
+    assert any(q["sql"].startswith("SELECT b.") for q in queries), "the page is not merged"
+    sql, params = merge_statement(found, sort=sort, networks=networks)
+    assert ("LATERAL" in sql) == ("found" in sort and across)
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        # Whether each part's index can give its order (sorting a tiny table's
+        # rows can look cheaper to the planner; see reads_in_order).
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = [row[0] for row in cursor.fetchall()]
+    text = "\n".join(plan)
+    for index in indexes:
+        assert re.search(rf"Scan (Backward )?using detection_{index}", text), text
+    # Each part's first rows come straight from its index, under the part's
+    # limit: what is sorted above (if anything) is those few rows, not a table.
+    nodes = [line for line in plan if "->" in line]
+    for above, node in itertools.pairwise(nodes):
+        if "Scan" in node and " using detection_" in node:
+            # (First found is indexed without the id: equal dates' ids sorted.)
+            assert "Limit  (" in above or "Incremental Sort  (" in above, text
