@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import reduce
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
 from django.db.models import BooleanField, Expression, F, Q, QuerySet, Sum
 from django.utils.dateparse import parse_datetime
@@ -317,12 +318,16 @@ def merge_statement(
     PAGE_SIZE + 1 rows after the cursor, read in order from its index, then
     the first PAGE_SIZE + 1 of them all, as ids; in each of ``networks`` (a
     LATERAL join over their ids) when the parts hold the network marker. None
-    when a part's SQL cannot be read so (its marker not found once)."""
+    when a part's SQL cannot be read so (its marker not found once) or every
+    part is empty (the page's one query then answers without the database)."""
     order = _order(*_sort_key(sort))
     fields = [field for field, _ in order]
     texts, params, markers = [], [], set()
     for part in parts:
-        sql, own = part.values_list(*fields)[: PAGE_SIZE + 1].query.sql_with_params()
+        try:
+            sql, own = part.values_list(*fields)[: PAGE_SIZE + 1].query.sql_with_params()
+        except EmptyResultSet:  # a filter that can match nothing (no QID of that kind)
+            continue
         pieces = sql.split("%s")
         markers.add(list(own).count(_MARKER))
         if "%%" in sql or len(pieces) != len(own) + 1 or len(markers) > 1 or max(markers) > 1:
@@ -336,6 +341,8 @@ def merge_statement(
                 params.append(value)
             text.append(piece)
         texts.append(f"({''.join(text)})")
+    if not texts:
+        return None
     inner = " UNION ALL ".join(texts)
     if markers == {1}:
         source = f"unnest(%s::bigint[]) AS n(network_id) CROSS JOIN LATERAL ({inner})"

@@ -133,6 +133,16 @@ def test_network_and_tag_filters(api_as, estate):
     assert ids(api.get(URL, {"tag": tag.pk})) == {rows["c_tls"].pk, rows["c_banner"].pk}
 
 
+@pytest.mark.parametrize("sort", ["-severity", "-last_found", "first_found", "qid"])
+@pytest.mark.parametrize("status", ["any", "open"])
+def test_a_filter_no_finding_can_match_lists_nothing(api_as, client_as, estate, sort, status):
+    """A CVE no KB entry names (no QID to look for): an empty page, merged or not."""
+    query = {"cve": "CVE-1999-0001", "sort": sort, "status": status}
+    assert api_as("reader").get(URL, query).json()["results"] == []
+    page = client_as("reader").get(reverse("insights:vulnerability_list"), query)
+    assert page.status_code == 200 and "detection-" not in page.content.decode()
+
+
 def test_bad_filters_are_refused_by_name(api_as, estate):
     api = api_as("reader")
     for query, field in [
