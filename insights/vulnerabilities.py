@@ -10,6 +10,7 @@ are not. The grouped view reads the exposure the snapshot stored.
 from __future__ import annotations
 
 import base64
+import heapq
 import json
 import operator
 from collections.abc import Sequence
@@ -18,7 +19,7 @@ from datetime import UTC, datetime
 from functools import reduce
 
 from django.core.exceptions import EmptyResultSet
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import BooleanField, Expression, F, Q, QuerySet, Sum
 from django.utils.dateparse import parse_datetime
 
@@ -450,81 +451,105 @@ CSV_HEADER = [
 ]
 
 
+CSV_COLUMNS = (
+    "network__name",
+    "host__ip",
+    "host__dns",
+    "vulnerability_id",
+    "vulnerability__source",
+    "vulnerability__external_id",
+    "vulnerability__title",
+    "severity",
+    "status",
+    "port",
+    "protocol",
+    "vulnerability__cves",
+    "vulnerability__known_exploited",
+    "vulnerability__kev_due_date",
+    "vulnerability__epss",
+    "vulnerability__epss_percentile",
+    "first_found",
+    "last_found",
+    "times_found",
+    "fixed_at",
+    "id",
+)
+_SEVERITY, _ID = CSV_COLUMNS.index("severity"), CSV_COLUMNS.index("id")
+
+
 def csv_rows(criteria: Criteria):
     """The header, then one list of cells per detection the criteria keep, in
-    the list's default order, read in chunks; text cells spreadsheet-safe."""
+    the list's default order (worst first, newest first), text cells
+    spreadsheet-safe.
+
+    Rows stream from the database as they are read: in a transaction, so the
+    server-side cursor is not WITH HOLD (Django's choice in autocommit, which
+    has PostgreSQL run the whole query and store every row before the first
+    is sent: 3.9 s of 3,000,000 open findings before the first byte). For any
+    status, the open and the Fixed findings are each read in order from their
+    own index and merged here, as the list's pages are."""
     yield CSV_HEADER
-    rows = (
-        detections(criteria)
-        .order_by("-severity", "-id")
-        .values_list(
-            "network__name",
-            "host__ip",
-            "host__dns",
-            "vulnerability_id",
-            "vulnerability__source",
-            "vulnerability__external_id",
-            "vulnerability__title",
-            "severity",
-            "status",
-            "port",
-            "protocol",
-            "vulnerability__cves",
-            "vulnerability__known_exploited",
-            "vulnerability__kev_due_date",
-            "vulnerability__epss",
-            "vulnerability__epss_percentile",
-            "first_found",
-            "last_found",
-            "times_found",
-            "fixed_at",
-        )
-    )
+    rows = detections(criteria).order_by("-severity", "-id").values_list(*CSV_COLUMNS)
+    sets = [OPEN, FIXED] if not criteria.statuses else [[]]
+    with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL jit = off")
+        streams = [
+            (rows.filter(status__in=statuses) if statuses else rows).iterator(chunk_size=5000)
+            for statuses in sets
+        ]
+        merged = heapq.merge(*streams, key=lambda row: (row[_SEVERITY], row[_ID]), reverse=True)
+        for row in merged:
+            yield _csv_cells(*row)
+
+
+def _csv_cells(
+    network,
+    ip,
+    dns,
+    qid,
+    source,
+    external,
+    title,
+    severity,
+    status,
+    port,
+    protocol,
+    cves,
+    known_exploited,
+    kev_due,
+    epss,
+    percentile,
+    first,
+    last,
+    times,
+    fixed,
+    _id,
+) -> list:
     safe = spreadsheet_safe
-    for (
-        network,
+    return [
+        safe(network),
         ip,
-        dns,
+        safe(dns),
         qid,
         source,
-        external,
-        title,
+        safe(external),
+        safe(title),
         severity,
         status,
         port,
-        protocol,
-        cves,
-        known_exploited,
-        kev_due,
-        epss,
-        percentile,
-        first,
-        last,
+        safe(protocol),
+        safe(", ".join(cves or [])),
+        "yes" if known_exploited else "",
+        kev_due.isoformat() if kev_due else "",
+        f"{epss:.5f}" if epss is not None else "",
+        f"{percentile:.5f}" if percentile is not None else "",
+        _utc(first),
+        _utc(last),
         times,
-        fixed,
-    ) in rows.iterator(chunk_size=5000):
-        yield [
-            safe(network),
-            ip,
-            safe(dns),
-            qid,
-            source,
-            safe(external),
-            safe(title),
-            severity,
-            status,
-            port,
-            safe(protocol),
-            safe(", ".join(cves or [])),
-            "yes" if known_exploited else "",
-            kev_due.isoformat() if kev_due else "",
-            f"{epss:.5f}" if epss is not None else "",
-            f"{percentile:.5f}" if percentile is not None else "",
-            _utc(first),
-            _utc(last),
-            times,
-            _utc(fixed),
-        ]
+        _utc(fixed),
+    ]
 
 
 def _utc(moment: datetime | None) -> str:

@@ -15,9 +15,11 @@ from django.utils import timezone
 
 from insights import services
 from insights.vulnerabilities import (
+    CSV_HEADER,
     PAGE_SIZE,
     Criteria,
     branches,
+    csv_rows,
     cursor_for,
     detections,
     merge_statement,
@@ -312,6 +314,34 @@ def test_csv_export_streams_the_filtered_rows_spreadsheet_safe(client_as, estate
     assert acme_tls["Fixed (UTC)"] == ""
     refused = client_as("reader").get(reverse("insights:vulnerability_export"), {"cve": "nope"})
     assert refused.status_code == 400 and b"cve" in refused.content
+
+
+def test_csv_export_of_any_status_is_worst_first_across_open_and_fixed(client_as, estate):
+    _acme, _globex, rows = estate
+    response = client_as("reader").get(reverse("insights:vulnerability_export"), {"status": "any"})
+    read = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert len(read) == len(rows) and {r["Status"] for r in read} == {"fixed", "new"}
+    severities = [int(r["Severity"]) for r in read]
+    assert severities == sorted(severities, reverse=True)
+    # Telnet, fixed in Acme and open in Globex: one severity, newest first.
+    fives = [(r["Network"], r["Status"]) for r in read if r["Severity"] == "5"]
+    assert fives == [("Acme", "fixed"), ("Globex", "new")]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's cursors")
+@pytest.mark.django_db(transaction=True)
+def test_csv_export_streams_rows_as_the_database_reads_them(estate):
+    """Outside a transaction Django declares its cursor WITH HOLD, and PostgreSQL
+    then runs the whole query and stores every row before the first is sent:
+    the export reads in a transaction of its own, from cursors that stream."""
+    acme, globex, _rows = estate
+    stream = csv_rows(Criteria(networks=[acme, globex], severities=[], statuses=[]))
+    assert next(stream) == CSV_HEADER and next(stream)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT is_holdable FROM pg_cursors WHERE name LIKE '_django_curs_%%'")
+        holdable = [held for (held,) in cursor.fetchall()]
+    assert holdable == [False, False]  # the open and the Fixed findings, each read in order
+    stream.close()
 
 
 def reads_in_order(query, index: str, *, sorting: bool = True) -> None:
