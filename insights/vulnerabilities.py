@@ -493,6 +493,8 @@ def csv_rows(criteria: Criteria):
     sets = [OPEN, FIXED] if not criteria.statuses else [[]]
     with transaction.atomic():
         if connection.vendor == "postgresql":
+            # A cursor is planned for all its rows: costly enough for PostgreSQL
+            # to compile it first (JIT), 0.2 s more before the first row.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL jit = off")
         streams = [
