@@ -17,6 +17,7 @@ from insights import services
 from insights.vulnerabilities import (
     CSV_HEADER,
     PAGE_SIZE,
+    SORTS,
     Criteria,
     branches,
     csv_rows,
@@ -457,3 +458,41 @@ def test_a_merged_page_reads_each_part_in_order_from_its_index(
         if "Scan" in node and " using detection_" in node:
             # (First found is indexed without the id: equal dates' ids sorted.)
             assert "Limit  (" in above or "Incremental Sort  (" in above, text
+
+
+@pytest.mark.parametrize("status", ["open", "any", "new", "fixed"])
+@pytest.mark.parametrize("across", [True, False])
+def test_every_order_pages_as_one_sorting_query_would(status, across):
+    """The pages of each order, however a page is read (merged from index
+    ranges on PostgreSQL), hold exactly the rows of one query sorting them
+    all, in its order: across and within networks, for every status set, with
+    ties on every column."""
+    networks = [NetworkFactory(name=f"N{n}", space="10.2.0.0/16") for n in range(3)]
+    kb = [VulnerabilityFactory(qid=996000 + i, severity=1 + i % 5) for i in range(4)]
+    now = timezone.now()
+    statuses = ["new", "active", "reopened", "fixed"]
+    for i in range(130):
+        fixed = statuses[i % 4] == "fixed"
+        DetectionFactory(
+            host=HostFactory(network=networks[i % 3], ip=f"10.2.0.{i + 1}"),
+            vulnerability=kb[i % 4],
+            severity=kb[i % 4].severity + (i % 3 == 0 and i % 4 == 1),
+            status=statuses[i % 4],
+            first_found=now - timedelta(hours=i % 5),
+            last_found=now - timedelta(hours=i % 6),
+            fixed_at=now - timedelta(minutes=i % 7) if fixed else None,
+        )
+    chosen = networks if across else networks[1:2]
+    wanted = {"open": ["new", "active", "reopened"], "any": []}.get(status, [status])
+    criteria = Criteria(networks=chosen, severities=[], statuses=wanted)
+    sorts = [s for s in SORTS if s != "fixed_at" or status == "fixed"]
+    for sort in [f"{d}{s}" for s in sorts for d in ("-", "")]:
+        expected = list(page_query(detections(criteria), sort=sort).values_list("id", flat=True))
+        seen, after = [], ""
+        while True:
+            found = page(criteria, sort=sort, after=after)
+            seen.extend(row.pk for row in found.rows)
+            if not found.next_cursor:
+                break
+            after = found.next_cursor
+        assert seen == expected, sort
