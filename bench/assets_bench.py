@@ -160,6 +160,8 @@ def insight_pages(network: Network, host: Host) -> list[tuple[str, str, dict]]:
             {},
         ),
         ("Vulnerabilities, Fixed, filtered by CVE", f"{vulns}?cve={cve}&status=fixed", {}),
+        # As a Reader granted two of the networks (a page of theirs, worst first).
+        ("Vulnerabilities, a Reader of two networks", f"granted:{vulns}", {}),
         ("Vulnerabilities, any status, all networks", f"{vulns}?status=any", {}),
         (
             "Vulnerabilities, any status by last found",
@@ -181,6 +183,16 @@ def insight_pages(network: Network, host: Host) -> list[tuple[str, str, dict]]:
         ("search, a /24", f"{reverse('insights:search')}?q={host.ip}/24", {}),
         ("search, a CVE", f"{reverse('insights:search')}?q={cve}", {}),
     ]
+
+
+def reader_of_two_networks() -> User:
+    """A Reader granted two of the networks (made once, kept in the bench database)."""
+    from networks.models import NetworkAccess
+
+    user, _ = User.objects.get_or_create(username="bench-reader", defaults={"role": "reader"})
+    access, _ = NetworkAccess.objects.get_or_create(user=user, defaults={"all_networks": False})
+    access.networks.set(Network.objects.custom().order_by("name")[10:12])
+    return user
 
 
 class SQLTimer:
@@ -251,6 +263,8 @@ def main() -> None:
     print(f"load average {load:.1f} on {os.cpu_count()} CPUs (others' work slows every figure)\n")
     client = Client()
     client.force_login(User.objects.get(username="bench"))
+    granted = Client()
+    granted.force_login(reader_of_two_networks())
     failed = False
     print(f"{'page':<52} {'median':>8} {'p95':>8} {'cpu':>7} {'sql':>7} {'queries':>7} {'KB':>4}")
     for name, url, headers in pages():
@@ -263,6 +277,8 @@ def main() -> None:
                 NetworkOverlap.objects.update(space_fingerprint="stale")
                 walls, cpus, sqls, queries, size = measure(client, url[5:], headers, args.runs)
                 transaction.set_rollback(True)
+        elif url.startswith("granted:"):
+            walls, cpus, sqls, queries, size = measure(granted, url[8:], headers, args.runs)
         else:
             walls, cpus, sqls, queries, size = measure(client, url, headers, args.runs)
         median = statistics.median(walls)

@@ -298,7 +298,9 @@ def branches(
     key, descending = _sort_key(sort)
     order = _order(key, descending)
     rows = _ordered(rows, order)
-    per_network = key in PER_NETWORK_SORTS and len(criteria.networks) > 1
+    per_network = len(criteria.networks) > 1 and (
+        key in PER_NETWORK_SORTS or (key == "severity" and _a_few_networks(criteria))
+    )
     if per_network:
         rows = rows.filter(network_id=_MARKER)
     status_sets = [OPEN, FIXED] if not criteria.statuses and key in PER_STATUS_SORTS else [[]]
@@ -310,6 +312,20 @@ def branches(
         for condition in conditions
     ]
     return parts if per_network or len(parts) > 1 else []
+
+
+def _a_few_networks(criteria: Criteria) -> bool:
+    """Whether the networks asked for hold under half of all findings (by the
+    counters ingest keeps), with no QID asked for: then the index across
+    networks, worst first, holds more of the others' rows than of theirs (each
+    read from the table to learn its network) and reading each network's own
+    index is cheaper (a Reader granted two networks of fifty: 235 ms at
+    3,000,000 findings, 5-10 ms so). A QID's index stays the better read."""
+    if criteria.qid is not None or matching_qids(criteria) is not None:
+        return False
+    theirs = sum(network.detection_count for network in criteria.networks)
+    total = Network.objects.aggregate(total=Sum("detection_count"))["total"] or 0
+    return theirs * 2 < total
 
 
 def merge_statement(
