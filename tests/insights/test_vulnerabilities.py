@@ -154,8 +154,11 @@ def test_a_reader_of_a_few_networks_reads_each_ones_index_worst_first(estate):
     assert branches(detections(one_qid), one_qid, sort="-severity") == []
     # The page a Reader of the two sees: every open finding of theirs, worst first.
     opened = [row for key, row in rows.items() if key != "a_fixed"]
-    expected = [row.pk for row in sorted(opened, key=lambda r: (r.severity, r.pk), reverse=True)]
-    assert [row.pk for row in page(few, sort="-severity").rows] == expected
+    ordered = sorted(opened, key=lambda r: (r.severity, r.pk), reverse=True)
+    assert [row.pk for row in page(few, sort="-severity").rows] == [row.pk for row in ordered]
+    # And its CSV export, each network read from its own index and merged.
+    exported = [(cells[0], cells[3]) for cells in list(csv_rows(few))[1:]]
+    assert exported == [(row.network.name, row.vulnerability_id) for row in ordered]
 
 
 @pytest.mark.parametrize("sort", ["-severity", "-last_found", "first_found", "qid"])
@@ -363,8 +366,18 @@ def test_csv_export_streams_rows_as_the_database_reads_them(estate):
     with connection.cursor() as cursor:
         cursor.execute("SELECT is_holdable FROM pg_cursors WHERE name LIKE '_django_curs_%%'")
         holdable = [held for (held,) in cursor.fetchall()]
+    stream.close()  # (before asserting: an open cursor would stop the test's teardown)
     assert holdable == [False, False]  # the open and the Fixed findings, each read in order
+    # Networks holding few of all findings: each one's open and Fixed ones (a
+    # stream that found no row has closed its cursor: Globex has no Fixed one).
+    NetworkFactory(name="Big", space="10.0.0.0/16", detection_count=1000)
+    stream = csv_rows(Criteria(networks=[acme, globex], severities=[], statuses=[]))
+    assert next(stream) == CSV_HEADER and next(stream)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_cursors WHERE name LIKE '_django_curs_%%'")
+        opened = cursor.fetchone()
     stream.close()
+    assert opened == (3,)
 
 
 def reads_in_order(query, index: str, *, sorting: bool = True) -> None:
