@@ -249,7 +249,8 @@ def page_query(rows: QuerySet[Detection], *, sort: str, after: str = "") -> Quer
 
 
 # Orders indexed in each network only (by network, then the date): across
-# networks a page is merged from each network's own first rows.
+# networks a page is merged from each network's own first rows (so is worst
+# first across a few networks, see _a_few_networks).
 PER_NETWORK_SORTS = ("last_found", "first_found")
 # Orders the open and the Fixed findings are indexed in apart (partial indexes):
 # a list of any status is merged from each set's own first rows.
@@ -260,7 +261,8 @@ def page(criteria: Criteria, *, sort: str, after: str = "") -> Page:
     """One page of the detections ``criteria`` keep, in ``sort`` order, after
     ``after``'s row: one query of PAGE_SIZE + 1 rows whatever the depth (equal
     values still page exactly), or two when merged from several index ranges
-    (see ``branches``)."""
+    (see ``branches``; worst first across networks, a sum of their counters
+    first decides)."""
     key, descending = _sort_key(sort)
     rows = detections(criteria)
     parts = branches(rows, criteria, sort=sort, after=after) if _merges() else []
