@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from tests.waiting import wait_for
@@ -110,6 +111,20 @@ class Stack:
             return True
 
         wait_for(online, timeout=timeout, what=f"appliances {names} to send heartbeats")
+
+    def wait_beating(self, name: str, *, for_seconds: float = 2, timeout: float = 60) -> None:
+        """Waits until appliance ``name`` has kept sending heartbeats for
+        ``for_seconds`` from now: after a broker restart its sender may still
+        be reconnecting (seen: no heartbeat for 4 s, longer than OFFLINE_AFTER)
+        while its status, read from the last one, still says online."""
+        since = datetime.now(UTC) + timedelta(seconds=for_seconds)
+
+        def beating():
+            body = self.api.get(f"/api/v1/appliances/{self.appliance_ids[name]}/").json()
+            seen = body["last_seen"] and datetime.fromisoformat(body["last_seen"])
+            return bool(seen) and seen >= since
+
+        wait_for(beating, timeout=timeout, what=f"appliance {name} to keep sending heartbeats")
 
     def wait_offline(self, *names: str, timeout: float = 30) -> None:
         def offline():

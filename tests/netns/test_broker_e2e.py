@@ -69,8 +69,10 @@ def test_broker_restart_mid_scan_loses_and_doubles_nothing(stack):
     first = _finding_keys(stack, net)
     assert {d["times_found"] for d in first.values()} <= {1}
 
-    # The same scan again, the broker untouched: every finding of the first scan
-    # is seen a second time (none lost, none counted twice), and nothing new.
+    # The same scan again, the broker untouched (and the appliance's heartbeats
+    # flowing again): every finding of the first scan is seen a second time
+    # (none lost, none counted twice), and nothing new.
+    stack.wait_beating("netns-a1")
     again = stack.launch("Again, undisturbed", net, IP, profile)
     assert stack.wait_done(again)["status"] == "finished"
     second = _finding_keys(stack, net)
