@@ -241,6 +241,11 @@ class TagTable(tables.Table):
         fields = ("name", "host_total", "created_at")
         order_by = ("name",)
 
+    def __init__(self, *args, editable: bool = True, **kwargs):
+        if not editable:  # the name leads to the tag's form, which a Reader may not open
+            kwargs["extra_columns"] = [("name", tables.Column())]
+        super().__init__(*args, **kwargs)
+
 
 class OverlapTable(FastBodyTable):
     network_a = tables.Column(verbose_name="Network", orderable=False)

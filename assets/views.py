@@ -285,6 +285,9 @@ class TagListView(RoleRequiredMixin, ListPageView):
     def get_queryset(self):
         return selectors.tag_list(user=self.request.user)
 
+    def get_table_kwargs(self):
+        return {"editable": self.request.user.has_role(ASSET_WRITE_ROLE)}
+
 
 class TagFormView(RoleRequiredMixin, ServiceFormMixin, FormView):
     required_role = write_role = ASSET_WRITE_ROLE

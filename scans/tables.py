@@ -366,7 +366,9 @@ class ScanHostTable(tables.Table):
 class OptionProfileTable(tables.Table):
     name = tables.Column(linkify=True)
     tcp = tables.Column(accessor="tcp_ports_display", verbose_name="TCP ports", orderable=False)
+    udp_ports = tables.Column(verbose_name="UDP ports")
     checks = tables.Column(empty_values=(), orderable=False)
+    host_timeout = tables.Column()
     is_default = tables.BooleanColumn(verbose_name="Default")
 
     class Meta:
@@ -383,8 +385,16 @@ class OptionProfileTable(tables.Table):
             "is_default",
         )
 
+    def __init__(self, *args, editable: bool = True, **kwargs):
+        if not editable:  # the name leads to the profile's form, which a Reader may not open
+            kwargs["extra_columns"] = [("name", tables.Column())]
+        super().__init__(*args, **kwargs)
+
     def render_checks(self, record):
         return ", ".join(record.checks) if record.checks else "all"
+
+    def render_host_timeout(self, value):
+        return f"{value} s"
 
 
 class VulnerabilityTable(tables.Table):

@@ -382,6 +382,9 @@ class OptionProfileListView(RoleRequiredMixin, ListPageView):
     def get_queryset(self):
         return OptionProfile.objects.all()
 
+    def get_table_kwargs(self):
+        return {"editable": self.request.user.has_role(Role.SCANNER)}
+
 
 class OptionProfileFormView(RoleRequiredMixin, ServiceFormMixin, FormView):
     required_role = write_role = Role.SCANNER

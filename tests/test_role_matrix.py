@@ -4,11 +4,20 @@ The tables below are the contract. A URL added without a line here fails
 ``test_every_url_is_in_the_matrix``, so no page escapes the check.
 """
 
+import re
 from datetime import timedelta
 
 import pytest
 from django.core.files.base import ContentFile
-from django.urls import NoReverseMatch, URLPattern, URLResolver, get_resolver, reverse
+from django.urls import (
+    NoReverseMatch,
+    Resolver404,
+    URLPattern,
+    URLResolver,
+    get_resolver,
+    resolve,
+    reverse,
+)
 from django.utils import timezone
 
 from accounts.models import ROLE_RANK, Role
@@ -278,6 +287,8 @@ def url_for(name, world):
 
 
 def allowed(least, role):
+    if least == "nobody":  # the method is not offered
+        return False
     if least in (PUBLIC, "api"):
         return True
     if least == "owner":
@@ -424,3 +435,26 @@ def test_api_role_matrix_with_network_grants(api_as, world, prefix, role, scope)
         assert pk in ids and detail.status_code == 200
     else:
         assert pk not in ids and detail.status_code == 404
+
+
+@pytest.mark.parametrize("role", [R, S, M])
+def test_no_page_links_to_a_page_its_user_may_not_open(client, world, role):
+    """A Reader is not shown a link that answers 403 (a tag's or an option
+    profile's name once led to its form)."""
+    user = world["user"] if role == R else UserFactory(username=f"{role}-user", role=role)
+    client.force_login(user)
+    forbidden = set()
+    for name, (get_role, _) in PAGES.items():
+        if get_role in (None, PUBLIC, "api") or not allowed(get_role, role):
+            continue
+        page = client.get(url_for(name, world))
+        if page.status_code != 200 or not page["Content-Type"].startswith("text/html"):
+            continue  # a redirect, a download
+        for href in re.findall(r'<a\b[^>]*?\shref="([^"#?]+)', page.content.decode()):
+            try:
+                target = resolve(href).view_name
+            except Resolver404:
+                continue
+            if target in PAGES and not allowed(PAGES[target][0] or "nobody", role):
+                forbidden.add((name, href))
+    assert not forbidden
