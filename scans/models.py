@@ -611,6 +611,26 @@ class ScanSlice(models.Model):
         return max(self.percent, 100 * self.addresses_done // self.addresses)
 
 
+class FailoverWatch(models.Model):
+    """One row: when the platform last checked its appliances for failover, and
+    since when it has checked them without a break.
+
+    An appliance is judged offline only over time the platform was listening.
+    While the broker is down, the beat stopped or the central worker stalled,
+    heartbeats are lost or wait in the queue, and a stale last heartbeat says
+    nothing about the appliance: judging by it would take slices away from
+    appliances that never stopped (``slices_reassign``).
+    """
+
+    checked_at = models.DateTimeField()
+    listening_since = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return (
+            f"checked {self.checked_at:%Y-%m-%d %H:%M:%S}, listening since {self.listening_since}"
+        )
+
+
 class ScanHost(models.Model):
     """A host a scan found up, with what the scan saw on it."""
 

@@ -6,13 +6,39 @@ SliceResult back to the "ingest" queue. The others run centrally.
 """
 
 import logging
+import time
 
 from celery import shared_task
 from celery.worker import state as worker_state
+from kombu.exceptions import OperationalError
 
 from core.results import SliceResult, SliceSpec
 
 logger = logging.getLogger(__name__)
+
+
+def _send_result(result: SliceResult) -> None:
+    """Sends a slice's result to ingest (routed to "ingest" by CELERY_TASK_ROUTES).
+
+    The result is all the slice's work: with the broker away when it is ready,
+    the appliance keeps trying until the broker is back. Celery gives up within
+    seconds (kombu's publish retries do not cover reconnecting the channel,
+    which raises ``OperationalError``), and the result was lost with the task.
+    """
+    payload, wait = result.to_dict(), 0.5
+    while True:
+        try:
+            ingest_slice.delay(payload)
+            return
+        except OperationalError as error:
+            logger.warning(
+                "Result of slice %s not sent (%s); trying again in %ss",
+                result.slice_id,
+                error,
+                wait,
+            )
+            time.sleep(wait)
+            wait = min(2 * wait, 5.0)
 
 
 @shared_task(bind=True, acks_late=True, ignore_result=True)
@@ -41,8 +67,7 @@ def run_slice(self, spec: dict) -> None:
         if should_cancel():
             logger.info("Slice %s canceled; result dropped", slice_spec.slice_id)
             return
-        # Sent before the "idle" heartbeat, so ingest sees the result first.
-        ingest_slice.delay(result.to_dict())  # routed to "ingest" (CELERY_TASK_ROUTES)
+        _send_result(result)  # before the "idle" heartbeat: ingest sees the result first
 
 
 @shared_task(acks_late=True, ignore_result=True)

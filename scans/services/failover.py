@@ -16,6 +16,7 @@ from networks.models import Network, ScannerAppliance
 from ..models import (
     IN_FLIGHT_SLICE_STATUSES,
     OPEN_SLICE_STATUSES,
+    FailoverWatch,
     Scan,
     ScanSlice,
     ScanStatus,
@@ -130,6 +131,32 @@ def _reasons_refresh(network_ids: set[int]) -> None:
             Scan.objects.filter(pk=scan.pk, status__in=live).update(status_reason=reason)
 
 
+def _listening_since(now):
+    """When the unbroken run of failover checks that ``now``'s belongs to began
+    (``FailoverWatch``). A check coming more than half the offline limit after
+    the one before starts a new run: so long without a check (the beat sends
+    one every heartbeat interval) means the broker, the beat or the central
+    worker was away, and heartbeats went unheard as well. So does the first
+    check of all: heartbeats sent before it may still wait in the queue."""
+    gap = timedelta(seconds=settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER / 2)
+    with transaction.atomic():
+        watch, created = FailoverWatch.objects.select_for_update().get_or_create(
+            pk=1, defaults={"checked_at": now, "listening_since": now}
+        )
+        if not created and now > watch.checked_at:  # two checks at once: the later one counts
+            if now - watch.checked_at > gap:
+                logger.warning(
+                    "No failover check for %s: appliances get %ss of heartbeats "
+                    "before any is judged offline",
+                    now - watch.checked_at,
+                    settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER,
+                )
+                watch.listening_since = now
+            watch.checked_at = now
+            watch.save(update_fields=["checked_at", "listening_since"])
+    return watch.listening_since
+
+
 def slices_reassign() -> int:
     """Takes slices away from appliances that went offline (or moved to
     another network), and tops every appliance's window up with waiting slices.
@@ -141,25 +168,34 @@ def slices_reassign() -> int:
     appliances; a scan that names an appliance waits for it while it is
     offline (a move ends its slices: ``slices_withdraw``). Runs on the beat;
     ingest tops windows up too. Returns how many slices were sent.
+
+    Nothing is taken back until the platform has listened for heartbeats
+    without a break for the whole offline limit (``_listening_since``): after
+    a broker restart, a stopped beat or a stalled central worker, an
+    appliance's last heartbeat is old because nobody heard it, not because it
+    stopped; its heartbeats since then may even still be queued behind this
+    check.
     """
-    cutoff = timezone.now() - timedelta(seconds=settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER)
+    now = timezone.now()
+    cutoff = now - timedelta(seconds=settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER)
     live = (ScanStatus.QUEUED, ScanStatus.RUNNING)
-    # Held slices are bounded (a window per appliance): checking each is cheap.
-    held = (
-        ScanSlice.objects.filter(
-            status__in=IN_FLIGHT_SLICE_STATUSES,
-            scan__status__in=live,
-            scan__appliance__isnull=True,
-        )
-        .select_related("appliance", "scan")
-        .order_by("scan_id", "number")
-    )
     touched: set[int] = set()
-    for scan_slice in held:
-        if _appliance_gone(scan_slice, cutoff):
-            network_id = _take_back(scan_slice.pk, cutoff)
-            if network_id is not None:
-                touched.add(network_id)
+    if _listening_since(now) <= cutoff:
+        # Held slices are bounded (a window per appliance): checking each is cheap.
+        held = (
+            ScanSlice.objects.filter(
+                status__in=IN_FLIGHT_SLICE_STATUSES,
+                scan__status__in=live,
+                scan__appliance__isnull=True,
+            )
+            .select_related("appliance", "scan")
+            .order_by("scan_id", "number")
+        )
+        for scan_slice in held:
+            if _appliance_gone(scan_slice, cutoff):
+                network_id = _take_back(scan_slice.pk, cutoff)
+                if network_id is not None:
+                    touched.add(network_id)
     waiting = set(
         ScanSlice.objects.filter(status=SliceStatus.PENDING, scan__status__in=live)
         .values_list("scan__network_id", flat=True)

@@ -18,7 +18,7 @@ from networks.models import Network
 from scans.models import OPEN_STATUSES, Detection, ScanSlice
 from tests.waiting import wait_for
 
-from .stack import DONE
+from .stack import DONE, OFFLINE_AFTER
 
 pytestmark = [
     pytest.mark.netns,
@@ -79,6 +79,36 @@ def test_broker_restart_mid_scan_loses_and_doubles_nothing(stack):
     if done["status"] == "finished":
         assert set(second) == set(first)
         assert {(d["times_found"], d["status"]) for d in second.values()} == {(2, "active")}
+
+
+def test_broker_away_longer_than_the_offline_limit_while_the_slice_ends(stack):
+    """The broker is down for four times the offline limit, and the appliance
+    finishes its slice meanwhile. It keeps the result until the broker is back
+    (Celery's default gave up after 0.6 s, and the result was lost), and the
+    platform, which heard nothing from anyone all that time, waits for the
+    appliance's heartbeats instead of taking its slice away ("went offline
+    mid-scan", and with no other appliance, the scan in error)."""
+    net = stack.network("Plant A")
+    stack.appliance("netns-a1", net, "a")
+    stack.wait_online("netns-a1")
+    profile = stack.option_profile()
+
+    scan_id = stack.launch("Through a long broker outage", net, IP, profile)
+    wait_for(lambda: stack.scanning("netns-a1"), timeout=30, what="nmap", every=0.05)
+    stack.lab.stop_broker()
+    outage = 4 * OFFLINE_AFTER
+    started = time.monotonic()
+    # The slice (about 7 s) ends while the broker is away.
+    wait_for(lambda: not stack.scanning("netns-a1"), timeout=outage, what="nmap to end")
+    time.sleep(max(0.0, outage - (time.monotonic() - started)))
+    stack.lab.start_broker()
+
+    done = stack.wait_done(scan_id, timeout=60)
+    assert done["status"] == "finished", (done, stack.logs())
+    piece = ScanSlice.objects.get(scan_id=scan_id)
+    assert (piece.attempts, piece.ingested_from) == (1, "netns-a1")
+    found = _finding_keys(stack, net)
+    assert found and {d["times_found"] for d in found.values()} == {1}
 
 
 def _ingested_at_once(log: str) -> bool:

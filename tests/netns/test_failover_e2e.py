@@ -5,10 +5,16 @@ scanner machines; "crash" is SIGKILL to an appliance and everything it
 started (its nmap too), in the middle of its slice.
 """
 
+import os
+import signal
+import time
+
 import pytest
 
 from scans.models import ScanHost, ScanSlice
 from tests.waiting import wait_for
+
+from .stack import OFFLINE_AFTER
 
 pytestmark = [
     pytest.mark.netns,
@@ -108,3 +114,29 @@ def test_with_every_appliance_dead_the_scan_errors_keeps_partial_results_and_bor
     assert done["status"] == "error", done
     reason = done["status_reason"].lower()
     assert "appliance" in reason and ("offline" in reason or "no " in reason), reason
+
+
+def test_a_stalled_central_worker_takes_no_slice_from_a_live_appliance(stack):
+    """The central worker stands still for four times the offline limit (an
+    overloaded host, a paused VM) while the appliance scans on and the beat
+    queues a failover check every second. When it resumes, checks wait in the
+    queue beside the heartbeats that show the appliance alive; judged by the
+    last heartbeat it had heard, the appliance looked dead, and its slice was
+    taken back (with no other appliance, the scan ended in error)."""
+    net = stack.network("Plant A")
+    stack.appliance("netns-a1", net, "a")
+    stack.wait_online("netns-a1")
+    scan_id = stack.launch("Through a stall", net, "10.77.0.5", stack.option_profile())
+    wait_for(lambda: stack.scanning("netns-a1"), timeout=30, what="nmap", every=0.05)
+
+    worker = next(p for p in stack.central if p.name.startswith("central_worker"))
+    os.killpg(worker.pid, signal.SIGSTOP)
+    try:
+        time.sleep(4 * OFFLINE_AFTER)
+    finally:
+        os.killpg(worker.pid, signal.SIGCONT)
+
+    done = stack.wait_done(scan_id, timeout=60)
+    assert done["status"] == "finished", (done, stack.logs())
+    piece = ScanSlice.objects.get(scan_id=scan_id)
+    assert (piece.attempts, piece.ingested_from) == (1, "netns-a1")

@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -21,6 +23,19 @@ def online(lab):
         )
 
     return make
+
+
+@pytest.fixture
+def listening(db):
+    """The platform has checked its appliances without a break for an hour, so
+    ``slices_reassign`` judges their heartbeats now (after its first check of
+    all, or a break, it waits a whole offline limit first)."""
+    from scans.models import FailoverWatch
+
+    now = timezone.now()
+    return FailoverWatch.objects.create(
+        pk=1, checked_at=now, listening_since=now - timedelta(hours=1)
+    )
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from core import iprange
 from scans import services
-from scans.models import Scan, ScanSlice, ScanStatus, SliceStatus
+from scans.models import FailoverWatch, Scan, ScanSlice, ScanStatus, SliceStatus
 from scans.services.launch import split_ranges
 from tests.factories import ApplianceFactory, AssetGroupFactory, NetworkFactory
 
@@ -146,7 +146,7 @@ def test_progress_moves_scan_to_running_and_ignores_other_appliances(lab, online
 
 
 def test_failover_resends_to_another_online_appliance_of_the_same_network_only(
-    lab, online, sent, django_capture_on_commit_callbacks
+    lab, online, sent, listening, django_capture_on_commit_callbacks
 ):
     dead, survivor = online("lab-a"), online("lab-b")
     with django_capture_on_commit_callbacks(execute=True):
@@ -167,7 +167,7 @@ def test_failover_resends_to_another_online_appliance_of_the_same_network_only(
 
 
 def test_scan_ends_in_error_when_every_appliance_of_its_network_died_mid_scan(
-    lab, online, sent, django_capture_on_commit_callbacks
+    lab, online, sent, listening, django_capture_on_commit_callbacks
 ):
     only = online("lab-a")
     with django_capture_on_commit_callbacks(execute=True):
@@ -189,6 +189,59 @@ def test_scan_ends_in_error_when_every_appliance_of_its_network_died_mid_scan(
     assert {"revoke": [piece.task_id]} in sent
 
 
+def _silent_for(appliance, seconds):
+    type(appliance).objects.filter(pk=appliance.pk).update(
+        last_seen=timezone.now() - timedelta(seconds=seconds)
+    )
+
+
+def test_the_first_check_of_all_judges_nobody_offline(lab, online, sent):
+    """Workers just started: heartbeats sent while they were down may still
+    wait in the queue behind the first check."""
+    only = online("lab-a")
+    scan = launch(lab, targets="127.0.0.1-127.0.0.4")
+    _silent_for(only, 3600)
+    assert services.slices_reassign() == 0
+    piece = scan.slices.get()
+    assert piece.status == SliceStatus.DISPATCHED and piece.appliance == only
+    watch = FailoverWatch.objects.get()
+    assert watch.listening_since == watch.checked_at
+
+
+def test_after_a_break_in_checks_nobody_is_judged_offline_until_heard_for_the_whole_limit(
+    lab, online, sent, listening, settings, django_capture_on_commit_callbacks
+):
+    """The broker was down for a minute: no check ran and no heartbeat was
+    heard. An appliance silent for that minute may never have stopped; it gets
+    the offline limit of listening again before its slice is taken back."""
+    settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER = 30
+    only = online("lab-a")
+    with django_capture_on_commit_callbacks(execute=True):
+        scan = launch(lab, targets="127.0.0.1-127.0.0.4")
+    FailoverWatch.objects.update(checked_at=timezone.now() - timedelta(seconds=60))
+    _silent_for(only, 65)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.slices_reassign() == 0
+    piece = scan.slices.get()
+    assert piece.status == SliceStatus.DISPATCHED and piece.appliance == only
+    assert not [c for c in sent if "revoke" in c]
+    watch = FailoverWatch.objects.get()
+    assert timezone.now() - watch.listening_since < timedelta(seconds=5)
+
+    # Checks at the beat's pace (well under half the limit apart) go on
+    # counting from the break...
+    FailoverWatch.objects.update(checked_at=timezone.now() - timedelta(seconds=5))
+    assert services.slices_reassign() == 0
+    assert FailoverWatch.objects.get().listening_since == watch.listening_since
+    # ...and once the platform has listened for the whole limit, still without
+    # a word from it, the appliance is offline.
+    FailoverWatch.objects.update(listening_since=timezone.now() - timedelta(seconds=31))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.slices_reassign() == 0
+    scan.refresh_from_db()
+    assert scan.status == ScanStatus.ERROR and "'lab-a' went offline" in scan.status_reason
+
+
 def test_reassign_leaves_slices_of_live_appliances_alone(lab, online, sent):
     online("lab-a")
     online("lab-b")
@@ -200,7 +253,7 @@ def test_reassign_leaves_slices_of_live_appliances_alone(lab, online, sent):
 
 
 def test_a_moved_appliance_loses_its_slice_to_one_of_the_scans_network(
-    lab, online, sent, django_capture_on_commit_callbacks
+    lab, online, sent, listening, django_capture_on_commit_callbacks
 ):
     """Failover never leaves a slice on an appliance that now sits in another
     network, and never hands it to that network's appliances."""
@@ -226,7 +279,9 @@ def test_a_moved_appliance_loses_its_slice_to_one_of_the_scans_network(
     assert [c["queue"] for c in sent if "queue" in c] == [a2.queue]
 
 
-def test_a_moved_appliance_that_was_the_networks_last_ends_its_slice_in_error(lab, online, sent):
+def test_a_moved_appliance_that_was_the_networks_last_ends_its_slice_in_error(
+    lab, online, sent, listening
+):
     from networks import services as network_services
 
     only = online("lab-only")

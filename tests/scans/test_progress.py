@@ -256,7 +256,7 @@ def test_reports_of_an_older_appliance_count_hosts_and_bad_phases_are_dropped(la
 
 
 @pytest.mark.django_db
-def test_ingest_makes_a_slice_whole_and_a_resend_starts_it_over(lab, online, sent):
+def test_ingest_makes_a_slice_whole_and_a_resend_starts_it_over(lab, online, sent, listening):
     online("lab-a")
     online("lab-b")
     scan = _launch(lab, "127.0.0.1-127.0.0.8")
@@ -349,3 +349,26 @@ def test_a_running_scan_shows_progress_before_it_ends(lab, ingest_worker, applia
     finally:
         for server in web:
             server.stop()
+
+
+def test_an_appliance_keeps_a_slice_result_until_the_broker_takes_it(monkeypatch):
+    """A result ready while the broker is away is sent once it is back, not
+    dropped when Celery's publish gives up."""
+    from kombu.exceptions import OperationalError
+
+    from core.results import SliceResult
+    from scans import tasks
+
+    attempts, sent, waits = [], [], []
+
+    def delay(payload):
+        attempts.append(payload)
+        if len(attempts) < 4:
+            raise OperationalError("Error 111 connecting to broker. Connection refused.")
+        sent.append(payload)
+
+    monkeypatch.setattr(tasks.ingest_slice, "delay", delay)
+    monkeypatch.setattr(tasks.time, "sleep", waits.append)
+    tasks._send_result(SliceResult(7, 8, "lab-a", "", ""))
+    assert len(attempts) == 4 and sent == [attempts[0]] and sent[0]["slice_id"] == 8
+    assert waits == [0.5, 1.0, 2.0]

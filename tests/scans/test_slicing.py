@@ -171,7 +171,7 @@ def test_a_named_appliance_gets_its_window_even_offline_and_only_its_own(
 
 
 def test_failover_gives_the_held_slices_to_the_survivor_within_its_window(
-    lab, online, sent, small_window, django_capture_on_commit_callbacks
+    lab, online, sent, listening, small_window, django_capture_on_commit_callbacks
 ):
     dead, survivor = online("lab-a"), online("lab-b")
     twin = ApplianceFactory(
@@ -206,7 +206,7 @@ def test_failover_gives_the_held_slices_to_the_survivor_within_its_window(
 
 
 def test_when_the_last_appliance_dies_the_rest_of_the_scan_ends_in_error(
-    lab, online, sent, small_window, django_capture_on_commit_callbacks
+    lab, online, sent, listening, small_window, django_capture_on_commit_callbacks
 ):
     only = online("lab-a")
     with django_capture_on_commit_callbacks(execute=True):
