@@ -12,6 +12,8 @@ class AssetsConfig(AppConfig):
 
 def _recount_overlaps(sender, network, **kwargs) -> None:
     """An address space changed: the overlap figures are recounted in the background."""
+    from console.queueing import enqueue
+
     from .tasks import refresh_overlaps
 
-    refresh_overlaps.delay()
+    enqueue(refresh_overlaps.delay, what="overlap recount")

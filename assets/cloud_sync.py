@@ -57,6 +57,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from console.queueing import enqueue_on_commit
 from core import iprange
 from networks.models import Network, NetworkKind
 from networks.services import network_counters_add
@@ -468,7 +469,9 @@ def cloud_instances_sync(
     )
     for network_id in sorted(custom):
         # New or moved hosts may be twins of hosts in overlapping networks (as ingest).
-        transaction.on_commit(lambda n=network_id: refresh_overlaps.delay(network_id=n))
+        enqueue_on_commit(
+            lambda n=network_id: refresh_overlaps.delay(network_id=n), what="overlap recount"
+        )
     return outcome
 
 

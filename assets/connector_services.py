@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEntry, User
 from accounts.services import audit_record
+from console.queueing import enqueue_on_commit
 from networks.models import Network
 
 from .cloud_sync import cloud_instances_sync
@@ -361,7 +362,14 @@ def connector_run_start(
     )
     from .tasks import connector_run
 
-    transaction.on_commit(lambda: connector_run.delay(run.pk))
+    run_id = run.pk
+    enqueue_on_commit(
+        lambda: connector_run.delay(run_id),
+        what=f"connector run {run_id}",
+        failed=lambda reason: _finish(
+            ConnectorRun.objects.get(pk=run_id), status=ConnectorRunStatus.ERROR, error=reason
+        ),
+    )
     return run
 
 

@@ -14,6 +14,8 @@ class InsightsConfig(AppConfig):
 
 def _snapshot_after_scan(sender, network_id: int, **kwargs) -> None:
     """A scan ended: today's figures of its network are taken again (in Celery)."""
+    from console.queueing import enqueue
+
     from .tasks import trends_snapshot
 
-    trends_snapshot.delay(network_id=network_id)
+    enqueue(lambda: trends_snapshot.delay(network_id=network_id), what="trend snapshot")

@@ -17,6 +17,7 @@ from django.utils import timezone
 from accounts.models import AuditEntry, Role, User
 from accounts.services import audit_record
 from assets.models import AssetGroup, Tag
+from console.queueing import enqueue_on_commit
 from core import iprange
 from networks.models import Network
 from networks.selectors import network_is_visible, networks_visible
@@ -160,7 +161,13 @@ def report_create(
         changes={"format": report.format, "sort": report.sort, "targets": report.targets},
     )
     report_id = report.pk
-    transaction.on_commit(lambda: _enqueue(report_id))
+    enqueue_on_commit(
+        lambda: _enqueue(report_id),
+        what=f"report {report_id}",
+        failed=lambda reason: Report.objects.filter(
+            pk=report_id, status=ReportStatus.QUEUED
+        ).update(status=ReportStatus.ERROR, error=reason, finished_at=timezone.now()),
+    )
     return report
 
 

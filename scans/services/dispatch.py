@@ -17,9 +17,10 @@ import uuid
 from celery import current_app
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, F
 from django.utils import timezone
 
+from console.queueing import enqueue_on_commit
 from core import iprange
 from core.results import SliceSpec
 from networks.models import ApplianceStatus, Network, ScannerAppliance
@@ -123,8 +124,24 @@ def slice_dispatch(scan_slice: ScanSlice, appliance: ScannerAppliance) -> None:
             "phase",
         ]
     )
-    queue = appliance.queue
-    transaction.on_commit(lambda: run_slice.apply_async(args=[spec], queue=queue, task_id=task_id))
+    queue, slice_id = appliance.queue, scan_slice.pk
+    enqueue_on_commit(
+        lambda: run_slice.apply_async(args=[spec], queue=queue, task_id=task_id),
+        what=f"slice {slice_id} for {queue}",
+        failed=lambda reason: _undispatch(slice_id, task_id),
+    )
+
+
+def _undispatch(slice_id: int, task_id: str) -> None:
+    """The broker did not take the slice: it waits again, and the next fill
+    (the beat's, every heartbeat interval) sends it once the broker is back."""
+    ScanSlice.objects.filter(pk=slice_id, task_id=task_id, status=SliceStatus.DISPATCHED).update(
+        status=SliceStatus.PENDING,
+        appliance=None,
+        task_id="",
+        dispatched_at=None,
+        attempts=F("attempts") - 1,
+    )
 
 
 def tasks_revoke(task_ids: list[str]) -> None:

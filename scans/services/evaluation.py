@@ -30,6 +30,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from console.queueing import enqueue
 from networks.models import Network
 from scans.feeds.matcher import InventoryItem, MatchIndex, identify
 from scans.feeds.nvd import CveRecord
@@ -116,7 +117,11 @@ def _queue(scan_ids: list[int]) -> None:
     from scans.tasks import feed_evaluate
 
     for scan_id in scan_ids:
-        feed_evaluate.delay(scan_id)
+        enqueue(
+            lambda s=scan_id: feed_evaluate.delay(s),
+            what=f"feed evaluation {scan_id}",
+            failed=lambda reason, s=scan_id: _end(Scan.objects.get(pk=s), error=reason),
+        )
 
 
 def match_index(*, products: set[str]) -> tuple[MatchIndex, dict[str, tuple[int, int]]]:

@@ -49,6 +49,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEntry, User
 from accounts.services import audit_record
+from console.queueing import enqueue_on_commit
 from scans.feeds import FEEDS, FeedFormatError, detect_format, open_feed
 from scans.feeds.epss import EpssScore
 from scans.feeds.kev import KevEntry
@@ -141,7 +142,13 @@ def feed_import_create(*, actor: User | None, file: UploadedFile | None) -> Feed
             )
             _audit(actor, feed)
             feed_id = feed.pk
-            transaction.on_commit(lambda: _queue(feed_id))
+            enqueue_on_commit(
+                lambda: _queue(feed_id),
+                what=f"feed import {feed_id}",
+                failed=lambda reason: _end(
+                    FeedImport.objects.get(pk=feed_id), error=reason, path=path
+                ),
+            )
     except BaseException:
         path.unlink(missing_ok=True)
         raise

@@ -44,6 +44,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEntry, User
 from accounts.services import audit_record
+from console.queueing import enqueue_on_commit
 from core import iprange
 from networks.models import Network
 from networks.selectors import network_is_visible, network_ranges
@@ -186,7 +187,11 @@ def import_create(
                 },
             )
             scan_id = scan.pk
-            transaction.on_commit(lambda: _queue(scan_id))
+            enqueue_on_commit(
+                lambda: _queue(scan_id),
+                what=f"import {scan_id}",
+                failed=lambda reason: _end(Scan.objects.get(pk=scan_id), error=reason, path=path),
+            )
     except BaseException:
         path.unlink(missing_ok=True)
         raise

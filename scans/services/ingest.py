@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from assets.models import Host
 from assets.tasks import refresh_overlaps
+from console.queueing import enqueue_on_commit
 from core import iprange
 from core.results import HostResult, Service, SliceResult
 from networks.models import Network, NetworkKind
@@ -588,7 +589,9 @@ def network_counters_after(*, network: Network, outcome: BatchOutcome, done: boo
         # New hosts may be twins of hosts in overlapping networks: recount
         # this network's pairs (bulk writes skip the per-host bookkeeping).
         network_id = network.pk
-        transaction.on_commit(lambda: refresh_overlaps.delay(network_id=network_id))
+        enqueue_on_commit(
+            lambda: refresh_overlaps.delay(network_id=network_id), what="overlap recount"
+        )
 
 
 def _engine_host(h: HostResult, severities: dict[int, int]) -> IngestHost:
