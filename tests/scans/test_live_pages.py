@@ -13,7 +13,12 @@ from console.severity import SEVERITY_NAMES, severity_badge
 from core.results import Finding, HostResult, SliceResult
 from scans import services
 from scans.models import Scan, ScanStatus, Severity
-from tests.factories import ApplianceFactory, DetectionFactory, NetworkFactory
+from tests.factories import (
+    ApplianceFactory,
+    AssetGroupFactory,
+    DetectionFactory,
+    NetworkFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -179,6 +184,16 @@ def test_form_warns_when_the_chosen_appliance_is_offline(client_as, lab, online)
     assert "never sent a heartbeat" in html
     assert re.search(rf'<option value="{asleep.pk}" selected>', html)  # the choice is kept
     assert 'id="launch-warning"' not in fields(client, network=lab.pk)  # All Scanners: lab-awake
+
+
+def test_the_asset_group_choice_says_when_the_network_has_none(client_as, lab):
+    client = client_as("scanner")
+    html = fields(client, network=lab.pk)
+    assert "This network has no asset groups yet: name the targets under IPs/ranges." in html
+    group = AssetGroupFactory(network=lab, title="Lab boxes")
+    html = fields(client, network=lab.pk)
+    assert 'id="no-asset-groups"' not in html
+    assert f'value="{group.pk}"' in html and "Lab boxes" in html
 
 
 def test_form_warns_about_a_network_without_appliances_and_the_launch_still_queues(client_as, sent):
