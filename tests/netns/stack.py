@@ -171,6 +171,17 @@ class Stack:
         assert response.status_code == 201, response.content
         return response.json()["id"]
 
+    def scanning_alone(self, title: str, target: str = "10.77.0.5") -> tuple[int, int, int]:
+        """Network "Plant A" with one appliance, netns-a1, running a scan of
+        ``target`` (its nmap started): the network's, option profile's and scan's ids."""
+        net = self.network("Plant A")
+        self.appliance("netns-a1", net, "a")
+        self.wait_online("netns-a1")
+        profile = self.option_profile()
+        scan_id = self.launch(title, net, target, profile)
+        wait_for(lambda: self.scanning("netns-a1"), timeout=30, what="nmap", every=0.05)
+        return net, profile, scan_id
+
     def scan(self, scan_id: int) -> dict:
         return self.api.get(f"/api/v1/scans/{scan_id}/").json()
 

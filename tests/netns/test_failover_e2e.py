@@ -123,11 +123,7 @@ def test_a_stalled_central_worker_takes_no_slice_from_a_live_appliance(stack):
     queue beside the heartbeats that show the appliance alive; judged by the
     last heartbeat it had heard, the appliance looked dead, and its slice was
     taken back (with no other appliance, the scan ended in error)."""
-    net = stack.network("Plant A")
-    stack.appliance("netns-a1", net, "a")
-    stack.wait_online("netns-a1")
-    scan_id = stack.launch("Through a stall", net, "10.77.0.5", stack.option_profile())
-    wait_for(lambda: stack.scanning("netns-a1"), timeout=30, what="nmap", every=0.05)
+    _, _, scan_id = stack.scanning_alone("Through a stall")
 
     worker = next(p for p in stack.central if p.name.startswith("central_worker"))
     os.killpg(worker.pid, signal.SIGSTOP)
