@@ -137,8 +137,14 @@ def _listening_since(now):
     the one before starts a new run: so long without a check (the beat sends
     one every heartbeat interval) means the broker, the beat or the central
     worker was away, and heartbeats went unheard as well. So does the first
-    check of all: heartbeats sent before it may still wait in the queue."""
-    gap = timedelta(seconds=settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER / 2)
+    check of all: heartbeats sent before it may still wait in the queue.
+    Never less than two heartbeat intervals, or checks at the beat's own pace
+    would each start a run and nobody would ever be judged offline."""
+    gap = timedelta(
+        seconds=max(
+            settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER / 2, 2 * settings.ENCLAVE_HEARTBEAT_INTERVAL
+        )
+    )
     with transaction.atomic():
         watch, created = FailoverWatch.objects.select_for_update().get_or_create(
             pk=1, defaults={"checked_at": now, "listening_since": now}

@@ -318,3 +318,12 @@ def test_a_scan_that_named_the_moved_appliance_ends_its_slice_at_the_move(lab, o
     assert scan.status == "error"
     assert "'lab-named' was moved to network 'Plant' mid-scan" in scan.status_reason
     assert services.slices_reassign() == 0  # nobody else runs a named appliance's slice
+
+
+def test_checks_at_the_beat_s_pace_never_count_as_a_break(listening, settings):
+    """Even with an offline limit under two heartbeat intervals (the beat
+    checks once an interval), or nobody would ever be judged offline."""
+    settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER, settings.ENCLAVE_HEARTBEAT_INTERVAL = 6, 5
+    FailoverWatch.objects.update(checked_at=timezone.now() - timedelta(seconds=5.5))
+    services.slices_reassign()
+    assert timezone.now() - FailoverWatch.objects.get().listening_since > timedelta(minutes=59)
