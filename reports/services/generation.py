@@ -164,9 +164,7 @@ def report_create(
     enqueue_on_commit(
         lambda: _enqueue(report_id),
         what=f"report {report_id}",
-        failed=lambda reason: Report.objects.filter(
-            pk=report_id, status=ReportStatus.QUEUED
-        ).update(status=ReportStatus.ERROR, error=reason, finished_at=timezone.now()),
+        failed=lambda reason: _not_queued(report_id, reason),
     )
     return report
 
@@ -185,6 +183,19 @@ def _enqueue(report_id: int) -> None:
     from ..tasks import report_generate
 
     report_generate.delay(report_id)
+
+
+def _not_queued(report_id: int, reason: str) -> None:
+    """The broker did not take the report: it ends in error with the reason,
+    and a schedule's report says so on its schedule, as one that failed."""
+    from .delivery import report_deliver
+
+    Report.objects.filter(pk=report_id, status=ReportStatus.QUEUED).update(
+        status=ReportStatus.ERROR, error=reason, finished_at=timezone.now()
+    )
+    report = Report.objects.select_related("schedule").get(pk=report_id)
+    if report.schedule_id is not None:
+        report_deliver(report=report)
 
 
 def report_delete(*, actor: User, report: Report) -> None:

@@ -310,3 +310,20 @@ def test_broken_mail_settings_are_recorded(
     schedule.refresh_from_db()
     assert schedule.last_error.startswith("The report of ")
     assert "was made but not e-mailed" in schedule.last_error
+
+
+def test_a_report_the_broker_would_not_take_says_so_on_its_schedule(
+    people, twin_networks, django_capture_on_commit_callbacks
+):
+    from tests.brokers import celery_broker
+
+    schedule = schedule_for(people, twin_networks)
+    with (
+        celery_broker("redis://127.0.0.1:1/0"),  # nothing listens: refused at once
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert services.report_schedules_run_due(now=schedule.next_run) == 1
+    schedule.refresh_from_db()
+    report = schedule.last_report
+    assert report.status == ReportStatus.ERROR and "could not be reached" in report.error
+    assert "failed: The task queue (broker) could not be reached" in schedule.last_error
