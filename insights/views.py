@@ -14,6 +14,7 @@ from assets.selectors import hosts_visible
 from console.htmx import PartialTemplateMixin, htmx_partial
 from core.digits import ascii_digits
 from networks.selectors import networks_visible
+from scans import selectors as scan_selectors
 
 from . import charts, selectors, vulnerabilities
 from .forms import VulnerabilityFilterForm
@@ -85,6 +86,7 @@ class DashboardView(RoleRequiredMixin, NetworkScopeMixin, TemplateView):
             top_label=selectors.TOP_ORDERS[top],
             top_orders=selectors.TOP_ORDERS,
             appliances=selectors.appliance_health(networks=networks),
+            failover_pause=scan_selectors.failover_pause(),
             imports=selectors.recent_imports(networks=networks),
             # Connectors are Managers' (their pages too): a run reads cloud
             # accounts across networks, so no network grant scopes it for others.

@@ -1,9 +1,11 @@
 """Read queries on scans, detections and the KB that pages and the API share."""
 
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
+from django.utils import timezone
 
 from assets.models import Host
 from assets.selectors import ip_ranges_q
@@ -17,6 +19,7 @@ from .models import (
     OPEN_STATUSES,
     Detection,
     DetectionStatus,
+    FailoverWatch,
     FeedImport,
     HostService,
     Scan,
@@ -27,6 +30,35 @@ from .models import (
     SliceStatus,
     Vulnerability,
 )
+
+
+@dataclass
+class FailoverPause:
+    """Why no appliance is being failed over right now (``slices_reassign``)."""
+
+    stalled: bool  # no check for a while: the beat or every central worker is away
+    since: datetime  # the last check (stalled), or when listening began again
+    until: datetime | None = None  # judging resumes then (not stalled)
+
+
+def failover_pause(now: datetime | None = None) -> FailoverPause | None:
+    """Whether failover is held, and since when: after a break in listening,
+    until a whole offline limit of heartbeats has been heard; or checks have
+    stopped altogether. None while it runs as it should (or before its first
+    check on a new installation)."""
+    watch = FailoverWatch.objects.filter(pk=1).first()
+    if watch is None:
+        return None
+    now = now or timezone.now()
+    interval = settings.ENCLAVE_HEARTBEAT_INTERVAL
+    limit = timedelta(seconds=settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER)
+    if now - watch.checked_at > max(limit, timedelta(seconds=3 * interval)):
+        return FailoverPause(stalled=True, since=watch.checked_at)
+    if now - watch.listening_since < limit:
+        return FailoverPause(
+            stalled=False, since=watch.listening_since, until=watch.listening_since + limit
+        )
+    return None
 
 
 def scan_list(*, user) -> QuerySet[Scan]:

@@ -1,5 +1,6 @@
 """The dashboard (landing page), the global search and their API."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -337,3 +338,29 @@ def test_an_imported_vulnerability_is_named_as_its_source_names_it(client_as, tw
     found = client.get(reverse("insights:search"), {"q": "CVE-2099-0001"}).content.decode()
     assert f'href="{reverse("scans:kb_detail", args=[nessus.qid])}">Nessus 19506</a>' in found
     assert '<td><span class="sev sev-3">3 Serious</span></td>' in found
+
+
+def test_the_appliances_tile_says_when_failover_is_held_or_has_stopped(client_as, settings):
+    from scans.models import FailoverWatch
+
+    settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER, settings.ENCLAVE_HEARTBEAT_INTERVAL = 30, 5
+    client = client_as("reader")
+
+    def notice():
+        page = client.get(reverse("insights:dashboard")).content.decode()
+        found = re.search(r'<p class="warning" role="status" id="failover-pause">(.*?)</p>', page)
+        return found and found.group(1)
+
+    assert notice() is None  # a new installation: no check yet
+    now = timezone.now()
+    watch = FailoverWatch.objects.create(
+        pk=1, checked_at=now, listening_since=now - timedelta(hours=1)
+    )
+    assert notice() is None  # checks every interval, unbroken
+    FailoverWatch.objects.update(listening_since=now - timedelta(seconds=10))
+    held = notice()
+    assert "no appliance is taken for offline before" in held
+    assert timezone.localtime(now + timedelta(seconds=20)).strftime("%H:%M:%S") in held
+    FailoverWatch.objects.update(checked_at=watch.checked_at - timedelta(minutes=5))
+    stopped = notice()
+    assert stopped.startswith("No failover check since") and "celery -A config beat" in stopped
