@@ -1,3 +1,5 @@
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import models
 from django.db.models.functions import Lower
@@ -629,6 +631,24 @@ class FailoverWatch(models.Model):
         return (
             f"checked {self.checked_at:%Y-%m-%d %H:%M:%S}, listening since {self.listening_since}"
         )
+
+    @staticmethod
+    def break_after() -> timedelta:
+        """So long without a check is a break in listening: half the offline
+        limit (the beat sends a check every heartbeat interval), never less
+        than two intervals, or checks at the beat's own pace would each count
+        as one and nobody would ever be judged offline."""
+        return timedelta(
+            seconds=max(
+                settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER / 2,
+                2 * settings.ENCLAVE_HEARTBEAT_INTERVAL,
+            )
+        )
+
+    @property
+    def judging_from(self) -> datetime:
+        """When appliances are judged again: a whole offline limit of listening."""
+        return self.listening_since + timedelta(seconds=settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER)
 
 
 class ScanHost(models.Model):

@@ -3,7 +3,6 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.conf import settings
 from django.db.models import Case, Count, IntegerField, Q, QuerySet, Value, When
 from django.utils import timezone
 
@@ -50,14 +49,10 @@ def failover_pause(now: datetime | None = None) -> FailoverPause | None:
     if watch is None:
         return None
     now = now or timezone.now()
-    interval = settings.ENCLAVE_HEARTBEAT_INTERVAL
-    limit = timedelta(seconds=settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER)
-    if now - watch.checked_at > max(limit, timedelta(seconds=3 * interval)):
+    if now - watch.checked_at > FailoverWatch.break_after():  # the next check starts a new run
         return FailoverPause(stalled=True, since=watch.checked_at)
-    if now - watch.listening_since < limit:
-        return FailoverPause(
-            stalled=False, since=watch.listening_since, until=watch.listening_since + limit
-        )
+    if now < watch.judging_from:
+        return FailoverPause(stalled=False, since=watch.listening_since, until=watch.judging_from)
     return None
 
 

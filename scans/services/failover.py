@@ -131,20 +131,14 @@ def _reasons_refresh(network_ids: set[int]) -> None:
             Scan.objects.filter(pk=scan.pk, status__in=live).update(status_reason=reason)
 
 
-def _listening_since(now):
-    """When the unbroken run of failover checks that ``now``'s belongs to began
-    (``FailoverWatch``). A check coming more than half the offline limit after
-    the one before starts a new run: so long without a check (the beat sends
-    one every heartbeat interval) means the broker, the beat or the central
-    worker was away, and heartbeats went unheard as well. So does the first
-    check of all: heartbeats sent before it may still wait in the queue.
-    Never less than two heartbeat intervals, or checks at the beat's own pace
-    would each start a run and nobody would ever be judged offline."""
-    gap = timedelta(
-        seconds=max(
-            settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER / 2, 2 * settings.ENCLAVE_HEARTBEAT_INTERVAL
-        )
-    )
+def _failover_watch(now) -> FailoverWatch:
+    """Records the failover check at ``now`` (``FailoverWatch``). A check
+    coming more than ``FailoverWatch.break_after()`` after the one before
+    starts a new unbroken run: so long without a check means the broker, the
+    beat or the central worker was away, and heartbeats went unheard as well.
+    So does the first check of all: heartbeats sent before it may still wait
+    in the queue."""
+    gap = FailoverWatch.break_after()
     with transaction.atomic():
         watch, created = FailoverWatch.objects.select_for_update().get_or_create(
             pk=1, defaults={"checked_at": now, "listening_since": now}
@@ -160,7 +154,7 @@ def _listening_since(now):
                 watch.listening_since = now
             watch.checked_at = now
             watch.save(update_fields=["checked_at", "listening_since"])
-    return watch.listening_since
+    return watch
 
 
 def slices_reassign() -> int:
@@ -176,7 +170,7 @@ def slices_reassign() -> int:
     ingest tops windows up too. Returns how many slices were sent.
 
     Nothing is taken back until the platform has listened for heartbeats
-    without a break for the whole offline limit (``_listening_since``): after
+    without a break for the whole offline limit (``_failover_watch``): after
     a broker restart, a stopped beat or a stalled central worker, an
     appliance's last heartbeat is old because nobody heard it, not because it
     stopped; its heartbeats since then may even still be queued behind this
@@ -186,7 +180,7 @@ def slices_reassign() -> int:
     cutoff = now - timedelta(seconds=settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER)
     live = (ScanStatus.QUEUED, ScanStatus.RUNNING)
     touched: set[int] = set()
-    if _listening_since(now) <= cutoff:
+    if now >= _failover_watch(now).judging_from:
         # Held slices are bounded (a window per appliance): checking each is cheap.
         held = (
             ScanSlice.objects.filter(
