@@ -8,7 +8,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from console.severity import severity_badge
-from console.tables import EMPTY, FastBodyTable, WhenColumn, id_url, when
+from console.tables import EMPTY, FastBodyTable, NameLinksToForm, WhenColumn, id_url, when
 from networks.models import Network
 
 from .models import AssetGroup, Host, Tag
@@ -228,7 +228,7 @@ class AssetGroupTable(tables.Table):
         return ", ".join(value.split())
 
 
-class TagTable(tables.Table):
+class TagTable(NameLinksToForm, tables.Table):
     name = tables.Column(
         linkify=("assets:tag_update", {"pk": tables.A("pk")}), attrs={"a": LEAVE_TABLE}
     )
@@ -240,11 +240,6 @@ class TagTable(tables.Table):
         model = Tag
         fields = ("name", "host_total", "created_at")
         order_by = ("name",)
-
-    def __init__(self, *args, editable: bool = True, **kwargs):
-        if not editable:  # the name leads to the tag's form, which a Reader may not open
-            kwargs["extra_columns"] = [("name", tables.Column())]
-        super().__init__(*args, **kwargs)
 
 
 class OverlapTable(FastBodyTable):

@@ -281,12 +281,10 @@ class AssetGroupDeleteView(DeleteView):
 class TagListView(RoleRequiredMixin, ListPageView):
     table_class = TagTable
     template_name = "assets/tag_list.html"
+    edit_role = ASSET_WRITE_ROLE
 
     def get_queryset(self):
         return selectors.tag_list(user=self.request.user)
-
-    def get_table_kwargs(self):
-        return {"editable": self.request.user.has_role(ASSET_WRITE_ROLE)}
 
 
 class TagFormView(RoleRequiredMixin, ServiceFormMixin, FormView):

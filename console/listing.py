@@ -19,6 +19,14 @@ class ListPageView(PartialTemplateMixin, SingleTableMixin, FilterView):
     table_pagination = {"per_page": 50}
     filterset_class = None
     partial_name = "table"
+    # The role that may open a row's form, for tables whose names lead to it
+    # (console.tables.NameLinksToForm); below it the names are plain text.
+    edit_role = None
+
+    def get_table_kwargs(self):
+        if self.edit_role is None:
+            return super().get_table_kwargs()
+        return {"editable": self.request.user.has_role(self.edit_role)}
 
     def get_filterset_class(self):
         return self.filterset_class

@@ -15,7 +15,7 @@ def id_url(name: str) -> str:
 
 
 # when: a time in a cell, in the user's zone with its name (console.times).
-__all__ = ["EMPTY", "FastBodyTable", "WhenColumn", "when"]
+__all__ = ["EMPTY", "FastBodyTable", "NameLinksToForm", "WhenColumn", "when"]
 
 
 class FastBodyTable(tables.Table):
@@ -64,6 +64,18 @@ class FastBodyTable(tables.Table):
             row = f"<tr{self.row_attrs_html(record, index)}>{''.join(cells)}</tr>"
             # Every cell is escaped or built with format_html above, and so is what follows.
             yield mark_safe(row + self.after_row_html(record))  # noqa: S308
+
+
+class NameLinksToForm:
+    """For a table whose ``name`` leads to the row's form: with
+    ``editable=False`` (a user who may not open the form, see
+    ``ListPageView.edit_role``) the name is plain text, not a link that
+    answers 403."""
+
+    def __init__(self, *args, editable: bool = True, **kwargs):
+        if not editable:
+            kwargs["extra_columns"] = [("name", tables.Column())]
+        super().__init__(*args, **kwargs)
 
 
 class WhenColumn(tables.Column):

@@ -5,7 +5,7 @@ from django.utils.html import conditional_escape, format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from console.severity import SEVERITIES, severity_badge
-from console.tables import EMPTY, FastBodyTable, WhenColumn, id_url, when
+from console.tables import EMPTY, FastBodyTable, NameLinksToForm, WhenColumn, id_url, when
 
 from .models import (
     FeedImport,
@@ -363,7 +363,7 @@ class ScanHostTable(tables.Table):
         return ", ".join(ports) or "—"
 
 
-class OptionProfileTable(tables.Table):
+class OptionProfileTable(NameLinksToForm, tables.Table):
     name = tables.Column(linkify=True)
     tcp = tables.Column(accessor="tcp_ports_display", verbose_name="TCP ports", orderable=False)
     udp_ports = tables.Column(verbose_name="UDP ports")
@@ -384,11 +384,6 @@ class OptionProfileTable(tables.Table):
             "host_timeout",
             "is_default",
         )
-
-    def __init__(self, *args, editable: bool = True, **kwargs):
-        if not editable:  # the name leads to the profile's form, which a Reader may not open
-            kwargs["extra_columns"] = [("name", tables.Column())]
-        super().__init__(*args, **kwargs)
 
     def render_checks(self, record):
         return ", ".join(record.checks) if record.checks else "all"

@@ -378,12 +378,10 @@ class ScheduleDeleteView(RoleRequiredMixin, TemplateView):
 class OptionProfileListView(RoleRequiredMixin, ListPageView):
     table_class = OptionProfileTable
     template_name = "scans/option_profile_list.html"
+    edit_role = Role.SCANNER
 
     def get_queryset(self):
         return OptionProfile.objects.all()
-
-    def get_table_kwargs(self):
-        return {"editable": self.request.user.has_role(Role.SCANNER)}
 
 
 class OptionProfileFormView(RoleRequiredMixin, ServiceFormMixin, FormView):
