@@ -143,6 +143,15 @@ class ScannerAppliance(models.Model):
     nmap_version = models.CharField(max_length=32, blank=True)
     # Slices the appliance reported running at its last heartbeat.
     running_slices = models.PositiveIntegerField(default=0)
+    # What its newest heartbeat said it holds: the task ids of the slices it
+    # runs or has just answered (None from an appliance too old to say), how
+    # many it runs at once, which process said it (a new one after a restart)
+    # and that heartbeat's number in the process. Failover takes back a slice
+    # sent to an appliance that, alive, does not hold it (scans.services.failover).
+    held_tasks = models.JSONField(null=True, blank=True)
+    slots = models.PositiveIntegerField(default=0)
+    process = models.CharField(max_length=64, blank=True)
+    heartbeat_number = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = ScannerApplianceQuerySet.as_manager()

@@ -2,6 +2,7 @@
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import AuditEntry, User
@@ -298,17 +299,52 @@ def appliance_delete(*, actor: User | None, appliance: ScannerAppliance) -> None
     appliance.delete()
 
 
+# An appliance holds a window of slices (ENCLAVE_APPLIANCE_SLICES and a few)
+# and those answered in the last minute; more is not a heartbeat's.
+HELD_TASKS_MAX = 1000
+
+
 def appliance_heartbeat(
-    *, name: str, version: str = "", nmap_version: str = "", running_slices: int = 0
+    *,
+    name: str,
+    version: str = "",
+    nmap_version: str = "",
+    running_slices: int = 0,
+    slices: list[str] | None = None,
+    slots: int = 0,
+    process: str = "",
+    number: int = 0,
 ) -> bool:
-    """Records that an appliance is alive. Unknown names are ignored (returns False)."""
-    updated = ScannerAppliance.objects.filter(name=name).update(
-        last_seen=timezone.now(),
-        version=version[:64],
-        nmap_version=nmap_version[:32],
+    """Records that an appliance is alive. Unknown names are ignored (returns False).
+
+    ``slices`` (the task ids it holds), ``slots`` (how many it runs at once),
+    ``process`` (an id per appliance process) and ``number`` (the heartbeat's,
+    counted in that process) come from appliances that say what they hold.
+    What they say is kept when it comes from another process than the one
+    kept, or from a later heartbeat of the same: one overtaken in the queue by
+    a later one does not bring back an old list. Counting, not clocks: an
+    appliance's clock may be off, or step back.
+    """
+    appliances = ScannerAppliance.objects.filter(name=name)
+    alive = {
+        "last_seen": timezone.now(),
+        "version": version[:64],
+        "nmap_version": nmap_version[:32],
+    }
+    if not (isinstance(slices, list) and process):
+        return bool(appliances.update(**alive, running_slices=running_slices))
+    if not appliances.update(**alive):
+        return False
+    process = str(process)[:64]
+    number = number if isinstance(number, int) and number > 0 else 0
+    appliances.filter(~Q(process=process) | Q(heartbeat_number__lt=number)).update(
         running_slices=running_slices,
+        held_tasks=[str(task)[:64] for task in slices[:HELD_TASKS_MAX]],
+        slots=slots if isinstance(slots, int) and slots > 0 else 0,
+        process=process,
+        heartbeat_number=number,
     )
-    return bool(updated)
+    return True
 
 
 # --- Counters ---------------------------------------------------------------------------

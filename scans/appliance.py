@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from contextlib import contextmanager
 
 from celery import current_app
@@ -23,34 +24,74 @@ HEARTBEAT_TASK = "networks.tasks.appliance_heartbeat"
 
 
 class ApplianceState:
-    """What this process is: one appliance, running some slices right now."""
+    """What this process is: one appliance, running some slices right now.
+
+    Its heartbeats say which slices it holds (by task id): the ones it runs,
+    and for ``FINISHED_SAID_FOR`` seconds the ones it has just answered,
+    whose result may still wait for ingest. The platform takes back a slice
+    that an appliance, alive, no longer holds: one this appliance's previous
+    process was running when it died, whose message the broker gives back
+    only after its visibility timeout, hours later
+    (``scans.services.failover``). Each task id runs once per process: a
+    message delivered again (that timeout again, after a broker outage) is
+    dropped rather than scanned a second time.
+    """
+
+    FINISHED_SAID_FOR = 60.0
+    # Longer than the broker's visibility timeout (4 h, config.settings).
+    FINISHED_KEPT_FOR = 24 * 3600.0
 
     def __init__(self) -> None:
         self.name = ""
         self.version = ""
         self.nmap_version = ""
-        self._running = 0
+        # A new id per process: the platform tells a restart from a late heartbeat.
+        self.process = uuid.uuid4().hex
+        self.slots = 0  # slices it runs at once (run_appliance --concurrency)
+        self._heartbeats = 0
+        self._running: set[str] = set()
+        self._finished: dict[str, float] = {}  # task id -> time.monotonic() it ended
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
     @contextmanager
-    def slice_running(self):
+    def slice_running(self, task_id: str):
+        """Holds the slice of ``task_id`` while it runs; yields False, and holds
+        nothing, when this process already runs or ran it (a redelivery)."""
         with self._lock:
-            self._running += 1
+            fresh = task_id not in self._running and task_id not in self._finished
+            if fresh:
+                self._running.add(task_id)
+        if not fresh:
+            yield False
+            return
         self.heartbeat()  # busy now
         try:
-            yield
+            yield True
         finally:
             with self._lock:
-                self._running -= 1
+                self._running.discard(task_id)
+                now, kept_for = time.monotonic(), self.FINISHED_KEPT_FOR
+                for old in [t for t, at in self._finished.items() if now - at > kept_for]:
+                    del self._finished[old]
+                self._finished[task_id] = now
             self.heartbeat()
 
     def heartbeat(self) -> None:
         """Sends one heartbeat to the platform (routed to the "ingest" queue by
-        CELERY_TASK_ROUTES); best effort."""
+        CELERY_TASK_ROUTES); best effort. It holds the slices running and
+        those answered in the last ``FINISHED_SAID_FOR`` seconds, numbered
+        under the same lock: a later number never says something older."""
         if not self.name:
             return
+        now = time.monotonic()
+        with self._lock:
+            recent = {t for t, at in self._finished.items() if now - at <= self.FINISHED_SAID_FOR}
+            held = sorted(self._running | recent)
+            running = len(self._running)
+            self._heartbeats += 1
+            number = self._heartbeats
         try:
             current_app.send_task(
                 HEARTBEAT_TASK,
@@ -58,14 +99,19 @@ class ApplianceState:
                     "name": self.name,
                     "version": self.version,
                     "nmap_version": self.nmap_version,
-                    "running_slices": self._running,
+                    "running_slices": running,
+                    "slices": held,
+                    "slots": self.slots,
+                    "process": self.process,
+                    "number": number,
                 },
             )
         except Exception:  # the broker may be briefly away; the next beat retries
             logger.exception("Heartbeat of appliance %s not sent", self.name)
 
-    def start(self, *, name: str, version: str, nmap_version: str) -> None:
+    def start(self, *, name: str, version: str, nmap_version: str, slots: int = 0) -> None:
         self.name, self.version, self.nmap_version = name, version, nmap_version
+        self.slots = slots
         self._stop.clear()
         self._thread = threading.Thread(target=self._beat, name="heartbeat", daemon=True)
         self._thread.start()

@@ -56,8 +56,15 @@ def run_slice(self, spec: dict) -> None:
 
     if should_cancel():
         return
-    progress = ProgressReporter(scan_id=slice_spec.scan_id, slice_id=slice_spec.slice_id)
-    with STATE.slice_running():
+    with STATE.slice_running(task_id) as fresh:
+        if not fresh:
+            logger.warning(
+                "Slice %s delivered again (task %s), after this appliance ran it: dropped",
+                slice_spec.slice_id,
+                task_id,
+            )
+            return
+        progress = ProgressReporter(scan_id=slice_spec.scan_id, slice_id=slice_spec.slice_id)
         try:
             result = engine_run_slice(
                 slice_spec, appliance=STATE.name, progress=progress, should_cancel=should_cancel

@@ -98,12 +98,7 @@ def _take_back(scan_slice_id: int, cutoff) -> int | None:
         if locked.task_id:
             transaction.on_commit(lambda t=locked.task_id: tasks_revoke([t]))
         if others.exists():
-            locked.status = SliceStatus.PENDING
-            locked.appliance = None
-            locked.addresses_done = 0
-            locked.percent = 0
-            locked.phase = ""
-            locked.save(update_fields=["status", "appliance", "addresses_done", "percent", "phase"])
+            _wait_again(locked)
             logger.info("Slice %s of scan %s taken back from %s", locked.number, scan.pk, previous)
         else:
             # Never another network's appliance: its targets mean other machines there.
@@ -117,6 +112,98 @@ def _take_back(scan_slice_id: int, cutoff) -> int | None:
             logger.warning("Slice %s of scan %s: %s", locked.number, scan.pk, reason)
         scan_refresh_progress(scan=scan)
     return network.pk
+
+
+def _wait_again(scan_slice: ScanSlice) -> None:
+    """A slice taken back waits to be sent again, from the start."""
+    scan_slice.status = SliceStatus.PENDING
+    scan_slice.appliance = None
+    scan_slice.addresses_done = 0
+    scan_slice.percent = 0
+    scan_slice.phase = ""
+    scan_slice.unheld_since = None
+    scan_slice.save(
+        update_fields=["status", "appliance", "addresses_done", "percent", "phase", "unheld_since"]
+    )
+
+
+def _unheld(scan_slice: ScanSlice, cutoff) -> bool:
+    """Its appliance is alive, says what it holds, and does not hold this
+    slice: while it runs, or, sent, while the appliance has a free slot (it
+    would have taken the slice from its queue, so the message is gone)."""
+    appliance = scan_slice.appliance
+    if (
+        appliance is None
+        or appliance.last_seen is None
+        or appliance.last_seen < cutoff
+        or appliance.held_tasks is None
+        or scan_slice.task_id in appliance.held_tasks
+    ):
+        return False
+    if scan_slice.status == SliceStatus.RUNNING:
+        return True
+    return appliance.slots > 0 and appliance.running_slices < appliance.slots
+
+
+def _slices_unheld_check(now, cutoff) -> set[int]:
+    """Takes back slices that their appliance, alive, has not held for the
+    offline limit (``_unheld``): its process died mid-slice and a new one
+    took its place (a crash, an upgrade) within the limit; the broker lost
+    the messages in its queue (a restart of a broker that keeps nothing);
+    the central worker died while ingesting the slice's result. The broker
+    gives a dead process's message back only after its visibility timeout,
+    hours later, and the appliance never looked offline: the scan stood still
+    meanwhile. The slice waits again, for any appliance of the scan's network
+    (the same one included: it is alive), or for the one the scan names.
+    Returns the networks to fill."""
+    limit = timedelta(seconds=settings.ENCLAVE_APPLIANCE_OFFLINE_AFTER)
+    sent = ScanSlice.objects.filter(
+        status__in=IN_FLIGHT_SLICE_STATUSES,
+        scan__status__in=(ScanStatus.QUEUED, ScanStatus.RUNNING),
+        appliance__last_seen__gte=cutoff,
+        appliance__held_tasks__isnull=False,
+    ).select_related("appliance")
+    touched: set[int] = set()
+    for scan_slice in sent:
+        if not _unheld(scan_slice, cutoff):
+            if scan_slice.unheld_since is not None:
+                ScanSlice.objects.filter(pk=scan_slice.pk).update(unheld_since=None)
+        elif scan_slice.unheld_since is None:
+            ScanSlice.objects.filter(pk=scan_slice.pk, unheld_since=None).update(unheld_since=now)
+        elif now - scan_slice.unheld_since >= limit:
+            network_id = _take_back_unheld(scan_slice.pk, now - limit, cutoff)
+            if network_id is not None:
+                touched.add(network_id)
+    return touched
+
+
+def _take_back_unheld(scan_slice_id: int, unheld_before, cutoff) -> int | None:
+    with transaction.atomic():
+        locked = (
+            ScanSlice.objects.select_for_update(of=("self",))
+            .select_related("appliance", "scan")
+            .filter(
+                pk=scan_slice_id,
+                status__in=IN_FLIGHT_SLICE_STATUSES,
+                scan__status__in=(ScanStatus.QUEUED, ScanStatus.RUNNING),
+                unheld_since__lte=unheld_before,
+            )
+            .first()
+        )
+        if locked is None or not _unheld(locked, cutoff):
+            return None
+        logger.warning(
+            "Slice %s of scan %s: appliance %s is alive but does not hold it "
+            "(restarted mid-slice, or its message was lost); it is sent again",
+            locked.number,
+            locked.scan_id,
+            locked.appliance,
+        )
+        if locked.task_id:
+            transaction.on_commit(lambda t=locked.task_id: tasks_revoke([t]))
+        _wait_again(locked)
+        scan_refresh_progress(scan=locked.scan)
+        return locked.scan.network_id
 
 
 def _reasons_refresh(network_ids: set[int]) -> None:
@@ -169,6 +256,10 @@ def slices_reassign() -> int:
     offline (a move ends its slices: ``slices_withdraw``). Runs on the beat;
     ingest tops windows up too. Returns how many slices were sent.
 
+    A slice that its appliance, alive, does not hold (it restarted mid-slice,
+    or the broker lost the message) is taken back too, for a scan of either
+    kind (``_slices_unheld_check``).
+
     Nothing is taken back until the platform has listened for heartbeats
     without a break for the whole offline limit (``_failover_watch``): after
     a broker restart, a stopped beat or a stalled central worker, an
@@ -196,6 +287,7 @@ def slices_reassign() -> int:
                 network_id = _take_back(scan_slice.pk, cutoff)
                 if network_id is not None:
                     touched.add(network_id)
+        touched |= _slices_unheld_check(now, cutoff)
     waiting = set(
         ScanSlice.objects.filter(status=SliceStatus.PENDING, scan__status__in=live)
         .values_list("scan__network_id", flat=True)

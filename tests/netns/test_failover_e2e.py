@@ -136,3 +136,29 @@ def test_a_stalled_central_worker_takes_no_slice_from_a_live_appliance(stack):
     assert done["status"] == "finished", (done, stack.logs())
     piece = ScanSlice.objects.get(scan_id=scan_id)
     assert (piece.attempts, piece.ingested_from) == (1, "netns-a1")
+
+
+def test_an_appliance_restarted_mid_slice_scans_its_slice_again(stack):
+    """SIGKILL mid-slice and a restart (a crash, an upgrade) of the appliance
+    a scan names. The broker keeps the slice's message unacknowledged until
+    its visibility timeout (4 h), so the scan stood still for hours after the
+    appliance came back. Its new process holds nothing: the slice goes out
+    again, to it, and the scan finishes."""
+    net = stack.network("Plant A")
+    appliance = stack.appliance("netns-a1", net, "a")
+    stack.wait_online("netns-a1")
+    scan_id = stack.launch("Named, restarted", net, "10.77.0.5", stack.option_profile(), appliance)
+    first = wait_for(
+        lambda: ScanSlice.objects.filter(scan_id=scan_id, status="running").first(),
+        timeout=30,
+        what="the slice's first report",
+    )
+    _kill_mid_slice(stack, "netns-a1")
+
+    stack.start_appliance("netns-a1", "a")
+    done = stack.wait_done(scan_id, timeout=90)
+    assert done["status"] == "finished", (done, stack.logs())
+    piece = ScanSlice.objects.get(scan_id=scan_id)
+    assert (piece.attempts, piece.ingested_from) == (2, "netns-a1")
+    assert piece.task_id != first.task_id
+    assert {d["ip"] for d in stack.detections(network=net)} == {"10.77.0.5"}

@@ -51,7 +51,9 @@ class Command(BaseCommand):
         from celery import signals
 
         def started(**kwargs):
-            STATE.start(name=name, version=str(ENGINE_VERSION), nmap_version=nmap)
+            STATE.start(
+                name=name, version=str(ENGINE_VERSION), nmap_version=nmap, slots=concurrency
+            )
 
         def stopping(**kwargs):
             STATE.stop()
