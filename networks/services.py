@@ -336,11 +336,11 @@ def appliance_heartbeat(
     if not appliances.update(**alive):
         return False
     process = str(process)[:64]
-    number = number if isinstance(number, int) and number > 0 else 0
+    number = number if isinstance(number, int) and 0 < number < 2**63 else 0
     appliances.filter(~Q(process=process) | Q(heartbeat_number__lt=number)).update(
         running_slices=running_slices,
         held_tasks=[str(task)[:64] for task in slices[:HELD_TASKS_MAX]],
-        slots=slots if isinstance(slots, int) and slots > 0 else 0,
+        slots=slots if isinstance(slots, int) and 0 < slots < 2**31 else 0,
         process=process,
         heartbeat_number=number,
     )

@@ -13,9 +13,12 @@ def appliance_heartbeat(
     slots: int = 0,
     process: str = "",
     number: int = 0,
+    **newer,
 ) -> None:
     """An appliance says it is alive, and which slices it holds (an older
-    appliance does not say). Sent by the appliance over the broker."""
+    appliance does not say). Sent by the appliance over the broker. What a
+    newer appliance adds (``newer``) is ignored, so an appliance upgraded
+    before the platform still counts as alive."""
     services.appliance_heartbeat(
         name=name,
         version=version,

@@ -94,9 +94,10 @@ def slice_progress(
     total: int = 0,
     phase: str = "",
     percent: int | None = None,
+    **newer,
 ) -> None:
     """An appliance's report on a running slice (an older appliance sends no
-    phase or percent)."""
+    phase or percent; what a newer one adds is ignored)."""
     from scans import services
 
     services.slice_progress_record(

@@ -242,3 +242,15 @@ def test_what_an_appliance_says_it_holds_is_kept_in_its_own_order(lab, online):
     appliance.refresh_from_db()
     assert (appliance.held_tasks, appliance.running_slices, appliance.slots) == (["a", "b"], 2, 2)
     assert appliance.status == "busy"
+
+
+def test_an_appliance_newer_than_the_platform_still_counts_as_alive(lab):
+    """Remote appliances may be upgraded before the platform: what their
+    heartbeats and reports add is ignored, not a refused message."""
+    from networks.tasks import appliance_heartbeat
+    from tests.factories import ApplianceFactory
+
+    appliance = ApplianceFactory(network=lab)
+    appliance_heartbeat.apply(kwargs={"name": appliance.name, "said_in_2030": True}).get()
+    appliance.refresh_from_db()
+    assert appliance.status == "online"
