@@ -112,6 +112,7 @@ def slice_dispatch(scan_slice: ScanSlice, appliance: ScannerAppliance) -> None:
     scan_slice.addresses_done = 0
     scan_slice.percent = 0
     scan_slice.phase = ""
+    scan_slice.unheld_since = None
     scan_slice.save(
         update_fields=[
             "appliance",
@@ -122,6 +123,7 @@ def slice_dispatch(scan_slice: ScanSlice, appliance: ScannerAppliance) -> None:
             "addresses_done",
             "percent",
             "phase",
+            "unheld_since",
         ]
     )
     queue, slice_id = appliance.queue, scan_slice.pk
