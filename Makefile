@@ -38,7 +38,7 @@ format: install
 test: system-packages install
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	@PYTEST=$(VENV)/bin/pytest scripts/test-suite $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -10,8 +10,10 @@ settings, with what a test run has no use for taken out.
   ``collectstatic`` first.
 """
 
+import os
+
 from config.settings import *  # noqa: F403
-from config.settings import STORAGES
+from config.settings import DATABASES, STORAGES
 
 SECRET_KEY = "enclave-tests-only-secret-key-never-used-outside-the-test-suite"
 
@@ -21,3 +23,9 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+
+# scripts/test-suite runs the network-namespace tests in a second pytest
+# process beside the rest: on PostgreSQL each names its own test database
+# (SQLite's is already one per process).
+if os.environ.get("ENCLAVE_TEST_DATABASE") and "sqlite" not in DATABASES["default"]["ENGINE"]:
+    DATABASES["default"]["TEST"] = {"NAME": os.environ["ENCLAVE_TEST_DATABASE"]}
