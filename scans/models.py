@@ -578,8 +578,9 @@ class ScanSlice(models.Model):
     task_id = models.CharField(max_length=64, blank=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
     started = models.DateTimeField(null=True, blank=True)
-    # Since when the heartbeats of its appliance, alive, have not listed it
-    # while it runs (scans.services.failover); None while they do.
+    # Since when its appliance, alive, has not held it: not listed while it
+    # runs, or not taken while sent and the appliance had a free slot
+    # (scans.services.failover); None while it holds it.
     unheld_since = models.DateTimeField(null=True, blank=True)
     # Set once, by the first ingest of this slice's result; repeats are ignored.
     ingested_at = models.DateTimeField(null=True, blank=True)

@@ -59,7 +59,7 @@ def run_slice(self, spec: dict) -> None:
     with STATE.slice_running(task_id) as fresh:
         if not fresh:
             logger.warning(
-                "Slice %s delivered again (task %s), after this appliance ran it: dropped",
+                "Slice %s delivered again (task %s), after this appliance took it: dropped",
                 slice_spec.slice_id,
                 task_id,
             )
