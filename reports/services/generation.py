@@ -190,9 +190,11 @@ def _not_queued(report_id: int, reason: str) -> None:
     and a schedule's report says so on its schedule, as one that failed."""
     from .delivery import report_deliver
 
-    Report.objects.filter(pk=report_id, status=ReportStatus.QUEUED).update(
+    ended = Report.objects.filter(pk=report_id, status=ReportStatus.QUEUED).update(
         status=ReportStatus.ERROR, error=reason, finished_at=timezone.now()
     )
+    if not ended:  # no longer waiting: whatever moved it on has said what became of it
+        return
     report = Report.objects.select_related("schedule").get(pk=report_id)
     if report.schedule_id is not None:
         report_deliver(report=report)
